@@ -1,0 +1,16 @@
+//! colweave's compute kernels, in pure Rust (no Python): the PyO3 layer in `rust/python` only checks
+//! arguments, borrows numpy buffers and releases the GIL around these functions.
+//!
+//! * [`maxsim`]: late-interaction scoring (`Σ_q max_t q·t`) over documents packed back to back, with the
+//!   SIMD instruction set chosen at run time ([`Isa`]).
+//! * [`topk`]: the `k` best scores, ties broken by the lower index.
+
+pub mod error;
+pub mod isa;
+pub mod maxsim;
+mod pool;
+pub mod topk;
+
+pub use error::KernelError;
+pub use isa::Isa;
+pub use maxsim::{maxsim, maxsim_topk, Docs, MaxSimOptions, Query};
