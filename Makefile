@@ -31,6 +31,15 @@ test-rust:  ## cargo test of the pure-Rust kernels (no Python); fails if no test
 	cargo test --release 2>&1 | tee $(VENV)/.cargo-test.log
 	@grep -qE '^test result: ok\. [1-9][0-9]* passed' $(VENV)/.cargo-test.log || { echo "cargo test ran no test"; exit 1; }
 
+.PHONY: test-aarch64
+test-aarch64:  ## cross-test the kernels' aarch64 NEON path under qemu-user (installs the cross tools as root)
+	@if ! command -v aarch64-linux-gnu-gcc >/dev/null || ! command -v qemu-aarch64 >/dev/null; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user >/dev/null; fi
+	@rustup target list --installed | grep -q '^aarch64-unknown-linux-gnu$$' || rustup target add aarch64-unknown-linux-gnu
+	cargo test --release -p colweave-kernels --target aarch64-unknown-linux-gnu 2>&1 | tee $(VENV)/.cargo-test-aarch64.log
+	@grep -qE '^test result: ok\. [1-9][0-9]* passed' $(VENV)/.cargo-test-aarch64.log || { echo "aarch64 cargo test ran no test"; exit 1; }
+
 .PHONY: test-python
 test-python:  ## pytest (hypothesis property tests, unit and integration tests)
 	$(PY) -m pytest

@@ -17,7 +17,7 @@ __all__ = [
     "maxsim_topk",
 ]
 
-_IsaName = Literal["portable", "avx2", "avx512"]
+_IsaName = Literal["portable", "neon", "avx2", "avx512"]
 
 class ColweaveNativeError(ValueError):
     """Base class of the errors raised by colweave's kernels."""

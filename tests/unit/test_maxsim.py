@@ -186,7 +186,7 @@ def test_topk_bad_k_and_candidates() -> None:
 
 
 def test_unsupported_isa_is_a_clear_error() -> None:
-    missing = [i for i in ("portable", "avx2", "avx512") if i not in ISAS]
+    missing = [i for i in ("portable", "neon", "avx2", "avx512") if i not in ISAS]
     if not missing:
         pytest.skip("every SIMD path is supported on this CPU")
     with pytest.raises(colweave.UnsupportedIsaError, match="not supported on this CPU"):

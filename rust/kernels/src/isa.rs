@@ -13,16 +13,19 @@ pub enum Isa {
     Avx2,
     /// x86-64 AVX-512F: a 16 query × 24 token register tile with embedded broadcasts.
     Avx512,
+    /// aarch64 NEON (always present there): a 16 query × 6 token register tile.
+    Neon,
 }
 
 impl Isa {
-    pub const ALL: [Isa; 3] = [Isa::Portable, Isa::Avx2, Isa::Avx512];
+    pub const ALL: [Isa; 4] = [Isa::Portable, Isa::Neon, Isa::Avx2, Isa::Avx512];
 
     pub fn name(self) -> &'static str {
         match self {
             Isa::Portable => "portable",
             Isa::Avx2 => "avx2",
             Isa::Avx512 => "avx512",
+            Isa::Neon => "neon",
         }
     }
 
@@ -31,9 +34,10 @@ impl Isa {
             "portable" => Ok(Isa::Portable),
             "avx2" => Ok(Isa::Avx2),
             "avx512" => Ok(Isa::Avx512),
+            "neon" => Ok(Isa::Neon),
             other => Err(KernelError::invalid(
                 "isa",
-                format!("unknown instruction set {other:?} (expected one of: portable, avx2, avx512)"),
+                format!("unknown instruction set {other:?} (expected one of: portable, avx2, avx512, neon)"),
             )),
         }
     }
@@ -50,7 +54,9 @@ impl Isa {
             }
             #[cfg(target_arch = "x86_64")]
             Isa::Avx512 => std::arch::is_x86_feature_detected!("avx512f"),
-            #[cfg(not(target_arch = "x86_64"))]
+            #[cfg(target_arch = "aarch64")]
+            Isa::Neon => true,
+            #[allow(unreachable_patterns)]
             _ => false,
         }
     }

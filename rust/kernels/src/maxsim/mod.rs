@@ -18,6 +18,8 @@ use crate::pool;
 use crate::topk;
 use half::f16;
 
+#[cfg(target_arch = "aarch64")]
+mod neon;
 mod portable;
 #[cfg(target_arch = "x86_64")]
 mod x86;
@@ -172,18 +174,6 @@ pub(crate) fn pack_scalar<T: Copy>(
     }
 }
 
-/// Prefetch hint for one cache line; never faults, whatever the address.
-#[inline(always)]
-pub(crate) fn prefetch(p: *const i8) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: PREFETCHT0 is in the x86-64 baseline (SSE) and does not fault on any address.
-    unsafe {
-        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p)
-    };
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = p;
-}
-
 /// Scores the documents `idx` into `out` (same length) with kernel `K` on the calling thread.
 fn score_docs<K: Kernel>(q: &PackedQuery, docs: Docs<'_>, offsets: &[i64], idx: &[usize], out: &mut [f32]) {
     let g = K::G;
@@ -239,6 +229,8 @@ fn dispatch(isa: Isa, q: &PackedQuery, docs: Docs<'_>, offsets: &[i64], idx: &[u
         Isa::Avx2 => score_docs::<x86::Avx2>(q, docs, offsets, idx, out),
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => score_docs::<x86::Avx512>(q, docs, offsets, idx, out),
+        #[cfg(target_arch = "aarch64")]
+        Isa::Neon => score_docs::<neon::Neon>(q, docs, offsets, idx, out),
         #[allow(unreachable_patterns)]
         _ => unreachable!("unsupported ISAs are rejected before dispatch"),
     }

@@ -149,3 +149,18 @@ fn balanced_splits_cover_everything() {
         assert!(b.len() - 1 <= parts);
     }
 }
+
+#[test]
+fn native_simd_path_is_available() {
+    let paths = Isa::available();
+    #[cfg(target_arch = "aarch64")]
+    assert!(paths.contains(&Isa::Neon), "{paths:?}");
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2")
+        && std::arch::is_x86_feature_detected!("fma")
+        && std::arch::is_x86_feature_detected!("f16c")
+    {
+        assert!(paths.contains(&Isa::Avx2), "{paths:?}");
+    }
+    assert_eq!(Isa::best(), *paths.last().unwrap());
+}
