@@ -51,8 +51,8 @@ test: dev  ## install everything, then run the Rust and Python tests
 
 .PHONY: lint
 lint: dev  ## ruff (format + check), mypy + stubtest of the extension, cargo fmt --check, clippy -D warnings
-	$(PY) -m ruff format --check python tests bench
-	$(PY) -m ruff check python tests bench
+	$(PY) -m ruff format --check python tests bench proto
+	$(PY) -m ruff check python tests bench proto
 	$(PY) -m mypy
 	$(PY) -m mypy.stubtest colweave._native
 	cargo fmt --all -- --check
@@ -60,9 +60,13 @@ lint: dev  ## ruff (format + check), mypy + stubtest of the extension, cargo fmt
 
 .PHONY: fmt
 fmt: $(PY)  ## format Python and Rust sources in place
-	$(PY) -m ruff format python tests bench
-	$(PY) -m ruff check --fix python tests bench
+	$(PY) -m ruff format python tests bench proto
+	$(PY) -m ruff check --fix python tests bench proto
 	cargo fmt --all
+
+.PHONY: proto
+proto: dev  ## regenerate the committed Python modules of proto/colweave/v1 (a test fails when they are stale)
+	$(PY) proto/generate.py
 
 .PHONY: bench
 bench: dev  ## the benchmarks, full size (ratios against the alternatives, medians)
