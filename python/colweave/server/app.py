@@ -1,0 +1,160 @@
+"""One process, one asyncio loop, two ports: uvicorn serves the ASGI app, grpc.aio the gRPC services.
+
+Start-up binds both ports at once (liveness answers immediately), loads the model in a worker thread, warms
+it with one query and one image, and only then reports ready (``/v1/.well-known/ready`` 200, gRPC health
+SERVING). SIGTERM / SIGINT stop accepting work, drain in-flight requests and batches (up to the grace
+period) and close the store cleanly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import logging
+import signal
+import time
+from collections.abc import Callable, Generator
+from typing import Any
+
+import uvicorn
+
+from colweave.server.config import ServerConfig
+from colweave.server.embedding import EmbeddingModel, EmbeddingService
+from colweave.server.grpc_app import GrpcServer
+from colweave.server.http_app import build_app
+from colweave.server.state import ServerState
+
+log = logging.getLogger("colweave.server")
+
+
+class _Uvicorn(uvicorn.Server):
+    """uvicorn without its own signal handlers: the ColweaveServer owns shutdown for both ports."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield
+
+
+def warm_up(model: EmbeddingModel) -> None:
+    """One query and one small image through the model, so the first real request is not the slow one."""
+    from PIL import Image
+
+    model.embed_queries(["warm-up query"])
+    buf = io.BytesIO()
+    Image.new("RGB", (64, 48), (255, 255, 255)).save(buf, format="PNG")
+    model.embed_images([buf.getvalue()])
+
+
+class ColweaveServer:
+    def __init__(
+        self,
+        cfg: ServerConfig,
+        model_factory: Callable[[], EmbeddingModel],
+        *,
+        store_factory: Callable[[], Any] | None = None,
+        warm: bool = True,
+    ) -> None:
+        self.cfg = cfg
+        self.state = ServerState(cfg)
+        self._model_factory = model_factory
+        self._store_factory = store_factory
+        self._warm = warm
+        self.grpc: GrpcServer | None = None  # grpc.aio objects must be made inside the running loop
+        self.app = build_app(self.state)
+        self.http = _Uvicorn(
+            uvicorn.Config(
+                self.app,
+                host=cfg.host,
+                port=cfg.http_port,
+                log_config=None,
+                access_log=False,
+                lifespan="off",
+                timeout_graceful_shutdown=max(1, int(cfg.shutdown_grace_s)),
+            )
+        )
+        self._stop = asyncio.Event()
+
+    def request_stop(self) -> None:
+        if not self._stop.is_set():
+            log.info("shutting down: draining in-flight requests (grace %.0f s)", self.cfg.shutdown_grace_s)
+        self._stop.set()
+
+    async def _load(self) -> None:
+        loop = asyncio.get_running_loop()
+        t0 = time.perf_counter()
+        try:
+            model = await loop.run_in_executor(None, self._model_factory)
+            if self._warm:
+                await loop.run_in_executor(None, warm_up, model)
+            if self._store_factory is not None:
+                self.state.store = await loop.run_in_executor(None, self._store_factory)
+        except Exception as e:
+            self.state.load_error = f"{type(e).__name__}: {e}"
+            log.exception("failed to load the model")
+            self.request_stop()
+            return
+        svc = EmbeddingService(model, self.cfg, self.state.metrics)
+        svc.start()
+        self.state.embedding = svc
+        self.state.ready = True
+        if self.grpc is not None:
+            await self.grpc.set_serving(True)
+        i = svc.info
+        log.info(
+            "ready in %.1f s: model %s (dim %d, %s, providers %s)",
+            time.perf_counter() - t0,
+            i.model_id,
+            i.dim,
+            i.dtype,
+            ",".join(i.providers),
+        )
+
+    async def run(self) -> int:
+        """Serves until a signal (or ``request_stop``); returns the process exit code."""
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, self.request_stop)
+        log.info("starting with %s", self.cfg.redacted())
+        self.grpc = GrpcServer(self.state)
+        await self.grpc.start()
+        http_task = asyncio.create_task(self.http.serve(), name="http")
+        while not self.http.started and not http_task.done():
+            await asyncio.sleep(0.01)
+        if http_task.done():
+            await self.grpc.stop(0)
+            exc = http_task.exception()
+            log.error("the HTTP server did not start: %s", exc)
+            return 1
+        log.info(
+            "listening: http://%s:%d (REST), %s:%d (gRPC)",
+            self.cfg.host,
+            self.cfg.http_port,
+            self.cfg.host,
+            self.grpc.port,
+        )
+        load_task = asyncio.create_task(self._load(), name="load")
+        stop_task = asyncio.create_task(self._stop.wait())
+        await asyncio.wait({http_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)
+        code = 1 if self.state.load_error else 0
+        await self.shutdown(http_task, load_task)
+        return code
+
+    async def shutdown(self, http_task: asyncio.Task[None], load_task: asyncio.Task[None]) -> None:
+        self.state.stopping = True
+        self.state.ready = False
+        grace = self.cfg.shutdown_grace_s
+        self.http.should_exit = True
+        if self.grpc is not None:
+            await asyncio.gather(self.grpc.stop(grace), http_task, return_exceptions=True)
+        else:
+            await asyncio.gather(http_task, return_exceptions=True)
+        if not load_task.done():
+            load_task.cancel()
+        if self.state.embedding is not None:
+            await self.state.embedding.close(grace)
+        store = self.state.store
+        if store is not None and hasattr(store, "close"):
+            await asyncio.get_running_loop().run_in_executor(None, store.close)
+        log.info("stopped")

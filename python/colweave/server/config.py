@@ -1,0 +1,191 @@
+"""Server configuration: every command-line flag is also a ``COLWEAVE_*`` environment variable.
+
+The flag wins over the variable, the variable over the default; ``colweave serve --help`` lists the
+variable beside each flag. Secrets (API keys) are redacted whenever the configuration is logged.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ENV_PREFIX = "COLWEAVE_"
+DEFAULT_MODEL = "ModernVBERT/colmodernvbert"
+
+
+def default_data_dir() -> Path:
+    """``$XDG_DATA_HOME/colweave`` (``~/.local/share/colweave``)."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "colweave"
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    model: str = DEFAULT_MODEL
+    data_dir: Path = field(default_factory=default_data_dir)
+    no_store: bool = False
+    host: str = "127.0.0.1"
+    http_port: int = 8080
+    grpc_port: int = 50051
+    api_keys: tuple[str, ...] = ()
+    device: str = "auto"
+    threads: int | None = None
+    # Dynamic batching.
+    max_batch_images: int = 8
+    max_batch_texts: int = 64
+    max_wait_ms: float = 5.0
+    max_queue: int = 256
+    # Limits per request.
+    max_request_bytes: int = 64 * 1024 * 1024
+    max_images_per_request: int = 64
+    max_texts_per_request: int = 256
+    max_image_pixels: int = 64_000_000
+    max_text_chars: int = 8192
+    # Operations.
+    log_level: str = "info"
+    log_format: str = "text"
+    shutdown_grace_s: float = 30.0
+
+    def redacted(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["api_keys"] = ["***"] * len(self.api_keys)
+        d["data_dir"] = str(self.data_dir)
+        return d
+
+
+@dataclass(frozen=True)
+class _Flag:
+    name: str  # field name
+    help: str
+    kind: type = str
+    choices: Sequence[str] | None = None
+    multiple: bool = False  # list flag; env value is comma-separated
+    boolean: bool = False
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+    @property
+    def env(self) -> str:
+        return ENV_PREFIX + self.name.upper()
+
+
+FLAGS: tuple[_Flag, ...] = (
+    _Flag("model", "model directory or Hugging Face hub id (downloaded and cached on first use)"),
+    _Flag("data_dir", "data directory of the embedded store", kind=Path),
+    _Flag("no_store", "serve embeddings only (no Weaviate collections)", boolean=True),
+    _Flag("host", "address to bind both ports to"),
+    _Flag("http_port", "REST port (Weaviate REST, /v1/embeddings/embed, health, metrics)", kind=int),
+    _Flag("grpc_port", "gRPC port (weaviate.v1, colweave.v1, grpc.health.v1, reflection)", kind=int),
+    _Flag(
+        "api_keys",
+        "API key accepted as 'Authorization: Bearer <key>' (repeatable); none = anonymous",
+        multiple=True,
+    ),
+    _Flag("device", "where the model runs", choices=("auto", "cpu", "cuda")),
+    _Flag("threads", "onnxruntime intra-op threads (default: all cores)", kind=int),
+    _Flag("max_batch_images", "most images one model call encodes together", kind=int),
+    _Flag("max_batch_texts", "most queries one model call encodes together", kind=int),
+    _Flag("max_wait_ms", "longest a request waits for others to share its batch", kind=float),
+    _Flag(
+        "max_queue", "most inputs waiting per batcher before requests get 429 / RESOURCE_EXHAUSTED", kind=int
+    ),
+    _Flag("max_request_bytes", "largest request body / gRPC message", kind=int),
+    _Flag("max_images_per_request", "most images in one embedding request", kind=int),
+    _Flag("max_texts_per_request", "most texts in one embedding request", kind=int),
+    _Flag(
+        "max_image_pixels",
+        "largest decoded image (width x height); larger ones are rejected as bombs",
+        kind=int,
+    ),
+    _Flag("max_text_chars", "longest query text", kind=int),
+    _Flag("log_level", "logging level", choices=("debug", "info", "warning", "error")),
+    _Flag("log_format", "log line format", choices=("text", "json")),
+    _Flag("shutdown_grace_s", "seconds to drain in-flight requests on shutdown", kind=float),
+)
+
+
+def _parse_env(flag: _Flag, raw: str) -> Any:
+    if flag.boolean:
+        low = raw.strip().lower()
+        if low in ("1", "true", "yes", "on"):
+            return True
+        if low in ("0", "false", "no", "off", ""):
+            return False
+        raise ValueError(f"{flag.env}={raw!r}: expected true or false")
+    if flag.multiple:
+        return [v.strip() for v in raw.split(",") if v.strip()]
+    try:
+        value = flag.kind(raw)
+    except ValueError as e:
+        raise ValueError(f"{flag.env}={raw!r}: expected {flag.kind.__name__}") from e
+    if flag.choices and value not in flag.choices:
+        raise ValueError(f"{flag.env}={raw!r}: expected one of {', '.join(flag.choices)}")
+    return value
+
+
+def add_arguments(parser: argparse.ArgumentParser, env: Mapping[str, str] | None = None) -> None:
+    """Adds every server flag; defaults come from the environment when the variable is set."""
+    env = os.environ if env is None else env
+    defaults = ServerConfig()
+    for f in FLAGS:
+        default = getattr(defaults, f.name)
+        if f.env in env:
+            default = _parse_env(f, env[f.env])
+        shown = "(none)" if default in (None, (), []) else ("***" if f.name == "api_keys" else default)
+        help_text = f"{f.help} [env: {f.env}] [default: {shown}]"
+        if f.boolean:
+            parser.add_argument(
+                f.flag, dest=f.name, action=argparse.BooleanOptionalAction, default=default, help=help_text
+            )
+        elif f.multiple:
+            parser.add_argument(
+                f.flag.rstrip("s"), f.flag, dest=f.name, action="append", default=None, help=help_text
+            )
+            parser.set_defaults(**{f"_{f.name}_env": list(default)})
+        else:
+            parser.add_argument(
+                f.flag, dest=f.name, type=f.kind, choices=f.choices, default=default, help=help_text
+            )
+
+
+def from_args(ns: argparse.Namespace) -> ServerConfig:
+    values: dict[str, Any] = {}
+    for f in FLAGS:
+        v = getattr(ns, f.name)
+        if f.multiple:
+            v = tuple(v) if v is not None else tuple(getattr(ns, f"_{f.name}_env", ()))
+        values[f.name] = v
+    cfg = ServerConfig(**values)
+    validate(cfg)
+    return cfg
+
+
+def validate(cfg: ServerConfig) -> None:
+    for name in ("http_port", "grpc_port"):
+        port = getattr(cfg, name)
+        if not 0 <= port <= 65535:
+            raise ValueError(f"--{name.replace('_', '-')}: {port} is not a port number")
+    positive = (
+        "max_batch_images",
+        "max_batch_texts",
+        "max_queue",
+        "max_request_bytes",
+        "max_images_per_request",
+        "max_texts_per_request",
+        "max_image_pixels",
+        "max_text_chars",
+    )
+    for name in positive:
+        if getattr(cfg, name) < 1:
+            raise ValueError(f"--{name.replace('_', '-')} must be at least 1")
+    if cfg.max_wait_ms < 0:
+        raise ValueError("--max-wait-ms must not be negative")
+    if cfg.threads is not None and cfg.threads < 1:
+        raise ValueError("--threads must be at least 1")
