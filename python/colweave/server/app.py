@@ -19,11 +19,13 @@ from typing import Any
 
 import uvicorn
 
+from colweave.server import weaviate_grpc, weaviate_rest
 from colweave.server.config import ServerConfig
 from colweave.server.embedding import EmbeddingModel, EmbeddingService
 from colweave.server.grpc_app import GrpcServer
 from colweave.server.http_app import build_app
 from colweave.server.state import ServerState
+from colweave.server.weaviate_ops import WeaviateOps
 
 log = logging.getLogger("colweave.server")
 
@@ -61,7 +63,12 @@ class ColweaveServer:
         self._store_factory = store_factory
         self._warm = warm
         self.grpc: GrpcServer | None = None  # grpc.aio objects must be made inside the running loop
-        self.app = build_app(self.state)
+        self.ops: WeaviateOps | None = None
+        extra: list[Any] = []
+        if store_factory is not None:
+            self.ops = WeaviateOps(self.state.require_embedding)
+            extra = weaviate_rest.routes(self.state, self.ops)
+        self.app = build_app(self.state, extra)
         self.http = _Uvicorn(
             uvicorn.Config(
                 self.app,
@@ -87,8 +94,9 @@ class ColweaveServer:
             model = await loop.run_in_executor(None, self._model_factory)
             if self._warm:
                 await loop.run_in_executor(None, warm_up, model)
-            if self._store_factory is not None:
+            if self._store_factory is not None and self.ops is not None:
                 self.state.store = await loop.run_in_executor(None, self._store_factory)
+                self.ops.attach(self.state.store)
         except Exception as e:
             self.state.load_error = f"{type(e).__name__}: {e}"
             log.exception("failed to load the model")
@@ -118,6 +126,8 @@ class ColweaveServer:
                 loop.add_signal_handler(sig, self.request_stop)
         log.info("starting with %s", self.cfg.redacted())
         self.grpc = GrpcServer(self.state)
+        if self.ops is not None:
+            self.grpc.add_service("weaviate.v1.Weaviate", weaviate_grpc.register(self.state, self.ops))
         await self.grpc.start()
         http_task = asyncio.create_task(self.http.serve(), name="http")
         while not self.http.started and not http_task.done():
@@ -154,7 +164,6 @@ class ColweaveServer:
             load_task.cancel()
         if self.state.embedding is not None:
             await self.state.embedding.close(grace)
-        store = self.state.store
-        if store is not None and hasattr(store, "close"):
-            await asyncio.get_running_loop().run_in_executor(None, store.close)
+        if self.ops is not None:
+            await asyncio.get_running_loop().run_in_executor(None, self.ops.close)
         log.info("stopped")

@@ -1,0 +1,432 @@
+"""Weaviate's gRPC service (``weaviate.v1.Weaviate``) over the embedded store, with the generated modules
+that ship inside weaviate-client: Search, Aggregate (counts), BatchObjects, BatchDelete, BatchStream."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import grpc
+import numpy as np
+from weaviate.proto.v1 import (
+    aggregate_pb2,
+    base_pb2,
+    batch_delete_pb2,
+    batch_pb2,
+    search_get_pb2,
+    weaviate_pb2_grpc,
+)
+
+from colweave.server import weaviate_wire as wire
+from colweave.server.errors import NotFoundError, ServiceError, ValidationError
+from colweave.server.state import ServerState
+from colweave.server.weaviate_ops import WeaviateOps
+from colweave.store import filters as F
+from colweave.store.objects import DataObject
+from colweave.store.results import SearchResult
+from colweave.store.schema import CollectionConfig, normalize_class_name
+
+log = logging.getLogger("colweave.weaviate")
+DEFAULT_LIMIT = 10
+
+_OPS = {
+    base_pb2.Filters.OPERATOR_EQUAL: "equal",
+    base_pb2.Filters.OPERATOR_NOT_EQUAL: "not_equal",
+    base_pb2.Filters.OPERATOR_GREATER_THAN: "greater_than",
+    base_pb2.Filters.OPERATOR_GREATER_THAN_EQUAL: "greater_or_equal",
+    base_pb2.Filters.OPERATOR_LESS_THAN: "less_than",
+    base_pb2.Filters.OPERATOR_LESS_THAN_EQUAL: "less_or_equal",
+    base_pb2.Filters.OPERATOR_LIKE: "like",
+    base_pb2.Filters.OPERATOR_CONTAINS_ANY: "contains_any",
+    base_pb2.Filters.OPERATOR_CONTAINS_ALL: "contains_all",
+    base_pb2.Filters.OPERATOR_CONTAINS_NONE: "contains_none",
+    base_pb2.Filters.OPERATOR_IS_NULL: "is_none",
+}
+_TARGETS = {"_id": "id", "_creationTimeUnix": "creation_time", "_lastUpdateTimeUnix": "update_time"}
+
+
+def _filter_value(f: base_pb2.Filters) -> Any:
+    kind = f.WhichOneof("test_value")
+    if kind == "value_text":
+        return f.value_text
+    if kind == "value_int":
+        return f.value_int
+    if kind == "value_boolean":
+        return f.value_boolean
+    if kind == "value_number":
+        return f.value_number
+    if kind == "value_text_array":
+        return list(f.value_text_array.values)
+    if kind == "value_int_array":
+        return list(f.value_int_array.values)
+    if kind == "value_boolean_array":
+        return list(f.value_boolean_array.values)
+    if kind == "value_number_array":
+        return list(f.value_number_array.values)
+    raise ValidationError(f"filters: unsupported or missing value ({kind or 'none'})")
+
+
+def parse_filters(f: base_pb2.Filters) -> F.FilterT:
+    """Weaviate's gRPC filter tree as the store's filter."""
+    op = f.operator
+    if op in (base_pb2.Filters.OPERATOR_AND, base_pb2.Filters.OPERATOR_OR):
+        if not f.filters:
+            raise ValidationError("filters: and/or without operands")
+        parts = [parse_filters(x) for x in f.filters]
+        return F.And(parts) if op == base_pb2.Filters.OPERATOR_AND else F.Or(parts)
+    if op == base_pb2.Filters.OPERATOR_NOT:
+        if len(f.filters) != 1:
+            raise ValidationError("filters: not takes exactly one operand")
+        return F.Not(parse_filters(f.filters[0]))
+    name = op_name = _OPS.get(op)
+    if op_name is None:
+        raise ValidationError(f"filters: operator {base_pb2.Filters.Operator.Name(op)} is not supported")
+    if f.HasField("target"):
+        if f.target.WhichOneof("target") != "property":
+            raise ValidationError("filters: only property, id and time targets are supported (no references)")
+        path = f.target.property
+    elif len(f.on) == 1:
+        path = f.on[0]
+    else:
+        raise ValidationError("filters: a filter needs one target property")
+    target = _TARGETS.get(path, "property")
+    return F.Where(target, name, _filter_value(f), path if target == "property" else "")
+
+
+def _target_vector(*sources: Any) -> str | None:
+    for s in sources:
+        if s is None:
+            continue
+        if hasattr(s, "targets") and s.HasField("targets") and len(s.targets.target_vectors):
+            if len(s.targets.target_vectors) > 1:
+                raise ValidationError("searching several target vectors at once is not supported")
+            return str(s.targets.target_vectors[0])
+        if hasattr(s, "target_vectors") and len(s.target_vectors):
+            if len(s.target_vectors) > 1:
+                raise ValidationError("searching several target vectors at once is not supported")
+            return str(s.target_vectors[0])
+    return None
+
+
+def _query_vectors(msg: Any, where: str) -> np.ndarray | None:
+    """A multi-vector from ``vectors`` (preferred) or ``vector_bytes`` of a NearVector/Hybrid message."""
+    if len(msg.vectors):
+        if len(msg.vectors) > 1:
+            raise ValidationError(f"{where}: one query vector expected, got {len(msg.vectors)}")
+        return wire.decode_vector(msg.vectors[0], where)
+    if msg.vector_bytes:
+        return wire.decode_vector(base_pb2.Vectors(vector_bytes=msg.vector_bytes), where)
+    if len(msg.vector):
+        return np.asarray([list(msg.vector)], np.float32)
+    return None
+
+
+def _ms(t: dt.datetime | None) -> int:
+    return round(t.timestamp() * 1000) if t is not None else 0
+
+
+class WeaviateServicer(weaviate_pb2_grpc.WeaviateServicer):  # type: ignore[misc]
+    def __init__(self, state: ServerState, ops: WeaviateOps) -> None:
+        self.state = state
+        self.ops = ops
+
+    async def _call(self, endpoint: str, context: grpc.aio.ServicerContext, fn: Callable[[], Awaitable[Any]]) -> Any:
+        t0 = time.perf_counter()
+        code = "OK"
+        try:
+            self.state.require_embedding()
+            return await fn()
+        except ServiceError as e:
+            code = e.grpc_code.name
+            await context.abort(e.grpc_code, e.message)
+        except Exception:
+            code = "INTERNAL"
+            log.exception("%s failed", endpoint)
+            await context.abort(grpc.StatusCode.INTERNAL, "internal error (see the server log)")
+        finally:
+            self.state.metrics.requests.labels("grpc", endpoint, code).inc()
+            self.state.metrics.latency.labels("grpc", endpoint).observe(time.perf_counter() - t0)
+
+    # -- Search -----------------------------------------------------------------------------------
+    async def Search(self, request: search_get_pb2.SearchRequest, context: grpc.aio.ServicerContext) -> Any:
+        return await self._call("weaviate.v1/Search", context, lambda: self._search(request))
+
+    async def _search(self, req: search_get_pb2.SearchRequest) -> search_get_pb2.SearchReply:
+        t0 = time.perf_counter()
+        if req.tenant:
+            raise ValidationError("multi-tenancy is not supported by this server")
+        if len(req.sort_by) or req.HasField("group_by") or req.HasField("generative") or req.HasField("rerank"):
+            raise ValidationError("sort, group-by, generative and rerank are not supported by this server")
+        coll = await self.ops.run(self.ops.store.get_collection, req.collection)
+        cfg: CollectionConfig = coll.config
+        md = req.metadata
+        include_vector: bool | list[str] = list(md.vectors) if len(md.vectors) else bool(md.vector)
+        props: list[str] | None = None
+        if req.HasField("properties") and not req.properties.return_all_nonref_properties:
+            props = list(req.properties.non_ref_properties)
+        filters = parse_filters(req.filters) if req.HasField("filters") else None
+        limit = req.limit or DEFAULT_LIMIT
+        common: dict[str, Any] = {
+            "limit": limit, "offset": req.offset, "filters": filters, "return_properties": props,
+            "include_vector": include_vector,
+        }
+        autocut = req.autocut or None
+        results: list[SearchResult]
+        if req.HasField("near_text"):
+            nt = req.near_text
+            target, qv = await self.ops.query_vector(cfg, _target_vector(nt), " ".join(nt.query))
+            results = await self.ops.run(
+                coll.near_vector, qv, target_vector=target, autocut=autocut,
+                distance=nt.distance if nt.HasField("distance") else None, **common,
+            )
+        elif req.HasField("near_vector"):
+            nv = req.near_vector
+            qv = _query_vectors(nv, "near_vector")
+            if qv is None:
+                raise ValidationError("near_vector: no vector given")
+            results = await self.ops.run(
+                coll.near_vector, qv, target_vector=_target_vector(nv), autocut=autocut,
+                distance=nv.distance if nv.HasField("distance") else None, **common,
+            )
+        elif req.HasField("hybrid_search"):
+            h = req.hybrid_search
+            target = _target_vector(h, h.near_vector if h.HasField("near_vector") else None)
+            qv = _query_vectors(h, "hybrid")
+            if qv is None and h.HasField("near_vector"):
+                qv = _query_vectors(h.near_vector, "hybrid.near_vector")
+            if h.use_alpha_param:
+                alpha = h.alpha_param if h.HasField("alpha_param") else 0.75
+            else:
+                alpha = h.alpha
+            if qv is None and alpha > 0 and h.query:
+                vtarget = target or (next(iter(cfg.vectors)) if len(cfg.vectors) == 1 else None)
+                if vtarget is not None and cfg.vectors[vtarget].vectorizer != "none":
+                    target, qv = await self.ops.query_vector(cfg, vtarget, h.query)
+            fusion = "ranked" if h.fusion_type == h.FUSION_TYPE_RANKED else "relativeScore"
+            results = await self.ops.run(
+                coll.hybrid, h.query, alpha=alpha, vector=qv, query_properties=list(h.properties) or None,
+                fusion_type=fusion, target_vector=target, autocut=autocut, **common,
+            )
+        elif req.HasField("bm25_search"):
+            b = req.bm25_search
+            results = await self.ops.run(
+                coll.bm25, b.query, query_properties=list(b.properties) or None, autocut=autocut, **common
+            )
+        elif any(req.HasField(k) for k in ("near_object", "near_image", "near_audio", "near_video", "near_depth",
+                                            "near_thermal", "near_imu")):
+            raise ValidationError("only near_text, near_vector, hybrid and bm25 searches are supported")
+        else:
+            results = await self.ops.run(
+                coll.fetch_objects, after=req.after or None,
+                **{k: v for k, v in common.items()},
+            )
+        types = {p.name: p.data_type for p in cfg.properties}
+        return search_get_pb2.SearchReply(
+            took=time.perf_counter() - t0,
+            results=[self._result(cfg.name, r, md, types) for r in results],
+        )
+
+    def _result(
+        self, name: str, r: SearchResult, md: search_get_pb2.MetadataRequest, types: dict[str, str]
+    ) -> search_get_pb2.SearchResult:
+        m = r.metadata
+        meta = search_get_pb2.MetadataResult(id=str(r.uuid), id_as_bytes=wire.uuid_bytes(r.uuid))
+        if md.creation_time_unix and m.creation_time is not None:
+            meta.creation_time_unix = _ms(m.creation_time)
+            meta.creation_time_unix_present = True
+        if md.last_update_time_unix and m.last_update_time is not None:
+            meta.last_update_time_unix = _ms(m.last_update_time)
+            meta.last_update_time_unix_present = True
+        if md.distance and m.distance is not None:
+            meta.distance = m.distance
+            meta.distance_present = True
+        if md.certainty and m.certainty is not None:
+            meta.certainty = m.certainty
+            meta.certainty_present = True
+        if md.score and m.score is not None:
+            meta.score = m.score
+            meta.score_present = True
+        if md.explain_score and m.explain_score is not None:
+            meta.explain_score = m.explain_score
+            meta.explain_score_present = True
+        for vname, vec in (r.vectors or {}).items():
+            meta.vectors.append(wire.encode_multi_vector(vname, vec))
+        return search_get_pb2.SearchResult(
+            metadata=meta,
+            properties=search_get_pb2.PropertiesResult(
+                non_ref_props=wire.to_properties(r.properties, types), target_collection=name
+            ),
+        )
+
+    # -- Aggregate --------------------------------------------------------------------------------
+    async def Aggregate(self, request: aggregate_pb2.AggregateRequest, context: grpc.aio.ServicerContext) -> Any:
+        async def run() -> aggregate_pb2.AggregateReply:
+            t0 = time.perf_counter()
+            if len(request.aggregations) or request.HasField("group_by"):
+                raise ValidationError("only the total count (objects_count) is supported by Aggregate")
+            coll = await self.ops.run(self.ops.store.get_collection, request.collection)
+            filters = parse_filters(request.filters) if request.HasField("filters") else None
+            n = await self.ops.run(coll.count, filters)
+            return aggregate_pb2.AggregateReply(
+                took=time.perf_counter() - t0,
+                single_result=aggregate_pb2.AggregateReply.Single(objects_count=n),
+            )
+
+        return await self._call("weaviate.v1/Aggregate", context, run)
+
+    # -- Batches ----------------------------------------------------------------------------------
+    async def _import(self, objects: list[batch_pb2.BatchObject]) -> tuple[dict[int, str], list[str]]:
+        """Stores a batch: per-index errors, and the UUIDs in input order."""
+        errors: dict[int, str] = {}
+        by_coll: dict[str, list[tuple[int, DataObject]]] = {}
+        uuids: list[str] = []
+        for i, o in enumerate(objects):
+            uuids.append(o.uuid)
+            where = f"objects[{i}]"
+            try:
+                if o.tenant:
+                    raise ValidationError(f"{where}: multi-tenancy is not supported by this server")
+                props = wire.batch_properties(o.properties, where) if o.HasField("properties") else {}
+                vectors = wire.batch_vectors(o, where)
+                obj = DataObject(props, o.uuid or None, dict(vectors) or None)
+                by_coll.setdefault(normalize_class_name(o.collection), []).append((i, obj))
+            except ValidationError as e:
+                errors[i] = e.message
+        for name, items in by_coll.items():
+            try:
+                res = await self.ops.insert_many(name, [obj for _, obj in items])
+            except (NotFoundError, ValidationError) as e:
+                errors.update({i: e.message for i, _ in items})
+                continue
+            for err in res.errors:
+                errors[items[err.index][0]] = err.message
+            for j, (i, _) in enumerate(items):
+                if res.uuids[j] is not None:
+                    uuids[i] = str(res.uuids[j])
+        return errors, uuids
+
+    async def BatchObjects(self, request: batch_pb2.BatchObjectsRequest, context: grpc.aio.ServicerContext) -> Any:
+        async def run() -> batch_pb2.BatchObjectsReply:
+            t0 = time.perf_counter()
+            errors, _ = await self._import(list(request.objects))
+            return batch_pb2.BatchObjectsReply(
+                took=time.perf_counter() - t0,
+                errors=[batch_pb2.BatchObjectsReply.BatchError(index=i, error=m) for i, m in sorted(errors.items())],
+            )
+
+        return await self._call("weaviate.v1/BatchObjects", context, run)
+
+    async def BatchDelete(self, request: batch_delete_pb2.BatchDeleteRequest, context: grpc.aio.ServicerContext) -> Any:
+        async def run() -> batch_delete_pb2.BatchDeleteReply:
+            t0 = time.perf_counter()
+            if not request.HasField("filters"):
+                raise ValidationError("delete_many needs a filter")
+            coll = await self.ops.run(self.ops.store.get_collection, request.collection)
+            filters = parse_filters(request.filters)
+            matches = await self.ops.run(coll.fetch_objects, filters=filters)
+            if request.dry_run:
+                deleted = 0
+            else:
+                deleted = await self.ops.run(coll.delete_many, ids=[m.uuid for m in matches], filters=filters)
+            objs = []
+            if request.verbose:
+                objs = [
+                    batch_delete_pb2.BatchDeleteObject(uuid=wire.uuid_bytes(m.uuid), successful=not request.dry_run)
+                    for m in matches
+                ]
+            return batch_delete_pb2.BatchDeleteReply(
+                took=time.perf_counter() - t0, failed=0 if request.dry_run else len(matches) - deleted,
+                matches=len(matches), successful=deleted, objects=objs,
+            )
+
+        return await self._call("weaviate.v1/BatchDelete", context, run)
+
+    async def BatchStream(
+        self, requests: AsyncIterator[batch_pb2.BatchStreamRequest], context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[batch_pb2.BatchStreamReply]:
+        """start → started; each data message → acks at once, then results once the objects are durable;
+        stop → the stream ends after the last results. The batch size the client should use is sent as
+        backoff (the vectorizer's batch size when a collection vectorizes)."""
+        R = batch_pb2.BatchStreamReply
+        try:
+            self.state.require_embedding()
+        except ServiceError as e:
+            await context.abort(e.grpc_code, e.message)
+        out: asyncio.Queue[batch_pb2.BatchStreamReply | None] = asyncio.Queue()
+        pending: set[asyncio.Task[None]] = set()
+        window = asyncio.Semaphore(4)  # at most 4 data messages in flight: backpressure on the client
+
+        async def handle(objects: list[batch_pb2.BatchObject]) -> None:
+            try:
+                errors, uuids = await self._import(objects)
+            except ServiceError as e:
+                errors, uuids = dict.fromkeys(range(len(objects)), e.message), [o.uuid for o in objects]
+            finally:
+                window.release()
+            res = R.Results(
+                errors=[R.Results.Error(error=m, uuid=uuids[i]) for i, m in sorted(errors.items())],
+                successes=[R.Results.Success(uuid=u) for i, u in enumerate(uuids) if i not in errors],
+            )
+            await out.put(R(results=res))
+
+        async def reader() -> None:
+            started = False
+            try:
+                async for msg in requests:
+                    kind = msg.WhichOneof("message")
+                    if kind == "start":
+                        if not started:
+                            started = True
+                            await out.put(R(started=R.Started()))
+                            await out.put(R(backoff=R.Backoff(batch_size=self._stream_batch_size())))
+                    elif kind == "data":
+                        objs = list(msg.data.objects.values)
+                        if len(msg.data.references.values):
+                            await out.put(R(results=R.Results(errors=[
+                                R.Results.Error(error="cross-references are not supported by this server",
+                                                beacon=f"weaviate://localhost/{r.to_collection}/{r.to_uuid}")
+                                for r in msg.data.references.values
+                            ])))
+                        if not objs:
+                            continue
+                        await out.put(R(acks=R.Acks(uuids=[o.uuid for o in objs])))
+                        await window.acquire()
+                        t = asyncio.create_task(handle(objs))
+                        pending.add(t)
+                        t.add_done_callback(pending.discard)
+                    elif kind == "stop":
+                        break
+            finally:
+                if pending:
+                    await asyncio.gather(*pending, return_exceptions=True)
+                await out.put(None)
+
+        read_task = asyncio.create_task(reader())
+        t0 = time.perf_counter()
+        try:
+            while True:
+                reply = await out.get()
+                if reply is None:
+                    break
+                if self.state.stopping and not reply.HasField("results"):
+                    yield R(shutting_down=R.ShuttingDown())
+                yield reply
+        finally:
+            read_task.cancel()
+            self.state.metrics.requests.labels("grpc", "weaviate.v1/BatchStream", "OK").inc()
+            self.state.metrics.latency.labels("grpc", "weaviate.v1/BatchStream").observe(time.perf_counter() - t0)
+
+    def _stream_batch_size(self) -> int:
+        svc = self.state.embedding
+        return max(8, 4 * svc.cfg.max_batch_images) if svc is not None else 100
+
+
+def register(state: ServerState, ops: WeaviateOps) -> Callable[[grpc.aio.Server], None]:
+    def add(server: grpc.aio.Server) -> None:
+        weaviate_pb2_grpc.add_WeaviateServicer_to_server(WeaviateServicer(state, ops), server)
+
+    return add

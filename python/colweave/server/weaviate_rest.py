@@ -1,0 +1,231 @@
+"""Weaviate's REST subset over the embedded store: schema, objects, batch objects.
+
+Shapes follow Weaviate (``shared/reference/weaviate.md`` §2): collection names have their first letter
+upper-cased, deleting a missing collection answers 200, unknown keys in a schema body (the client's
+``skip_vectorization``, ``vectorize_property_name``) are ignored, errors are ``{"error": [{"message"}]}``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import numpy as np
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from colweave.server.errors import BadRequestError, NotFoundError, ValidationError
+from colweave.server.http_app import ORJSONResponse, read_json
+from colweave.server.state import ServerState
+from colweave.server.weaviate_ops import WeaviateOps
+from colweave.store.objects import DataObject, StoredObject
+from colweave.store.schema import Property, normalize_class_name
+
+
+def ms(t: dt.datetime | None) -> int | None:
+    return None if t is None else round(t.timestamp() * 1000)
+
+
+def object_json(collection: str, obj: StoredObject, include_vector: bool) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "class": collection,
+        "id": str(obj.uuid),
+        "properties": obj.properties,
+        "creationTimeUnix": ms(obj.creation_time),
+        "lastUpdateTimeUnix": ms(obj.last_update_time),
+    }
+    if include_vector:
+        out["vectors"] = {k: np.asarray(v).tolist() for k, v in (obj.vectors or {}).items()}
+    return out
+
+
+def _vectors_from_json(body: dict[str, Any], where: str) -> dict[str, Any] | None:
+    vectors = body.get("vectors")
+    if vectors is None:
+        if body.get("vector") is not None:
+            return {"default": [body["vector"]]}
+        return None
+    if not isinstance(vectors, dict):
+        raise ValidationError(f"{where}: 'vectors' must map vector names to (multi-)vectors")
+    out: dict[str, Any] = {}
+    for name, v in vectors.items():
+        arr = np.asarray(v, dtype=object)
+        if arr.ndim == 1:  # a single vector: one row
+            v = [v]
+        out[name] = v
+    return out
+
+
+def data_object(body: Any, where: str, *, uuid: str | None = None) -> tuple[str, DataObject]:
+    if not isinstance(body, dict):
+        raise BadRequestError(f"{where}: expected a JSON object")
+    cls = body.get("class")
+    if not isinstance(cls, str) or not cls:
+        raise ValidationError(f"{where}: 'class' is required")
+    props = body.get("properties") or {}
+    if not isinstance(props, dict):
+        raise ValidationError(f"{where}: 'properties' must be an object")
+    oid = uuid if uuid is not None else body.get("id")
+    return normalize_class_name(cls), DataObject(dict(props), oid, _vectors_from_json(body, where))
+
+
+def include_vector(request: Request) -> bool:
+    return "vector" in request.query_params.get("include", "").split(",")
+
+
+def routes(state: ServerState, ops: WeaviateOps) -> list[Route]:
+    async def schema_list(_: Request) -> Response:
+        names = await ops.run(ops.store.list_collections)
+        configs = [(await ops.config(n)).to_weaviate() for n in names]
+        return ORJSONResponse({"classes": configs})
+
+    async def schema_create(request: Request) -> Response:
+        body = await read_json(request)
+        if not isinstance(body, dict):
+            raise BadRequestError("expected a collection (class) object")
+        coll = await ops.run(ops.store.create_collection, body)
+        return ORJSONResponse(coll.config.to_weaviate())
+
+    async def schema_get(request: Request) -> Response:
+        cfg = await ops.config(request.path_params["name"])
+        return ORJSONResponse(cfg.to_weaviate())
+
+    async def schema_delete(request: Request) -> Response:
+        await ops.run(ops.store.delete_collection, request.path_params["name"])
+        return Response(status_code=200)
+
+    async def schema_add_property(request: Request) -> Response:
+        body = await read_json(request)
+        prop = await ops.run(Property.from_weaviate, body)
+        coll = await ops.run(ops.store.get_collection, request.path_params["name"])
+        await ops.run(coll.add_property, prop)
+        return ORJSONResponse(prop.to_weaviate())
+
+    async def objects_create(request: Request) -> Response:
+        name, obj = data_object(await read_json(request), "object")
+        u = await ops.write_one(name, obj, "insert")
+        coll = await ops.run(ops.store.get_collection, name)
+        stored = await ops.run(coll.get, u)
+        assert stored is not None
+        return ORJSONResponse(object_json(coll.name, stored, False))
+
+    async def _get(request: Request) -> tuple[Any, StoredObject | None]:
+        coll = await ops.run(ops.store.get_collection, request.path_params["name"])
+        stored = await ops.run(coll.get, request.path_params["id"], include_vector=include_vector(request))
+        return coll, stored
+
+    async def objects_get(request: Request) -> Response:
+        coll, stored = await _get(request)
+        if stored is None:
+            raise NotFoundError(f"no object with id '{request.path_params['id']}' in {coll.name}")
+        return ORJSONResponse(object_json(coll.name, stored, include_vector(request)))
+
+    async def objects_head(request: Request) -> Response:
+        coll = await ops.run(ops.store.get_collection, request.path_params["name"])
+        found = await ops.run(coll.exists, request.path_params["id"])
+        return Response(status_code=204 if found else 404)
+
+    async def objects_replace(request: Request) -> Response:
+        body = await read_json(request)
+        if isinstance(body, dict):
+            body.setdefault("class", request.path_params["name"])
+        name, obj = data_object(body, "object", uuid=request.path_params["id"])
+        await ops.write_one(name, obj, "replace")
+        coll = await ops.run(ops.store.get_collection, name)
+        stored = await ops.run(coll.get, request.path_params["id"])
+        assert stored is not None
+        return ORJSONResponse(object_json(coll.name, stored, False))
+
+    async def objects_merge(request: Request) -> Response:
+        body = await read_json(request)
+        if isinstance(body, dict):
+            body.setdefault("class", request.path_params["name"])
+        name, obj = data_object(body, "object", uuid=request.path_params["id"])
+        await ops.write_one(name, obj, "merge")
+        return Response(status_code=204)
+
+    async def objects_delete(request: Request) -> Response:
+        coll = await ops.run(ops.store.get_collection, request.path_params["name"])
+        if not await ops.run(coll.delete, request.path_params["id"]):
+            raise NotFoundError(f"no object with id '{request.path_params['id']}' in {coll.name}")
+        return Response(status_code=204)
+
+    async def objects_list(request: Request) -> Response:
+        q = request.query_params
+        try:
+            limit = int(q.get("limit", "25"))
+            offset = int(q.get("offset", "0"))
+        except ValueError:
+            raise ValidationError("limit and offset must be integers") from None
+        names = [q["class"]] if q.get("class") else await ops.run(ops.store.list_collections)
+        vec = include_vector(request)
+        out: list[dict[str, Any]] = []
+        for n in names:
+            coll = await ops.run(ops.store.get_collection, n)
+            page = await ops.run(
+                coll.fetch_objects, limit=limit - len(out) + offset, after=q.get("after"), include_vector=vec
+            )
+            for r in page:
+                so = StoredObject(r.uuid, r.properties, r.metadata.creation_time, r.metadata.last_update_time,
+                                  r.vectors)
+                out.append(object_json(coll.name, so, vec))
+            if len(out) >= limit + offset:
+                break
+        out = out[offset : offset + limit]
+        return ORJSONResponse({"objects": out, "totalResults": len(out)})
+
+    async def batch_objects(request: Request) -> Response:
+        body = await read_json(request)
+        items = body.get("objects") if isinstance(body, dict) else None
+        if not isinstance(items, list) or not items:
+            raise ValidationError("'objects' must be a non-empty list")
+        parsed: list[tuple[str, DataObject] | str] = []
+        for i, item in enumerate(items):
+            try:
+                parsed.append(data_object(item, f"objects[{i}]"))
+            except ValidationError as e:
+                parsed.append(e.message)
+        by_coll: dict[str, list[int]] = {}
+        for i, p in enumerate(parsed):
+            if not isinstance(p, str):
+                by_coll.setdefault(p[0], []).append(i)
+        errors: dict[int, str] = {i: p for i, p in enumerate(parsed) if isinstance(p, str)}
+        ids: dict[int, str] = {}
+        for name, idx in by_coll.items():
+            try:
+                res = await ops.insert_many(name, [parsed[i][1] for i in idx])  # type: ignore[index]
+            except (NotFoundError, ValidationError) as e:
+                errors.update({i: e.message for i in idx})
+                continue
+            for j, i in enumerate(idx):
+                if res.uuids[j] is not None:
+                    ids[i] = str(res.uuids[j])
+            for err in res.errors:
+                errors[idx[err.index]] = err.message
+                ids.pop(idx[err.index], None)
+        out = []
+        for i, item in enumerate(items):
+            entry = dict(item) if isinstance(item, dict) else {}
+            if i in ids:
+                entry["id"] = ids[i]
+            entry["result"] = {"errors": {"error": [{"message": errors[i]}]}} if i in errors else {}
+            out.append(entry)
+        return ORJSONResponse(out)
+
+    return [
+        Route("/v1/schema", schema_list, methods=["GET"], name="schema_list"),
+        Route("/v1/schema", schema_create, methods=["POST"], name="schema_create"),
+        Route("/v1/schema/{name}", schema_get, methods=["GET"], name="schema_get"),
+        Route("/v1/schema/{name}", schema_delete, methods=["DELETE"], name="schema_delete"),
+        Route("/v1/schema/{name}/properties", schema_add_property, methods=["POST"], name="schema_add_property"),
+        Route("/v1/objects", objects_create, methods=["POST"], name="objects_create"),
+        Route("/v1/objects", objects_list, methods=["GET"], name="objects_list"),
+        # HEAD before GET: Starlette's GET routes answer HEAD too.
+        Route("/v1/objects/{name}/{id}", objects_head, methods=["HEAD"], name="objects_head"),
+        Route("/v1/objects/{name}/{id}", objects_get, methods=["GET"], name="objects_get"),
+        Route("/v1/objects/{name}/{id}", objects_replace, methods=["PUT"], name="objects_replace"),
+        Route("/v1/objects/{name}/{id}", objects_merge, methods=["PATCH"], name="objects_merge"),
+        Route("/v1/objects/{name}/{id}", objects_delete, methods=["DELETE"], name="objects_delete"),
+        Route("/v1/batch/objects", batch_objects, methods=["POST"], name="batch_objects"),
+    ]
