@@ -4,10 +4,16 @@
 //! * [`maxsim`]: late-interaction scoring (`Σ_q max_t q·t`) over documents packed back to back, with the
 //!   SIMD instruction set chosen at run time ([`Isa`]).
 //! * [`topk`]: the `k` best scores, ties broken by the lower index.
+//! * [`fusion`]: hybrid-search fusion (relativeScore, ranked) of result lists.
+//! * [`bm25`]: BM25 scoring of postings with Weaviate's formula.
+//! * [`muvera`]: MUVERA fixed-dimensional encodings and a brute-force scan over them.
 
+pub mod bm25;
 pub mod error;
+pub mod fusion;
 pub mod isa;
 pub mod maxsim;
+pub mod muvera;
 mod pool;
 pub mod topk;
 

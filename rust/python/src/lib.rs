@@ -3,6 +3,9 @@
 //! and returns numpy arrays. Kernel errors map to one exception hierarchy rooted at `ColweaveNativeError`
 //! (a `ValueError`).
 
+use colweave_kernels::bm25::{Bm25Params, Field, Term};
+use colweave_kernels::fusion::{Fusion, Leg};
+use colweave_kernels::muvera::{Muvera, MuveraParams, Side};
 use colweave_kernels::{self as kernels, Docs, Isa, KernelError, MaxSimOptions, Query};
 use half::f16;
 use numpy::{
@@ -229,6 +232,227 @@ fn maxsim_topk<'py>(
     Ok((idx.into_pyarray(py), scores.into_pyarray(py)))
 }
 
+/// A 1-D numpy array of `T` (exact dtype), copied into a `Vec` (these inputs are small).
+fn vec1<T: Element + Copy>(py: Python<'_>, obj: &Bound<'_, PyAny>, arg: &str, dtype_str: &str) -> PyResult<Vec<T>> {
+    let a = as_array(obj, arg)?;
+    if a.ndim() != 1 {
+        return Err(invalid(arg, format!("expected a 1-D array, got {} dimension(s)", a.ndim())));
+    }
+    if !a.dtype().is_equiv_to(&dtype::<T>(py)) {
+        return Err(invalid(arg, format!("expected dtype {dtype_str}, got {}", dtype_name(a))));
+    }
+    Ok(a.cast::<PyArray1<T>>()?.readonly().as_array().iter().copied().collect())
+}
+
+fn threads_arg(threads: Option<i64>) -> PyResult<Option<usize>> {
+    match threads {
+        None => Ok(None),
+        Some(t) if t >= 1 => Ok(Some(t as usize)),
+        Some(t) => Err(invalid("threads", format!("must be at least 1, got {t}"))),
+    }
+}
+
+/// Fused keys, scores and per-leg contributions (NaN where a leg did not find the object).
+type FusedArrays<'py> = (Bound<'py, PyArray1<u64>>, Bound<'py, PyArray1<f32>>, Bound<'py, PyArray2<f32>>);
+
+/// fuse(keys, scores, weights, fusion) -> (keys, scores, contributions)
+#[pyfunction]
+#[pyo3(signature = (keys, scores, weights, fusion="relativeScore"))]
+fn fuse<'py>(
+    py: Python<'py>,
+    keys: Vec<Bound<'py, PyAny>>,
+    scores: Vec<Bound<'py, PyAny>>,
+    weights: Vec<f64>,
+    fusion: &str,
+) -> PyResult<FusedArrays<'py>> {
+    let fusion = Fusion::from_name(fusion).map_err(to_py)?;
+    if keys.len() != scores.len() || keys.len() != weights.len() {
+        return Err(invalid(
+            "weights",
+            format!(
+                "{} key lists, {} score lists and {} weights: expected one of each per leg",
+                keys.len(),
+                scores.len(),
+                weights.len()
+            ),
+        ));
+    }
+    let keys: Vec<Vec<u64>> = keys.iter().map(|k| vec1::<u64>(py, k, "keys", "uint64")).collect::<PyResult<_>>()?;
+    let scores: Vec<Vec<f32>> =
+        scores.iter().map(|s| vec1::<f32>(py, s, "scores", "float32")).collect::<PyResult<_>>()?;
+    let nlegs = weights.len();
+    let fused = py
+        .detach(|| {
+            let legs: Vec<Leg<'_>> = keys
+                .iter()
+                .zip(&scores)
+                .zip(&weights)
+                .map(|((k, s), &w)| Leg { keys: k, scores: s, weight: w as f32 })
+                .collect();
+            kernels::fusion::fuse(&legs, fusion)
+        })
+        .map_err(to_py)?;
+    let n = fused.keys.len();
+    let contrib = numpy::ndarray::Array2::from_shape_vec((n, nlegs), fused.contributions)
+        .map_err(|e| invalid("keys", e.to_string()))?;
+    Ok((fused.keys.into_pyarray(py), fused.scores.into_pyarray(py), contrib.into_pyarray(py)))
+}
+
+/// Document numbers and scores, best first.
+type Bm25TopK<'py> = (Bound<'py, PyArray1<u32>>, Bound<'py, PyArray1<f32>>);
+
+/// bm25_topk(term_docs, term_freqs, term_fields, term_weights, doc_lens, avg_lens, *, n_objects, k1, b,
+///           k, allowed=None) -> (docs, scores)
+#[pyfunction]
+#[pyo3(signature = (term_docs, term_freqs, term_fields, term_weights, doc_lens, avg_lens, *, n_objects, k1, b, k, allowed=None))]
+#[allow(clippy::too_many_arguments)] // mirrors the Python signature
+fn bm25_topk<'py>(
+    py: Python<'py>,
+    term_docs: Vec<Bound<'py, PyAny>>,
+    term_freqs: Vec<Bound<'py, PyAny>>,
+    term_fields: Vec<i64>,
+    term_weights: Vec<f64>,
+    doc_lens: Vec<Bound<'py, PyAny>>,
+    avg_lens: Vec<f64>,
+    n_objects: f64,
+    k1: f64,
+    b: f64,
+    k: i64,
+    allowed: Option<Bound<'py, PyAny>>,
+) -> PyResult<Bm25TopK<'py>> {
+    let nt = term_docs.len();
+    if term_freqs.len() != nt || term_fields.len() != nt || term_weights.len() != nt {
+        return Err(invalid(
+            "term_freqs",
+            "term_docs, term_freqs, term_fields and term_weights must have one entry per term",
+        ));
+    }
+    if doc_lens.len() != avg_lens.len() {
+        return Err(invalid("avg_lens", format!("{} averages for {} fields", avg_lens.len(), doc_lens.len())));
+    }
+    if k < 0 {
+        return Err(invalid("k", format!("must be non-negative, got {k}")));
+    }
+    if term_fields.iter().any(|&f| f < 0) {
+        return Err(invalid("term_fields", "must be non-negative"));
+    }
+    let docs: Vec<Vec<u32>> =
+        term_docs.iter().map(|d| vec1::<u32>(py, d, "term_docs", "uint32")).collect::<PyResult<_>>()?;
+    let freqs: Vec<Vec<f32>> =
+        term_freqs.iter().map(|f| vec1::<f32>(py, f, "term_freqs", "float32")).collect::<PyResult<_>>()?;
+    let lens: Vec<Vec<f32>> =
+        doc_lens.iter().map(|l| vec1::<f32>(py, l, "doc_lens", "float32")).collect::<PyResult<_>>()?;
+    let allowed: Option<Vec<u8>> = allowed.map(|a| vec1::<u8>(py, &a, "allowed", "uint8")).transpose()?;
+    let n_docs = lens.iter().map(Vec::len).min().unwrap_or(0);
+    let top = py
+        .detach(|| {
+            let fields: Vec<Field<'_>> =
+                lens.iter().zip(&avg_lens).map(|(l, &a)| Field { doc_len: l, avg_len: a as f32 }).collect();
+            let terms: Vec<Term<'_>> = (0..nt)
+                .map(|i| Term {
+                    field: term_fields[i] as usize,
+                    docs: &docs[i],
+                    freqs: &freqs[i],
+                    weight: term_weights[i] as f32,
+                })
+                .collect();
+            let p = Bm25Params { k1: k1 as f32, b: b as f32, n_objects };
+            kernels::bm25::bm25_topk(&fields, &terms, p, n_docs, k as usize, allowed.as_deref())
+        })
+        .map_err(to_py)?;
+    let (ids, scores): (Vec<u32>, Vec<f32>) = top.into_iter().unzip();
+    Ok((ids.into_pyarray(py), scores.into_pyarray(py)))
+}
+
+fn muvera_of(dim: usize, ksim: i64, dprojections: i64, repetitions: i64, seed: u64) -> PyResult<Muvera> {
+    let positive = |arg: &'static str, v: i64| {
+        if v < 1 {
+            Err(to_py(KernelError::invalid(arg, format!("must be at least 1, got {v}"))))
+        } else {
+            Ok(v as usize)
+        }
+    };
+    let (ksim, dprojections, repetitions) =
+        (positive("ksim", ksim)?, positive("dprojections", dprojections)?, positive("repetitions", repetitions)?);
+    let params = MuveraParams { ksim, dprojections, repetitions, seed };
+    Muvera::new(params, dim).map_err(to_py)
+}
+
+/// muvera_encode(data, offsets, *, is_query, ksim=4, dprojections=16, repetitions=10, seed=..., threads=None)
+///     -> numpy.ndarray[float32] of shape (n, repetitions · 2^ksim · dprojections)
+#[pyfunction]
+#[pyo3(signature = (data, offsets, *, is_query, ksim=4, dprojections=16, repetitions=10, seed=MuveraParams::default().seed, threads=None))]
+#[allow(clippy::too_many_arguments)] // mirrors the Python signature
+fn muvera_encode<'py>(
+    py: Python<'py>,
+    data: &Bound<'py, PyAny>,
+    offsets: &Bound<'py, PyAny>,
+    is_query: bool,
+    ksim: i64,
+    dprojections: i64,
+    repetitions: i64,
+    seed: u64,
+    threads: Option<i64>,
+) -> PyResult<Bound<'py, PyArray2<f32>>> {
+    let d = as_array(data, "data")?;
+    if d.ndim() != 2 {
+        return Err(invalid(
+            "data",
+            format!("expected a 2-D (total_tokens, dim) array, got {} dimension(s)", d.ndim()),
+        ));
+    }
+    if !d.dtype().is_equiv_to(&dtype::<f32>(py)) {
+        return Err(invalid("data", format!("expected dtype float32, got {}", dtype_name(d))));
+    }
+    let data = Mat2::<f32>::new(d, "data")?;
+    let offsets = vec1::<i64>(py, offsets, "offsets", "int64")?;
+    let threads = threads_arg(threads)?;
+    let m = muvera_of(data.cols, ksim, dprojections, repetitions, seed)?;
+    let side = if is_query { Side::Query } else { Side::Document };
+    let n = offsets.len().saturating_sub(1);
+    let fde_dim = m.fde_dim();
+    let rows = data.data();
+    let out = py.detach(|| m.encode_batch(rows, &offsets, side, threads)).map_err(to_py)?;
+    let arr =
+        numpy::ndarray::Array2::from_shape_vec((n, fde_dim), out).map_err(|e| invalid("offsets", e.to_string()))?;
+    Ok(arr.into_pyarray(py))
+}
+
+/// fde_topk(query, fdes, k, *, allowed=None, threads=None) -> (indices, scores)
+#[pyfunction]
+#[pyo3(signature = (query, fdes, k, *, allowed=None, threads=None))]
+fn fde_topk<'py>(
+    py: Python<'py>,
+    query: &Bound<'py, PyAny>,
+    fdes: &Bound<'py, PyAny>,
+    k: i64,
+    allowed: Option<Bound<'py, PyAny>>,
+    threads: Option<i64>,
+) -> PyResult<TopK<'py>> {
+    if k < 0 {
+        return Err(invalid("k", format!("must be non-negative, got {k}")));
+    }
+    let q = vec1::<f32>(py, query, "query", "float32")?;
+    let f = as_array(fdes, "fdes")?;
+    if f.ndim() != 2 {
+        return Err(invalid("fdes", format!("expected a 2-D (n, fde_dim) array, got {} dimension(s)", f.ndim())));
+    }
+    if !f.dtype().is_equiv_to(&dtype::<f32>(py)) {
+        return Err(invalid("fdes", format!("expected dtype float32, got {}", dtype_name(f))));
+    }
+    let fdes = Mat2::<f32>::new(f, "fdes")?;
+    if fdes.cols != q.len() {
+        return Err(invalid("fdes", format!("has {} columns, but query has {} values", fdes.cols, q.len())));
+    }
+    let allowed: Option<Vec<u8>> = allowed.map(|a| vec1::<u8>(py, &a, "allowed", "uint8")).transpose()?;
+    let threads = threads_arg(threads)?;
+    let k = k as usize;
+    let table = fdes.data();
+    let top = py.detach(|| kernels::muvera::fde_topk(&q, table, k, allowed.as_deref(), threads)).map_err(to_py)?;
+    let (idx, scores): (Vec<i64>, Vec<f32>) = top.into_iter().map(|(i, s)| (i as i64, s)).unzip();
+    Ok((idx.into_pyarray(py), scores.into_pyarray(py)))
+}
+
 /// The SIMD paths this CPU supports, slowest first (e.g. ``["portable", "avx2", "avx512"]``).
 #[pyfunction]
 fn available_isas() -> Vec<&'static str> {
@@ -249,6 +473,10 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("UnsupportedIsaError", py.get_type::<UnsupportedIsaError>())?;
     m.add_function(wrap_pyfunction!(maxsim, m)?)?;
     m.add_function(wrap_pyfunction!(maxsim_topk, m)?)?;
+    m.add_function(wrap_pyfunction!(fuse, m)?)?;
+    m.add_function(wrap_pyfunction!(bm25_topk, m)?)?;
+    m.add_function(wrap_pyfunction!(muvera_encode, m)?)?;
+    m.add_function(wrap_pyfunction!(fde_topk, m)?)?;
     m.add_function(wrap_pyfunction!(available_isas, m)?)?;
     m.add_function(wrap_pyfunction!(default_isa, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;

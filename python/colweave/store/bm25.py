@@ -1,0 +1,167 @@
+"""The BM25 inverted index of one collection: per searchable text property, term → {doc: frequency} and
+each document's length in tokens. It lives in memory and is rebuilt from SQLite on open (SQLite is the
+durable copy). Scoring is in Rust (:func:`colweave._native.bm25_topk`) with Weaviate's formula."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from colweave import _native
+from colweave.store.errors import QueryError
+from colweave.store.schema import CollectionConfig, Property
+from colweave.store.tokenize import stopwords, tokenize, tokenize_value
+
+_BOOST = re.compile(r"^(?P<name>[^\^]+)(\^(?P<boost>[0-9]*\.?[0-9]+))?$")
+
+
+@dataclass
+class _Field:
+    prop: Property
+    postings: dict[str, dict[int, int]] = field(default_factory=dict)
+    lengths: dict[int, int] = field(default_factory=dict)  # docs that have the property
+    total: int = 0
+    cache: dict[str, tuple[npt.NDArray[np.uint32], npt.NDArray[np.float32]]] = field(default_factory=dict)
+    len_array: npt.NDArray[np.float32] | None = None
+
+
+def parse_query_properties(spec: list[str] | None) -> list[tuple[str, float]] | None:
+    """``["title^2", "body"]`` → ``[("title", 2.0), ("body", 1.0)]``."""
+    if spec is None:
+        return None
+    out = []
+    for s in spec:
+        m = _BOOST.match(s.strip()) if isinstance(s, str) else None
+        if not m:
+            raise QueryError(f"query_properties: cannot parse {s!r} (expected 'name' or 'name^boost')")
+        out.append((m.group("name"), float(m.group("boost") or 1.0)))
+    return out
+
+
+class InvertedIndex:
+    def __init__(self, config: CollectionConfig) -> None:
+        self.config = config
+        self.fields: dict[str, _Field] = {}
+        self.docs: dict[int, dict[str, Counter[str]]] = {}
+        self.n_objects = 0
+        self._capacity = 0
+        self.refresh_schema()
+
+    def refresh_schema(self) -> None:
+        for p in self.config.properties:
+            if p.index_searchable and p.data_type in ("text", "text[]") and p.name not in self.fields:
+                self.fields[p.name] = _Field(p)
+        inv = self.config.inverted_index
+        self.stopwords = stopwords(inv.stopwords_preset, inv.stopwords_additions, inv.stopwords_removals)
+
+    def add(self, doc: int, props: dict[str, object]) -> None:
+        """Indexes an object (call :meth:`remove` first when replacing)."""
+        self.n_objects += 1
+        self._capacity = max(self._capacity, doc + 1)
+        per: dict[str, Counter[str]] = {}
+        for name, f in self.fields.items():
+            v = props.get(name)
+            if v is None:
+                continue
+            toks = tokenize_value(v, f.prop.tokenization or "word")
+            counts = Counter(toks)
+            per[name] = counts
+            f.lengths[doc] = len(toks)
+            f.total += len(toks)
+            f.len_array = None
+            for t, c in counts.items():
+                f.postings.setdefault(t, {})[doc] = c
+                f.cache.pop(t, None)
+        self.docs[doc] = per
+
+    def remove(self, doc: int) -> None:
+        per = self.docs.pop(doc, None)
+        if per is None:
+            return
+        self.n_objects -= 1
+        for name, counts in per.items():
+            f = self.fields[name]
+            f.total -= f.lengths.pop(doc, 0)
+            f.len_array = None
+            for t in counts:
+                plist = f.postings.get(t)
+                if plist is not None:
+                    plist.pop(doc, None)
+                    if not plist:
+                        del f.postings[t]
+                f.cache.pop(t, None)
+
+    def _lengths(self, f: _Field) -> npt.NDArray[np.float32]:
+        if f.len_array is None or len(f.len_array) < self._capacity:
+            arr = np.zeros(self._capacity, np.float32)
+            if f.lengths:
+                idx = np.fromiter(f.lengths.keys(), np.int64, len(f.lengths))
+                arr[idx] = np.fromiter(f.lengths.values(), np.float32, len(f.lengths))
+            f.len_array = arr
+        return f.len_array
+
+    def _postings(self, f: _Field, term: str) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.float32]]:
+        hit = f.cache.get(term)
+        if hit is None:
+            plist = f.postings.get(term, {})
+            docs = np.fromiter(plist.keys(), np.uint32, len(plist))
+            freqs = np.fromiter(plist.values(), np.float32, len(plist))
+            hit = (docs, freqs)
+            f.cache[term] = hit
+        return hit
+
+    def query_terms(self, query: str, tokenization: str) -> Counter[str]:
+        return Counter(t for t in tokenize(query, tokenization) if t not in self.stopwords)
+
+    def search(
+        self,
+        query: str,
+        k: int,
+        properties: list[str] | None = None,
+        allowed: npt.NDArray[np.uint8] | None = None,
+    ) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.float32]]:
+        """The ``k`` best documents for ``query`` (ties to the lower doc number), over the searchable
+        properties or the given subset (``name^boost`` allowed); ``allowed`` masks documents (a filter)."""
+        spec = parse_query_properties(properties)
+        if spec is None:
+            spec = [(n, 1.0) for n in self.fields]
+        for name, _ in spec:
+            if name not in self.fields:
+                p = self.config.property(name)
+                why = "does not exist" if p is None else "is not a searchable text property"
+                raise QueryError(f"query_properties: property {name!r} {why} in {self.config.name}")
+        docs_l, freqs_l, fields_l, weights_l = [], [], [], []
+        lens, avgs = [], []
+        for fi, (name, boost) in enumerate(spec):
+            f = self.fields[name]
+            lens.append(self._lengths(f))
+            avgs.append(f.total / len(f.lengths) if f.lengths else 0.0)
+            for term, mult in self.query_terms(query, f.prop.tokenization or "word").items():
+                d, fr = self._postings(f, term)
+                if len(d) == 0:
+                    continue
+                docs_l.append(d)
+                freqs_l.append(fr)
+                fields_l.append(fi)
+                weights_l.append(boost * mult)
+        if not docs_l:
+            return np.zeros(0, np.uint32), np.zeros(0, np.float32)
+        if allowed is not None and len(allowed) < self._capacity:
+            allowed = np.concatenate([allowed, np.zeros(self._capacity - len(allowed), np.uint8)])
+        return _native.bm25_topk(
+            docs_l,
+            freqs_l,
+            fields_l,
+            weights_l,
+            lens,
+            avgs,
+            n_objects=float(self.n_objects),
+            k1=self.config.inverted_index.k1,
+            b=self.config.inverted_index.b,
+            k=k,
+            allowed=allowed,
+        )

@@ -1,0 +1,879 @@
+"""One collection: durable objects and multi-vectors, and Weaviate's searches over them.
+
+Layout of a collection's directory: ``objects.sqlite`` (WAL; config, objects, blobs, the live vector
+slots) and per named vector ``<name>.<generation>.vec`` (token rows) and ``.fde`` (MUVERA encodings).
+A write appends and fsyncs vector rows first, then commits one SQLite transaction, then publishes the
+change to readers; a failure at any step before the commit leaves the previous state (see
+``segments.py``). One lock serialises writers and readers of a collection, so a search never sees half a
+batch.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import threading
+import uuid as uuidlib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from colweave import _native
+from colweave.store.bm25 import InvertedIndex
+from colweave.store.errors import NotFoundError, ObjectError, QueryError, SchemaError, StoreError
+from colweave.store.filters import FilterT, Predicate, compile_filter
+from colweave.store.objects import (
+    BatchError,
+    BatchResult,
+    DataObject,
+    Rec,
+    StoredObject,
+    Vectorizer,
+    connect,
+    ms_now,
+    ms_to_datetime,
+    parse_uuid,
+)
+from colweave.store.results import Metadata, SearchResult, autocut, explain_ranked, explain_relative
+from colweave.store.schema import (
+    MULTI2MULTIVEC,
+    CollectionConfig,
+    Property,
+    coerce_value,
+    infer_data_type,
+)
+from colweave.store.segments import Snapshot, VectorSegment, muvera_encode
+
+F32 = npt.NDArray[np.float32]
+VECTOR_SET = "vector,hybridVector"
+KEYWORD_SET = "keyword,bm25"
+
+
+@dataclass
+class _Prepared:
+    index: int
+    uuid: str
+    doc: int | None  # existing object being replaced
+    props: dict[str, Any]  # non-blob, stored form
+    blobs: dict[str, bytes]
+    created: int
+    updated: int
+    vectors: dict[str, F32]  # new multi-vectors (normalised); names absent keep the old one
+
+
+class Collection:
+    def __init__(self, path: Path, vectorizer: Vectorizer | None = None) -> None:
+        self.path = path
+        self.vectorizer = vectorizer
+        self._lock = threading.RLock()
+        self._db = connect(path / "objects.sqlite")
+        meta = dict(self._db.execute("SELECT key, value FROM meta").fetchall())
+        if "config" not in meta:
+            raise StoreError(f"{path}: not a collection (no config)")
+        self._config = CollectionConfig.from_weaviate(json.loads(meta["config"]))
+        self.vector_dtype = meta.get("vector_dtype", "float16")
+        self._segments: dict[str, VectorSegment] = {}
+        self._slot_of: dict[str, dict[int, int]] = {}
+        rows_by_name: dict[str, list[tuple[int, int, int, int]]] = {}
+        for doc, name, slot, start, ntok in self._db.execute(
+            "SELECT doc, name, slot, start, ntok FROM vectors"
+        ):
+            rows_by_name.setdefault(name, []).append((slot, start, ntok, doc))
+        for name, vc in self._config.vectors.items():
+            dim = int(meta[f"dim.{name}"]) if f"dim.{name}" in meta else None
+            seg = VectorSegment(
+                path, name, self.vector_dtype, dim, int(meta.get(f"gen.{name}", 0)), vc.muvera
+            )
+            seg.open(rows_by_name.get(name, []))
+            self._segments[name] = seg
+            self._slot_of[name] = {doc: slot for slot, _, _, doc in rows_by_name.get(name, [])}
+        self._recs: dict[int, Rec] = {}
+        self._doc_of: dict[str, int] = {}
+        blobs: dict[int, set[str]] = {}
+        for doc, name in self._db.execute("SELECT doc, name FROM blobs"):
+            blobs.setdefault(doc, set()).add(name)
+        self._bm25 = InvertedIndex(self._config)
+        for doc, u, props, created, updated in self._db.execute(
+            "SELECT doc, uuid, props, created, updated FROM objects ORDER BY doc"
+        ):
+            rec = Rec(u, json.loads(props), frozenset(blobs.get(doc, ())), created, updated)
+            self._recs[doc] = rec
+            self._doc_of[u] = doc
+            self._bm25.add(doc, rec.props)
+
+    # -- schema --------------------------------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        return self._config.name
+
+    @property
+    def config(self) -> CollectionConfig:
+        return self._config
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def _meta_set(self, key: str, value: str) -> None:
+        self._db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+
+    def add_property(self, prop: Property) -> None:
+        with self._lock:
+            if self._config.property(prop.name) is not None:
+                raise SchemaError(f"property {prop.name!r} already exists in {self.name}")
+            new = CollectionConfig.from_weaviate(self._config.to_weaviate())
+            new.properties.append(prop)
+            new.validate()
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._meta_set("config", json.dumps(new.to_weaviate()))
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._config.properties.append(prop)
+            self._bm25.refresh_schema()
+            # A new searchable property has no values yet: nothing to index.
+
+    # -- preparing writes ----------------------------------------------------------------------------
+    def _target(self, target_vector: str | None) -> str:
+        names = list(self._config.vectors)
+        if target_vector is None:
+            if len(names) != 1:
+                raise QueryError(
+                    f"target_vector: {self.name} has {len(names)} named vectors "
+                    f"({', '.join(names) or 'none'}); "
+                    "name one"
+                )
+            return names[0]
+        if target_vector not in self._config.vectors:
+            raise QueryError(f"target_vector: {self.name} has no vector named {target_vector!r}")
+        return target_vector
+
+    def _check_vector(self, name: str, v: Any, dims: dict[str, int], where: str) -> F32:
+        try:
+            m = np.asarray(v, dtype=np.float32)
+        except (TypeError, ValueError):
+            raise ObjectError(f"{where}: vector {name!r} is not a numeric matrix") from None
+        if m.ndim != 2 or m.shape[0] == 0 or m.shape[1] == 0:
+            raise ObjectError(
+                f"{where}: vector {name!r} must be a non-empty multi-vector (tokens, dim), "
+                f"got shape {m.shape}"
+            )
+        if not np.all(np.isfinite(m)):
+            raise ObjectError(f"{where}: vector {name!r} has NaN or infinite values")
+        dim = dims.get(name)
+        if dim is None:
+            dims[name] = m.shape[1]
+        elif m.shape[1] != dim:
+            raise ObjectError(
+                f"{where}: vector {name!r} has dimension {m.shape[1]}, the collection uses {dim}"
+            )
+        if self._config.vectors[name].distance == "cosine":
+            norms = np.linalg.norm(m, axis=1, keepdims=True)
+            m = np.divide(m, norms, out=np.zeros_like(m), where=norms > 0)
+        return np.ascontiguousarray(m, np.float32)
+
+    def _prepare(
+        self,
+        objects: Sequence[DataObject],
+        *,
+        mode: str,
+        new_props: list[Property],
+        dims: dict[str, int],
+        errors: list[BatchError],
+    ) -> list[_Prepared]:
+        """Validates objects; ``mode`` is "insert" (must not exist), "upsert", "replace" or "merge"
+        (must exist). Auto-schema adds unknown properties to ``new_props``."""
+        out: list[_Prepared] = []
+        now = ms_now()
+        pending: dict[str, Property] = {p.name: p for p in new_props}
+        to_vectorize: list[tuple[_Prepared, str, bytes]] = []
+        for i, obj in enumerate(objects):
+            u: str | None = None
+            try:
+                if not isinstance(obj, DataObject):
+                    raise ObjectError(f"object {i}: expected a DataObject, got {type(obj).__name__}")
+                u = parse_uuid(obj.uuid) if obj.uuid is not None else str(uuidlib.uuid4())
+                if not isinstance(obj.properties, dict):
+                    raise ObjectError("properties: expected a dict")
+                doc = self._doc_of.get(u)
+                if mode == "insert" and doc is not None:
+                    raise ObjectError(f"id '{u}' already exists")
+                if mode in ("replace", "merge") and doc is None:
+                    raise NotFoundError(f"no object with id '{u}' in {self.name}")
+                old = self._recs[doc] if doc is not None else None
+                given = dict(obj.properties)
+                if mode == "merge" and old is not None:
+                    merged: dict[str, Any] = dict(old.props)
+                    merged.update({k: v for k, v in given.items()})
+                    given = merged
+                props: dict[str, Any] = {}
+                blobs: dict[str, bytes] = {}
+                local_new: dict[str, Property] = {}
+                for key, value in given.items():
+                    if not isinstance(key, str):
+                        raise ObjectError(f"property names must be strings, got {key!r}")
+                    prop = self._config.property(key) or pending.get(key) or local_new.get(key)
+                    if prop is None:
+                        t = infer_data_type(value)
+                        if t is None:
+                            continue  # null or empty: nothing to infer, nothing to store
+                        try:
+                            prop = Property.create(key, t)
+                        except SchemaError as e:
+                            raise ObjectError(str(e)) from None
+                        local_new[key] = prop
+                    try:
+                        stored = coerce_value(prop, value)
+                    except SchemaError as e:
+                        raise ObjectError(str(e)) from None
+                    if stored is None:
+                        continue
+                    if prop.data_type == "blob":
+                        blobs[key] = base64.b64decode(stored)
+                    else:
+                        props[key] = stored
+                if mode == "merge" and old is not None and doc is not None:
+                    for b in old.blobs:
+                        if b not in blobs and b not in obj.properties:
+                            blobs[b] = self._load_blob(doc, b)
+                vecs: dict[str, F32] = {}
+                for name, v in (obj.vectors or {}).items():
+                    if name not in self._config.vectors:
+                        raise ObjectError(f"vector {name!r}: {self.name} has no such named vector")
+                    vecs[name] = self._check_vector(name, v, dims, f"object {i}")
+                p = _Prepared(i, u, doc, props, blobs, old.created if old else now, now, vecs)
+                for name, vc in self._config.vectors.items():
+                    if name in vecs or vc.vectorizer != MULTI2MULTIVEC:
+                        continue
+                    fields = vc.image_fields
+                    images = [blobs[f] for f in fields if f in blobs]
+                    unchanged = (
+                        doc is not None
+                        and all(f not in obj.properties for f in fields)
+                        and self._slot_of[name].get(doc) is not None
+                    )
+                    if images and not unchanged:
+                        if self.vectorizer is None:
+                            raise ObjectError(
+                                f"vector {name!r} uses {MULTI2MULTIVEC}, but the store has no vectorizer"
+                            )
+                        to_vectorize.append((p, name, images[0]))
+                pending.update(local_new)
+                out.append(p)
+            except (ObjectError, NotFoundError) as e:
+                errors.append(BatchError(i, u, str(e)))
+        if to_vectorize:
+            assert self.vectorizer is not None
+            mats = self.vectorizer.embed_images([img for _, _, img in to_vectorize])
+            if len(mats) != len(to_vectorize):
+                raise StoreError(
+                    f"the vectorizer returned {len(mats)} vectors for {len(to_vectorize)} images"
+                )
+            failed: set[int] = set()
+            for (p, name, _), m in zip(to_vectorize, mats, strict=True):
+                try:
+                    p.vectors[name] = self._check_vector(name, m, dims, f"object {p.index}")
+                except ObjectError as e:
+                    errors.append(BatchError(p.index, p.uuid, str(e)))
+                    failed.add(p.index)
+            out = [p for p in out if p.index not in failed]
+        new_props[:] = list(pending.values())
+        return out
+
+    def _load_blob(self, doc: int, name: str) -> bytes:
+        row = self._db.execute("SELECT data FROM blobs WHERE doc = ? AND name = ?", (doc, name)).fetchone()
+        return bytes(row[0]) if row else b""
+
+    # -- committing writes ---------------------------------------------------------------------------
+    def _commit(self, items: list[_Prepared], new_props: list[Property], dims: dict[str, int]) -> None:
+        """Makes ``items`` durable and visible, all or nothing."""
+        if not items:
+            return
+        placed: dict[str, list[tuple[int, int, int]]] = {}
+        rollbacks: dict[str, tuple[int, int]] = {}
+        owners: dict[str, list[_Prepared]] = {}
+        config = self._config
+        if new_props:
+            config = CollectionConfig.from_weaviate(self._config.to_weaviate())
+            config.properties.extend(new_props)
+            config.validate()
+        try:
+            for name, seg in self._segments.items():
+                batch = [p for p in items if name in p.vectors]
+                if not batch:
+                    continue
+                if seg.dim is None:
+                    seg.dim = dims[name]
+                placed[name], rollbacks[name] = seg.append([p.vectors[name] for p in batch])
+                owners[name] = batch
+            db = self._db
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                docs: list[int] = []
+                for p in items:
+                    js = json.dumps(p.props, ensure_ascii=False, separators=(",", ":"))
+                    if p.doc is None:
+                        cur = db.execute(
+                            "INSERT INTO objects (uuid, props, created, updated) VALUES (?, ?, ?, ?)",
+                            (p.uuid, js, p.created, p.updated),
+                        )
+                        assert cur.lastrowid is not None
+                        p.doc = cur.lastrowid
+                    else:
+                        db.execute(
+                            "UPDATE objects SET props = ?, updated = ? WHERE doc = ?", (js, p.updated, p.doc)
+                        )
+                        db.execute("DELETE FROM blobs WHERE doc = ?", (p.doc,))
+                    db.executemany(
+                        "INSERT INTO blobs (doc, name, data) VALUES (?, ?, ?)",
+                        [(p.doc, k, v) for k, v in p.blobs.items()],
+                    )
+                    docs.append(p.doc)
+                for name, rows in placed.items():
+                    db.executemany(
+                        "INSERT OR REPLACE INTO vectors (doc, name, slot, start, ntok) "
+                        "VALUES (?, ?, ?, ?, ?)",
+                        [(p.doc, name, s, st, n) for p, (s, st, n) in zip(owners[name], rows, strict=True)],
+                    )
+                    self._meta_set(f"dim.{name}", str(self._segments[name].dim))
+                if new_props:
+                    self._meta_set("config", json.dumps(config.to_weaviate()))
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+        except BaseException:
+            for name, before in rollbacks.items():
+                self._segments[name].rollback(before)
+            raise
+        # Committed: publish.
+        if new_props:
+            self._config.properties.extend(new_props)
+            self._bm25.refresh_schema()
+        for p in items:
+            assert p.doc is not None
+            old = self._recs.get(p.doc)
+            if old is not None:
+                self._bm25.remove(p.doc)
+            rec = Rec(p.uuid, p.props, frozenset(p.blobs), p.created, p.updated)
+            self._recs[p.doc] = rec
+            self._doc_of[p.uuid] = p.doc
+            self._bm25.add(p.doc, rec.props)
+        for name, rows in placed.items():
+            seg = self._segments[name]
+            owner_docs = [p.doc for p in owners[name] if p.doc is not None]
+            dead = [self._slot_of[name][d] for d in owner_docs if d in self._slot_of[name]]
+            seg.publish(rows, owner_docs)
+            seg.kill(dead)
+            for d, (s, _, _) in zip(owner_docs, rows, strict=True):
+                self._slot_of[name][d] = s
+
+    # -- writes --------------------------------------------------------------------------------------
+    def _write(self, objects: Sequence[DataObject], mode: str) -> BatchResult:
+        with self._lock:
+            errors: list[BatchError] = []
+            new_props: list[Property] = []
+            dims = {n: s.dim for n, s in self._segments.items() if s.dim is not None}
+            # The last of several objects with one UUID wins (as in a Weaviate batch).
+            last: dict[str, int] = {}
+            for i, o in enumerate(objects):
+                if isinstance(o, DataObject) and o.uuid is not None:
+                    with contextlib.suppress(ObjectError):
+                        last[parse_uuid(o.uuid)] = i
+            items = self._prepare(objects, mode=mode, new_props=new_props, dims=dims, errors=errors)
+            shadowed = [p for p in items if last.get(p.uuid, p.index) != p.index]
+            items = [p for p in items if last.get(p.uuid, p.index) == p.index]
+            self._commit(items, new_props, dims)
+            uuids: list[str | None] = [None] * len(objects)
+            for p in items + shadowed:
+                uuids[p.index] = p.uuid
+            errors.sort(key=lambda e: e.index)
+            return BatchResult(uuids, errors)
+
+    def insert(
+        self,
+        properties: dict[str, Any] | None = None,
+        *,
+        uuid: str | uuidlib.UUID | None = None,
+        vectors: dict[str, Any] | None = None,
+    ) -> str:
+        """Inserts one object; raises if it is invalid or its UUID exists. Returns its UUID."""
+        res = self._write([DataObject(properties or {}, uuid, vectors)], "insert")
+        if res.errors:
+            raise ObjectError(res.errors[0].message)
+        u = res.uuids[0]
+        assert u is not None
+        return u
+
+    def insert_many(self, objects: Sequence[DataObject]) -> BatchResult:
+        """Batch insert (an existing UUID is overwritten, as in Weaviate's batch): invalid objects are
+        reported in ``errors`` by index, the others are stored — durably once this returns."""
+        return self._write(list(objects), "upsert")
+
+    def replace(
+        self, uuid: str | uuidlib.UUID, properties: dict[str, Any], *, vectors: dict[str, Any] | None = None
+    ) -> None:
+        """Replaces an object's properties (and the vectors given; others are kept or re-vectorized)."""
+        res = self._write([DataObject(properties, uuid, vectors)], "replace")
+        if res.errors:
+            e = res.errors[0].message
+            raise NotFoundError(e) if e.startswith("no object") else ObjectError(e)
+
+    def update(
+        self, uuid: str | uuidlib.UUID, properties: dict[str, Any], *, vectors: dict[str, Any] | None = None
+    ) -> None:
+        """Merges ``properties`` into the object's (a merge-update, PATCH)."""
+        res = self._write([DataObject(properties, uuid, vectors)], "merge")
+        if res.errors:
+            e = res.errors[0].message
+            raise NotFoundError(e) if e.startswith("no object") else ObjectError(e)
+
+    def _delete_docs(self, docs: list[int]) -> int:
+        if not docs:
+            return 0
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            for table in ("objects", "blobs", "vectors"):
+                db.executemany(f"DELETE FROM {table} WHERE doc = ?", [(d,) for d in docs])
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        for d in docs:
+            rec = self._recs.pop(d)
+            del self._doc_of[rec.uuid]
+            self._bm25.remove(d)
+        for name, seg in self._segments.items():
+            slots = [self._slot_of[name].pop(d) for d in docs if d in self._slot_of[name]]
+            seg.kill(slots)
+            if seg.rows and seg.dead_rows() * 2 > seg.rows:
+                self._compact(name)
+        return len(docs)
+
+    def delete(self, uuid: str | uuidlib.UUID) -> bool:
+        with self._lock:
+            doc = self._doc_of.get(parse_uuid(uuid))
+            return self._delete_docs([doc]) == 1 if doc is not None else False
+
+    def delete_many(
+        self, *, ids: Sequence[str | uuidlib.UUID] | None = None, filters: FilterT | None = None
+    ) -> int:
+        """Deletes the objects with these ids and/or matching ``filters``; returns how many."""
+        with self._lock:
+            if ids is None and filters is None:
+                raise QueryError("delete_many: give ids or filters")
+            docs = set(self._matching(filters)) if filters is not None else set(self._recs)
+            if ids is not None:
+                wanted = {self._doc_of.get(parse_uuid(u)) for u in ids}
+                docs &= {d for d in wanted if d is not None}
+            return self._delete_docs(sorted(docs))
+
+    # -- compaction ----------------------------------------------------------------------------------
+    def _compact(self, name: str) -> None:
+        seg = self._segments[name]
+        gen = seg.generation + 1
+        rows = seg.compact_to(gen)
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.executemany(
+                "UPDATE vectors SET slot = ?, start = ?, ntok = ? WHERE doc = ? AND name = ?",
+                [(s, st, n, d, name) for d, s, st, n in rows],
+            )
+            self._meta_set(f"gen.{name}", str(gen))
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            for p in (seg.vec_path(gen), seg.fde_path(gen)):
+                p.unlink(missing_ok=True)
+            raise
+        seg.switch(gen, rows)
+        self._slot_of[name] = {d: s for d, s, _, _ in rows}
+
+    def compact(self) -> None:
+        """Rewrites every vector segment without its deleted (tombstoned) slots."""
+        with self._lock:
+            for name in self._segments:
+                self._compact(name)
+
+    def disk_bytes(self) -> int:
+        return sum(p.stat().st_size for p in self.path.iterdir() if p.is_file())
+
+    # -- reads ---------------------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self._recs)
+
+    def _matching(self, filters: FilterT | None) -> list[int]:
+        pred: Predicate | None = compile_filter(filters, self._config)
+        if pred is None:
+            return list(self._recs)
+        return [d for d, r in self._recs.items() if pred(r)]
+
+    def count(self, filters: FilterT | None = None) -> int:
+        with self._lock:
+            return len(self._recs) if filters is None else len(self._matching(filters))
+
+    def exists(self, uuid: str | uuidlib.UUID) -> bool:
+        with self._lock:
+            return parse_uuid(uuid) in self._doc_of
+
+    def _vector_of(self, name: str, doc: int) -> F32 | None:
+        slot = self._slot_of[name].get(doc)
+        if slot is None:
+            return None
+        snap = self._segments[name].snapshot()
+        a, b = int(snap.offsets[slot]), int(snap.offsets[slot + 1])
+        return np.asarray(snap.rows[a:b], np.float32)
+
+    def _props_of(
+        self, doc: int, return_properties: Sequence[str] | None, blobs_by_default: bool
+    ) -> dict[str, Any]:
+        rec = self._recs[doc]
+        if return_properties is None:
+            names = [p.name for p in self._config.properties if blobs_by_default or p.data_type != "blob"]
+        else:
+            names = list(return_properties)
+        out: dict[str, Any] = {}
+        for n in names:
+            p = self._config.property(n)
+            if p is None:
+                raise QueryError(f"return_properties: {self.name} has no property {n!r}")
+            if p.data_type == "blob":
+                if n in rec.blobs:
+                    out[n] = base64.b64encode(self._load_blob(doc, n)).decode("ascii")
+            elif n in rec.props:
+                out[n] = rec.props[n]
+        return out
+
+    def _vectors_of(self, doc: int, include_vector: bool | Sequence[str]) -> dict[str, F32]:
+        if not include_vector:
+            return {}
+        names = list(self._config.vectors) if isinstance(include_vector, bool) else list(include_vector)
+        out = {}
+        for n in names:
+            if n not in self._config.vectors:
+                raise QueryError(f"include_vector: {self.name} has no vector named {n!r}")
+            v = self._vector_of(n, doc)
+            if v is not None:
+                out[n] = v
+        return out
+
+    def get(
+        self,
+        uuid: str | uuidlib.UUID,
+        *,
+        include_vector: bool | Sequence[str] = False,
+        return_properties: Sequence[str] | None = None,
+    ) -> StoredObject | None:
+        """One object with all its properties (blobs included), or None."""
+        with self._lock:
+            doc = self._doc_of.get(parse_uuid(uuid))
+            if doc is None:
+                return None
+            rec = self._recs[doc]
+            return StoredObject(
+                rec.uuid,
+                self._props_of(doc, return_properties, True),
+                ms_to_datetime(rec.created),
+                ms_to_datetime(rec.updated),
+                self._vectors_of(doc, include_vector),
+            )
+
+    def _result(
+        self,
+        doc: int,
+        return_properties: Sequence[str] | None,
+        include_vector: bool | Sequence[str],
+        **meta: Any,
+    ) -> SearchResult:
+        rec = self._recs[doc]
+        md = Metadata(
+            creation_time=ms_to_datetime(rec.created), last_update_time=ms_to_datetime(rec.updated), **meta
+        )
+        return SearchResult(
+            rec.uuid, self._props_of(doc, return_properties, False), md, self._vectors_of(doc, include_vector)
+        )
+
+    def fetch_objects(
+        self,
+        *,
+        limit: int | None = None,
+        offset: int = 0,
+        after: str | uuidlib.UUID | None = None,
+        filters: FilterT | None = None,
+        return_properties: Sequence[str] | None = None,
+        include_vector: bool | Sequence[str] = False,
+    ) -> list[SearchResult]:
+        """Objects in UUID order (Weaviate's), after the cursor ``after`` when given."""
+        _check_page(limit, offset)
+        with self._lock:
+            docs = self._matching(filters)
+            items = sorted((self._recs[d].uuid, d) for d in docs)
+            if after is not None:
+                a = parse_uuid(after)
+                items = [x for x in items if x[0] > a]
+            items = items[offset:]
+            if limit is not None:
+                items = items[:limit]
+            return [self._result(d, return_properties, include_vector) for _, d in items]
+
+    def iterator(
+        self,
+        *,
+        batch_size: int = 100,
+        include_vector: bool | Sequence[str] = False,
+        return_properties: Sequence[str] | None = None,
+    ) -> Iterator[SearchResult]:
+        """Every object, in UUID order, fetched ``batch_size`` at a time with a cursor."""
+        after: str | None = None
+        while True:
+            page = self.fetch_objects(
+                limit=batch_size,
+                after=after,
+                include_vector=include_vector,
+                return_properties=return_properties,
+            )
+            yield from page
+            if len(page) < batch_size:
+                return
+            after = page[-1].uuid
+
+    # -- vector search -------------------------------------------------------------------------------
+    def _allowed_docs(self, filters: FilterT | None) -> set[int] | None:
+        return None if filters is None else set(self._matching(filters))
+
+    def _vector_topk(self, name: str, query: F32, k: int, allowed: set[int] | None) -> tuple[list[int], F32]:
+        """The ``k`` best objects by MaxSim (exact, or MUVERA candidates then exact rescoring)."""
+        seg = self._segments[name]
+        vc = self._config.vectors[name]
+        if seg.dim is None or k == 0:
+            return [], np.zeros(0, np.float32)
+        if query.shape[1] != seg.dim:
+            raise QueryError(
+                f"near_vector: the query has dimension {query.shape[1]}, {name!r} uses {seg.dim}"
+            )
+        snap: Snapshot = seg.snapshot()
+        if allowed is None:
+            cands = snap.live
+        else:
+            slot_of = self._slot_of[name]
+            cands = np.fromiter((slot_of[d] for d in allowed if d in slot_of), np.int64)
+            cands.sort()
+        if len(cands) == 0:
+            return [], np.zeros(0, np.float32)
+        if vc.muvera.enabled and snap.fdes is not None:
+            ix = vc.index_extra
+            ef = min(
+                max(int(ix.get("dynamicEfFactor", 8)) * k, int(ix.get("dynamicEfMin", 100))),
+                int(ix.get("dynamicEfMax", 500)),
+            )
+            if int(ix.get("ef", -1)) > 0:
+                ef = int(ix["ef"])
+            ef = max(ef, k)
+            if ef < len(cands):
+                mask = np.zeros(len(snap.slot_doc), np.uint8)
+                mask[cands] = 1
+                qf = muvera_encode(vc.muvera, [query], is_query=True)[0]
+                cands, _ = _native.fde_topk(qf, snap.fdes, ef, allowed=mask)
+        idx, scores = _native.maxsim_topk(
+            query, snap.rows, snap.offsets, k, candidates=np.ascontiguousarray(cands)
+        )
+        return [int(snap.slot_doc[i]) for i in idx], scores
+
+    def _query_matrix(self, name: str, v: Any) -> F32:
+        try:
+            q = np.asarray(v, dtype=np.float32)
+        except (TypeError, ValueError):
+            raise QueryError("near_vector: the query is not a numeric matrix") from None
+        if q.ndim == 1:
+            q = q[None, :]
+        if q.ndim != 2 or q.shape[0] == 0 or q.shape[1] == 0 or not np.all(np.isfinite(q)):
+            raise QueryError(
+                f"near_vector: expected a finite (tokens, dim) multi-vector, got shape {q.shape}"
+            )
+        if self._config.vectors[name].distance == "cosine":
+            norms = np.linalg.norm(q, axis=1, keepdims=True)
+            q = np.divide(q, norms, out=np.zeros_like(q), where=norms > 0)
+        return np.ascontiguousarray(q, np.float32)
+
+    def near_vector(
+        self,
+        near_vector: Any,
+        *,
+        target_vector: str | None = None,
+        limit: int = 10,
+        offset: int = 0,
+        autocut: int | None = None,
+        distance: float | None = None,
+        filters: FilterT | None = None,
+        return_properties: Sequence[str] | None = None,
+        include_vector: bool | Sequence[str] = False,
+    ) -> list[SearchResult]:
+        """The objects closest to a multi-vector: distance = -MaxSim (lower is better)."""
+        _check_page(limit, offset)
+        with self._lock:
+            name = self._target(target_vector)
+            q = self._query_matrix(name, near_vector)
+            docs, scores = self._vector_topk(name, q, offset + limit, self._allowed_docs(filters))
+            dists = [-float(s) for s in scores]
+            keep = [(d, x) for d, x in zip(docs, dists, strict=True) if distance is None or x <= distance]
+            keep = _cut(keep, offset, limit, autocut, [x for _, x in keep])
+            return [self._result(d, return_properties, include_vector, distance=x) for d, x in keep]
+
+    def near_text(self, query: str, *, target_vector: str | None = None, **kwargs: Any) -> list[SearchResult]:
+        """``near_vector`` with the collection's vectorizer applied to ``query``."""
+        with self._lock:
+            name = self._target(target_vector)
+            q = self._embed_query(name, query)
+            return self.near_vector(q, target_vector=name, **kwargs)
+
+    def _embed_query(self, name: str, query: str) -> F32:
+        if not isinstance(query, str) or not query:
+            raise QueryError("query: expected a non-empty string")
+        if self._config.vectors[name].vectorizer == "none":
+            raise QueryError(f"near_text: vector {name!r} has no vectorizer (it is self-provided)")
+        if self.vectorizer is None:
+            raise QueryError("near_text: the store was opened without a vectorizer")
+        (m,) = self.vectorizer.embed_queries([query])
+        return np.asarray(m, np.float32)
+
+    # -- keyword and hybrid search -------------------------------------------------------------------
+    def _allowed_mask(self, filters: FilterT | None) -> npt.NDArray[np.uint8] | None:
+        if filters is None:
+            return None
+        docs = self._matching(filters)
+        mask = np.zeros(max(self._recs, default=-1) + 1, np.uint8)
+        if docs:
+            mask[np.asarray(docs, np.int64)] = 1
+        return mask
+
+    def bm25(
+        self,
+        query: str,
+        *,
+        query_properties: list[str] | None = None,
+        limit: int = 10,
+        offset: int = 0,
+        autocut: int | None = None,
+        filters: FilterT | None = None,
+        return_properties: Sequence[str] | None = None,
+        include_vector: bool | Sequence[str] = False,
+    ) -> list[SearchResult]:
+        """Keyword search with Weaviate's BM25 over the searchable text properties."""
+        _check_page(limit, offset)
+        if not isinstance(query, str):
+            raise QueryError("query: expected a string")
+        with self._lock:
+            docs, scores = self._bm25.search(
+                query, offset + limit, query_properties, self._allowed_mask(filters)
+            )
+            keep = _cut(
+                [(int(d), float(s)) for d, s in zip(docs, scores, strict=True)],
+                offset,
+                limit,
+                autocut,
+                [float(s) for s in scores],
+            )
+            return [self._result(d, return_properties, include_vector, score=s) for d, s in keep]
+
+    def hybrid(
+        self,
+        query: str,
+        *,
+        alpha: float = 0.75,
+        vector: Any = None,
+        query_properties: list[str] | None = None,
+        fusion_type: str = "relativeScore",
+        target_vector: str | None = None,
+        limit: int = 10,
+        offset: int = 0,
+        autocut: int | None = None,
+        filters: FilterT | None = None,
+        return_properties: Sequence[str] | None = None,
+        include_vector: bool | Sequence[str] = False,
+    ) -> list[SearchResult]:
+        """BM25 and vector search fused (alpha = vector weight; relativeScore or ranked)."""
+        _check_page(limit, offset)
+        if not isinstance(alpha, int | float) or not 0 <= alpha <= 1:
+            raise QueryError(f"alpha: must be between 0 and 1, got {alpha!r}")
+        fusion: Literal["relativeScore", "ranked"]
+        if fusion_type in ("relativeScore", "relative_score"):
+            fusion = "relativeScore"
+        elif fusion_type == "ranked":
+            fusion = "ranked"
+        else:
+            raise QueryError(f"fusion_type: expected 'relativeScore' or 'ranked', got {fusion_type!r}")
+        if not isinstance(query, str):
+            raise QueryError("query: expected a string")
+        with self._lock:
+            k_leg = max(100, offset + limit)
+            legs: list[tuple[str, list[int], F32, float]] = []
+            allowed = self._allowed_docs(filters)
+            if alpha > 0 and self._config.vectors:
+                name = self._target(target_vector)
+                q = self._query_matrix(name, vector) if vector is not None else self._embed_query(name, query)
+                docs, scores = self._vector_topk(name, q, k_leg, allowed)
+                vscores = (np.float32(1) - (-scores.astype(np.float32))).astype(np.float32)  # 1 - distance
+                legs.append((VECTOR_SET, docs, vscores, float(alpha)))
+            if alpha < 1:
+                mask = None
+                if allowed is not None:
+                    mask = np.zeros(max(self._recs, default=-1) + 1, np.uint8)
+                    if allowed:
+                        mask[np.fromiter(allowed, np.int64)] = 1
+                bdocs, bscores = self._bm25.search(query, k_leg, query_properties, mask)
+                legs.append(
+                    (KEYWORD_SET, [int(d) for d in bdocs], bscores.astype(np.float32), 1.0 - float(alpha))
+                )
+            union = sorted({d for _, docs, _, _ in legs for d in docs}, key=lambda d: self._recs[d].uuid)
+            key_of = {d: i for i, d in enumerate(union)}
+            keys, fused, contrib = _native.fuse(
+                [np.asarray([key_of[d] for d in docs], np.uint64) for _, docs, _, _ in legs],
+                [np.ascontiguousarray(s, np.float32) for _, _, s, _ in legs],
+                [w for _, _, _, w in legs],
+                fusion,
+            )
+            original = [dict(zip(docs, s.tolist(), strict=True)) for _, docs, s, _ in legs]
+            rows = [(union[int(k)], float(s), c) for k, s, c in zip(keys, fused, contrib, strict=True)]
+            rows = _cut(rows, offset, limit, autocut, [r[1] for r in rows])
+            out = []
+            for d, s, c in rows:
+                u = self._recs[d].uuid
+                if fusion == "relativeScore":
+                    explain = explain_relative(
+                        u,
+                        [
+                            (legs[i][0], original[i][d], float(c[i]))
+                            for i in range(len(legs))
+                            if d in original[i]
+                        ],
+                    )
+                else:
+                    explain = explain_ranked(
+                        u, [(legs[i][0], float(c[i])) for i in range(len(legs)) if d in original[i]]
+                    )
+                out.append(self._result(d, return_properties, include_vector, score=s, explain_score=explain))
+            return out
+
+
+def _check_page(limit: int | None, offset: int) -> None:
+    if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 0):
+        raise QueryError(f"limit: must be a non-negative integer, got {limit!r}")
+    if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
+        raise QueryError(f"offset: must be a non-negative integer, got {offset!r}")
+
+
+def _cut(rows: list[Any], offset: int, limit: int, cut: int | None, values: list[float]) -> list[Any]:
+    """Keeps ``offset + limit`` rows, applies autocut over them, then pages."""
+    rows = rows[: offset + limit]
+    if cut is not None and cut > 0:
+        rows = rows[: autocut(values[: len(rows)], cut)]
+    return rows[offset : offset + limit]

@@ -1,0 +1,337 @@
+"""Filters with Weaviate's semantics, usable in every search, fetch, count and delete-many.
+
+Build them like the Python client does::
+
+    Filter.by_property("title").equal("holiday film") & Filter.by_creation_time().greater_than(t)
+    Filter.by_id().contains_any([u1, u2]) | ~Filter.by_property("year").less_than(2000)
+
+Semantics (Weaviate's): text is compared on its *tokens* — ``equal("holiday film")`` on a word-tokenized
+property matches objects containing both tokens, ``like`` matches any token against the pattern (``*`` any
+run, ``?`` one character); on arrays a comparison holds when it holds for some element; ``contains_any`` /
+``contains_all`` / ``contains_none`` take a list; a missing (null) property fails every comparison except
+``not_equal``, ``contains_none`` and ``is_none(True)``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fnmatch
+import re
+import uuid as uuidlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from colweave.store.errors import FilterError
+from colweave.store.schema import CollectionConfig, Property, parse_date
+from colweave.store.tokenize import tokenize, tokenize_value
+
+OPERATORS = (
+    "equal",
+    "not_equal",
+    "greater_than",
+    "greater_or_equal",
+    "less_than",
+    "less_or_equal",
+    "like",
+    "contains_any",
+    "contains_all",
+    "contains_none",
+    "is_none",
+)
+
+
+class Record(Protocol):
+    """What a filter reads of an object."""
+
+    uuid: str
+    props: dict[str, Any]
+    blobs: frozenset[str]
+    created: int  # ms since the epoch
+    updated: int
+
+    def tokens(self, prop: Property) -> frozenset[str]: ...
+
+
+class _Base:
+    def __and__(self, other: _Base) -> _Base:
+        return And([self, other])
+
+    def __or__(self, other: _Base) -> _Base:
+        return Or([self, other])
+
+    def __invert__(self) -> _Base:
+        return Not(self)
+
+
+@dataclass(frozen=True)
+class Where(_Base):
+    target: str  # "id", "creation_time", "update_time" or "property"
+    operator: str
+    value: Any
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class And(_Base):
+    operands: Sequence[_Base] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Or(_Base):
+    operands: Sequence[_Base] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Not(_Base):
+    operand: _Base
+
+
+FilterT = _Base
+
+
+class _Target:
+    def __init__(self, target: str, name: str = "") -> None:
+        self._t, self._n = target, name
+
+    def _w(self, op: str, v: Any) -> Where:
+        return Where(self._t, op, v, self._n)
+
+    def equal(self, v: Any) -> Where:
+        return self._w("equal", v)
+
+    def not_equal(self, v: Any) -> Where:
+        return self._w("not_equal", v)
+
+    def greater_than(self, v: Any) -> Where:
+        return self._w("greater_than", v)
+
+    def greater_or_equal(self, v: Any) -> Where:
+        return self._w("greater_or_equal", v)
+
+    def less_than(self, v: Any) -> Where:
+        return self._w("less_than", v)
+
+    def less_or_equal(self, v: Any) -> Where:
+        return self._w("less_or_equal", v)
+
+    def like(self, v: str) -> Where:
+        return self._w("like", v)
+
+    def contains_any(self, v: Sequence[Any]) -> Where:
+        return self._w("contains_any", list(v))
+
+    def contains_all(self, v: Sequence[Any]) -> Where:
+        return self._w("contains_all", list(v))
+
+    def contains_none(self, v: Sequence[Any]) -> Where:
+        return self._w("contains_none", list(v))
+
+    def is_none(self, v: bool = True) -> Where:
+        return self._w("is_none", v)
+
+
+class Filter:
+    @staticmethod
+    def by_id() -> _Target:
+        return _Target("id")
+
+    @staticmethod
+    def by_property(name: str) -> _Target:
+        return _Target("property", name)
+
+    @staticmethod
+    def by_creation_time() -> _Target:
+        return _Target("creation_time")
+
+    @staticmethod
+    def by_update_time() -> _Target:
+        return _Target("update_time")
+
+    @staticmethod
+    def all_of(filters: Sequence[_Base]) -> _Base:
+        return And(list(filters))
+
+    @staticmethod
+    def any_of(filters: Sequence[_Base]) -> _Base:
+        return Or(list(filters))
+
+    @staticmethod
+    def not_(f: _Base) -> _Base:
+        return Not(f)
+
+
+Predicate = Callable[[Record], bool]
+
+
+def _as_list(op: str, v: Any) -> list[Any]:
+    if op in ("contains_any", "contains_all", "contains_none"):
+        if not isinstance(v, list | tuple):
+            raise FilterError(f"{op}: expected a list of values, got {v!r}")
+        if not v:
+            raise FilterError(f"{op}: the list of values is empty")
+        return list(v)
+    return [v]
+
+
+def _uuid(v: Any, where: str) -> str:
+    try:
+        return str(uuidlib.UUID(str(v)))
+    except ValueError:
+        raise FilterError(f"{where}: {v!r} is not a UUID") from None
+
+
+def _time_ms(v: Any, where: str) -> int:
+    if isinstance(v, int) and not isinstance(v, bool):
+        return v
+    d = parse_date(v)
+    if d is None:
+        raise FilterError(f"{where}: expected a datetime or an RFC 3339 date, got {v!r}")
+    return round(d.timestamp() * 1000)
+
+
+_CMP: dict[str, Callable[[Any, Any], bool]] = {
+    "equal": lambda a, b: a == b,
+    "not_equal": lambda a, b: a != b,
+    "greater_than": lambda a, b: a > b,
+    "greater_or_equal": lambda a, b: a >= b,
+    "less_than": lambda a, b: a < b,
+    "less_or_equal": lambda a, b: a <= b,
+}
+
+
+def _scalar_pred(op: str, values: list[Any], get: Callable[[Record], list[Any] | None]) -> Predicate:
+    """A comparison over a scalar-or-array field: ``get`` returns its elements (None: null)."""
+    if op == "is_none":
+        want = bool(values[0])
+        return lambda r: (not get(r)) == want
+    if op == "not_equal":
+        eq = _scalar_pred("equal", values, get)
+        return lambda r: not eq(r)
+    if op == "contains_any":
+        s = set(values)
+        return lambda r: any(x in s for x in (get(r) or ()))
+    if op == "contains_all":
+        s = set(values)
+        return lambda r: s.issubset(get(r) or ())
+    if op == "contains_none":
+        s = set(values)
+        return lambda r: not any(x in s for x in (get(r) or ()))
+    if op == "like":
+        raise FilterError("like: only text properties support like")
+    cmp, b = _CMP[op], values[0]
+    return lambda r: any(cmp(a, b) for a in (get(r) or ()))
+
+
+def _like_regex(pattern: str) -> re.Pattern[str]:
+    return re.compile(fnmatch.translate(pattern).replace("\\Z", "\\Z"), re.DOTALL)
+
+
+def compile_filter(f: _Base | None, config: CollectionConfig) -> Predicate | None:
+    """Checks ``f`` against the collection's schema and returns a predicate over records."""
+    if f is None:
+        return None
+    if isinstance(f, And | Or):
+        preds = [compile_filter(x, config) for x in f.operands]
+        if not preds:
+            raise FilterError(f"{type(f).__name__.lower()}: needs at least one operand")
+        ps = [p for p in preds if p is not None]
+        if isinstance(f, And):
+            return lambda r: all(p(r) for p in ps)
+        return lambda r: any(p(r) for p in ps)
+    if isinstance(f, Not):
+        inner = compile_filter(f.operand, config)
+        assert inner is not None
+        return lambda r: not inner(r)
+    if not isinstance(f, Where):
+        raise FilterError(f"filters: expected a Filter, got {type(f).__name__}")
+    op = f.operator
+    if op not in OPERATORS:
+        raise FilterError(f"filters: unknown operator {op!r}")
+    if f.target == "id":
+        if op not in ("equal", "not_equal", "contains_any", "contains_all", "contains_none"):
+            raise FilterError(f"id: operator {op} is not supported for ids")
+        ids = [_uuid(v, "id") for v in _as_list(op, f.value)]
+        return _scalar_pred(op, ids, lambda r: [r.uuid])
+    if f.target in ("creation_time", "update_time"):
+        if op in ("like", "is_none"):
+            raise FilterError(f"{f.target}: operator {op} is not supported for timestamps")
+        ts = [_time_ms(v, f.target) for v in _as_list(op, f.value)]
+        attr = "created" if f.target == "creation_time" else "updated"
+        return _scalar_pred(op, ts, lambda r: [getattr(r, attr)])
+    prop = config.property(f.name)
+    if prop is None:
+        raise FilterError(f"no such prop with name {f.name!r} found in class {config.name!r} in the schema")
+    where = f"property {f.name!r}"
+    t = prop.data_type
+    base = t.removesuffix("[]")
+    if op == "is_none":
+        if not isinstance(f.value, bool):
+            raise FilterError(f"{where}: is_none takes a boolean")
+        if t == "blob":
+            return lambda r: (prop.name not in r.blobs) == f.value
+        return lambda r: (r.props.get(prop.name) in (None, [])) == f.value
+    if t == "blob":
+        raise FilterError(f"{where}: blob properties can only be filtered with is_none")
+    values = _as_list(op, f.value)
+    if base == "text":
+        if not all(isinstance(v, str) for v in values):
+            raise FilterError(f"{where}: expected text values for a {t} property, got {f.value!r}")
+        tok = prop.tokenization or "word"
+        if op == "like":
+            pat = values[0].lower() if tok in ("word", "lowercase") else values[0]
+            rx = _like_regex(pat)
+            if tok == "field":
+                return lambda r: any(rx.match(x.strip()) for x in _texts(r.props.get(prop.name)))
+            return lambda r: any(rx.match(x) for x in r.tokens(prop))
+        if op in ("equal", "not_equal"):
+            want = frozenset(tokenize(values[0], tok))
+
+            def eq(r: Record) -> bool:
+                toks = r.tokens(prop)
+                return bool(toks) and want <= toks if want else False
+
+            return eq if op == "equal" else (lambda r: not eq(r))
+        if op in ("contains_any", "contains_all", "contains_none"):
+            tokens = sorted({x for v in values for x in tokenize(v, tok)})
+            return _scalar_pred(op, tokens, lambda r: list(r.tokens(prop)))
+        return _scalar_pred(op, values, lambda r: list(r.tokens(prop)))
+    if op == "like":
+        raise FilterError(f"{where}: like is only supported on text properties")
+    if base in ("int", "number"):
+        if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
+            raise FilterError(f"{where}: expected numbers for a {t} property, got {f.value!r}")
+        return _scalar_pred(op, values, lambda r: _elems(r.props.get(prop.name)))
+    if base == "boolean":
+        if not all(isinstance(v, bool) for v in values):
+            raise FilterError(f"{where}: expected booleans for a {t} property, got {f.value!r}")
+        return _scalar_pred(op, values, lambda r: _elems(r.props.get(prop.name)))
+    if base == "date":
+        ts = [_time_ms(v, where) for v in values]
+        return _scalar_pred(
+            op, ts, lambda r: [_time_ms(x, where) for x in _elems(r.props.get(prop.name)) or ()] or None
+        )
+    if base == "uuid":
+        ids = [_uuid(v, where) for v in values]
+        return _scalar_pred(op, ids, lambda r: _elems(r.props.get(prop.name)))
+    raise FilterError(f"{where}: data type {t} cannot be filtered")  # pragma: no cover
+
+
+def _elems(v: Any) -> list[Any] | None:
+    if v is None:
+        return None
+    return list(v) if isinstance(v, list) else [v]
+
+
+def _texts(v: Any) -> list[str]:
+    if v is None:
+        return []
+    return [x for x in v if isinstance(x, str)] if isinstance(v, list) else [v] if isinstance(v, str) else []
+
+
+def record_tokens(props: dict[str, Any], prop: Property) -> frozenset[str]:
+    return frozenset(tokenize_value(props.get(prop.name), prop.tokenization or "word"))
+
+
+def ms_to_datetime(ms: int) -> dt.datetime:
+    return dt.datetime.fromtimestamp(ms / 1000, tz=dt.timezone.utc)

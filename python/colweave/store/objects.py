@@ -1,0 +1,144 @@
+"""Objects as the store holds them: inputs (``DataObject``), batch outcomes, the in-memory record of each
+object's filterable state, and the SQLite schema of a collection's database."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+import uuid as uuidlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from colweave.store.errors import ObjectError
+from colweave.store.schema import Property
+from colweave.store.tokenize import tokenize_value
+
+SCHEMA_SQL = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS objects (
+    doc INTEGER PRIMARY KEY AUTOINCREMENT,
+    uuid TEXT NOT NULL UNIQUE,
+    props TEXT NOT NULL,
+    created INTEGER NOT NULL,
+    updated INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS blobs (
+    doc INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    data BLOB NOT NULL,
+    PRIMARY KEY (doc, name)
+);
+CREATE TABLE IF NOT EXISTS vectors (
+    doc INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    slot INTEGER NOT NULL,
+    start INTEGER NOT NULL,
+    ntok INTEGER NOT NULL,
+    PRIMARY KEY (doc, name)
+);
+"""
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    """A connection in WAL mode with durable commits (``synchronous=FULL``): a commit that returned
+    survives a crash of the process or of the machine."""
+    con = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    con.execute("PRAGMA journal_mode=WAL")
+    con.execute("PRAGMA synchronous=FULL")
+    con.execute("PRAGMA foreign_keys=OFF")
+    con.executescript(SCHEMA_SQL)
+    return con
+
+
+class Vectorizer(Protocol):
+    """What the store needs of an encoder: multi-vectors (``(tokens, dim)`` float32) for page images and
+    for query texts, one per input, in order."""
+
+    def embed_images(self, images: list[bytes]) -> list[npt.NDArray[np.float32]]: ...
+
+    def embed_queries(self, queries: list[str]) -> list[npt.NDArray[np.float32]]: ...
+
+
+VectorInput = npt.ArrayLike
+
+
+@dataclass
+class DataObject:
+    """One object to insert: properties, an optional UUID, optional multi-vectors by vector name."""
+
+    properties: dict[str, Any] = field(default_factory=dict)
+    uuid: str | uuidlib.UUID | None = None
+    vectors: dict[str, VectorInput] | None = None
+
+
+@dataclass
+class BatchError:
+    index: int
+    uuid: str | None
+    message: str
+
+
+@dataclass
+class BatchResult:
+    """``uuids[i]`` is object ``i``'s UUID, or None where it failed; ``errors`` says why."""
+
+    uuids: list[str | None]
+    errors: list[BatchError]
+
+    @property
+    def has_errors(self) -> bool:
+        return bool(self.errors)
+
+
+@dataclass
+class StoredObject:
+    uuid: str
+    properties: dict[str, Any]
+    creation_time: dt.datetime
+    last_update_time: dt.datetime
+    vectors: dict[str, npt.NDArray[np.float32]] = field(default_factory=dict)
+
+
+class Rec:
+    """An object's in-memory state: UUID, non-blob properties, which blobs it has, times (ms)."""
+
+    __slots__ = ("_tokens", "blobs", "created", "props", "updated", "uuid")
+
+    def __init__(
+        self, uuid: str, props: dict[str, Any], blobs: frozenset[str], created: int, updated: int
+    ) -> None:
+        self.uuid = uuid
+        self.props = props
+        self.blobs = blobs
+        self.created = created
+        self.updated = updated
+        self._tokens: dict[str, frozenset[str]] = {}
+
+    def tokens(self, prop: Property) -> frozenset[str]:
+        t = self._tokens.get(prop.name)
+        if t is None:
+            t = frozenset(tokenize_value(self.props.get(prop.name), prop.tokenization or "word"))
+            self._tokens[prop.name] = t
+        return t
+
+
+def parse_uuid(v: str | uuidlib.UUID | None, where: str = "uuid") -> str:
+    if isinstance(v, uuidlib.UUID):
+        return str(v)
+    try:
+        u = uuidlib.UUID(str(v))
+    except ValueError:
+        raise ObjectError(f"{where}: {v!r} is not a valid UUID") from None
+    return str(u)
+
+
+def ms_now() -> int:
+    return int(dt.datetime.now(dt.timezone.utc).timestamp() * 1000)
+
+
+def ms_to_datetime(ms: int) -> dt.datetime:
+    return dt.datetime.fromtimestamp(ms / 1000, tz=dt.timezone.utc)

@@ -1,0 +1,670 @@
+"""Collection configs that mirror Weaviate's, with its JSON shape (``GET /v1/schema/{Name}``) both ways.
+
+``CollectionConfig.from_weaviate(body)`` accepts what a client sends to ``POST /v1/schema`` (partial, with
+client-only keys, which are ignored) or what Weaviate returns (complete), fills Weaviate's defaults and
+validates; ``to_weaviate()`` returns the complete shape. Keys this module does not interpret (hnsw tuning,
+sharding, replication, multi-tenancy) are kept and written back unchanged, so a complete config
+round-trips exactly.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import copy
+import datetime as dt
+import re
+import uuid as uuidlib
+from dataclasses import dataclass, field
+from typing import Any
+
+from colweave.store.errors import SchemaError
+
+JSON = dict[str, Any]
+
+SCALAR_TYPES = ("text", "int", "number", "boolean", "date", "uuid")
+ARRAY_TYPES = tuple(f"{t}[]" for t in SCALAR_TYPES)
+DATA_TYPES = (*SCALAR_TYPES, *ARRAY_TYPES, "blob")
+TEXT_TYPES = ("text", "text[]")
+TOKENIZATIONS = ("word", "lowercase", "whitespace", "field")
+MULTI2MULTIVEC = "multi2multivec-weaviate"
+VECTORIZERS = ("none", MULTI2MULTIVEC)
+DISTANCES = ("cosine", "dot")
+STOPWORD_PRESETS = ("en", "none")
+MAX_KSIM = 10
+
+_CLASS_RE = re.compile(r"^[A-Z][_0-9A-Za-z]*$")
+_PROP_RE = re.compile(r"^[_A-Za-z][_0-9A-Za-z]{0,230}$")
+_VECTOR_RE = re.compile(r"^[_A-Za-z][-_0-9A-Za-z]{0,230}$")
+
+
+def _hnsw_defaults() -> JSON:
+    """Weaviate's hnsw index config, as ``GET /v1/schema`` writes it (without ``multivector``)."""
+    return {
+        "skip": False,
+        "cleanupIntervalSeconds": 300,
+        "maxConnections": 32,
+        "efConstruction": 128,
+        "ef": -1,
+        "dynamicEfMin": 100,
+        "dynamicEfMax": 500,
+        "dynamicEfFactor": 8,
+        "vectorCacheMaxObjects": 1000000000000,
+        "flatSearchCutoff": 40000,
+        "distance": "cosine",
+        "pq": {
+            "enabled": False,
+            "bitCompression": False,
+            "segments": 0,
+            "centroids": 256,
+            "trainingLimit": 100000,
+            "encoder": {"type": "kmeans", "distribution": "log-normal"},
+        },
+        "bq": {"enabled": False},
+        "sq": {"enabled": False, "trainingLimit": 100000, "rescoreLimit": 20},
+        "rq": {"enabled": False, "bits": 8, "rescoreLimit": 20},
+        "filterStrategy": "sweeping",
+        "multivector": None,  # placeholder keeping Weaviate's key order; filled by MultiVectorConfig
+        "skipDefaultQuantization": False,
+        "trackDefaultQuantization": False,
+    }
+
+
+def _top_defaults() -> JSON:
+    return {
+        "multiTenancyConfig": {"enabled": False, "autoTenantCreation": False, "autoTenantActivation": False},
+        "replicationConfig": {
+            "factor": 1,
+            "asyncEnabled": False,
+            "deletionStrategy": "NoAutomatedResolution",
+        },
+        "shardingConfig": {
+            "virtualPerPhysical": 128,
+            "desiredCount": 1,
+            "actualCount": 1,
+            "desiredVirtualCount": 128,
+            "actualVirtualCount": 128,
+            "key": "_id",
+            "strategy": "hash",
+            "function": "murmur3",
+        },
+    }
+
+
+def _merge(defaults: JSON, given: JSON) -> JSON:
+    """``defaults`` overlaid with ``given`` recursively (dicts merge; other values replace); keeps key order
+    of ``defaults`` first, then keys only ``given`` has."""
+    out = copy.deepcopy(defaults)
+    for k, v in given.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = _merge(out[k], v)
+        else:
+            out[k] = copy.deepcopy(v)
+    return out
+
+
+def _bool(d: JSON, key: str, default: bool, where: str) -> bool:
+    v = d.get(key, default)
+    if v is None:
+        return default
+    if not isinstance(v, bool):
+        raise SchemaError(f"{where}.{key}: expected a boolean, got {v!r}")
+    return v
+
+
+def _int(d: JSON, key: str, default: int, where: str) -> int:
+    v = d.get(key, default)
+    if v is None:
+        return default
+    if isinstance(v, bool) or not isinstance(v, int | float) or int(v) != v:
+        raise SchemaError(f"{where}.{key}: expected an integer, got {v!r}")
+    return int(v)
+
+
+def _float(d: JSON, key: str, default: float, where: str) -> float:
+    v = d.get(key, default)
+    if v is None:
+        return default
+    if isinstance(v, bool) or not isinstance(v, int | float):
+        raise SchemaError(f"{where}.{key}: expected a number, got {v!r}")
+    return float(v)
+
+
+def normalize_class_name(name: str) -> str:
+    """Weaviate upper-cases a collection name's first letter."""
+    if not isinstance(name, str) or not name:
+        raise SchemaError("class: a collection needs a non-empty name")
+    return name[0].upper() + name[1:]
+
+
+@dataclass
+class Property:
+    name: str
+    data_type: str
+    tokenization: str | None = None
+    index_filterable: bool = True
+    index_searchable: bool = False
+    index_range_filters: bool = False
+    description: str | None = None
+    extra: JSON = field(default_factory=dict)
+
+    @classmethod
+    def create(
+        cls,
+        name: str,
+        data_type: str,
+        *,
+        tokenization: str | None = None,
+        index_filterable: bool = True,
+        index_searchable: bool | None = None,
+        description: str | None = None,
+    ) -> Property:
+        """A property with Weaviate's defaults (text: word tokenization, searchable)."""
+        body: JSON = {"name": name, "dataType": [data_type], "indexFilterable": index_filterable}
+        if tokenization is not None:
+            body["tokenization"] = tokenization
+        if index_searchable is not None:
+            body["indexSearchable"] = index_searchable
+        if description is not None:
+            body["description"] = description
+        return cls.from_weaviate(body)
+
+    @classmethod
+    def from_weaviate(cls, d: JSON) -> Property:
+        if not isinstance(d, dict):
+            raise SchemaError(f"properties: expected an object, got {d!r}")
+        name = d.get("name")
+        if not isinstance(name, str) or not _PROP_RE.match(name):
+            raise SchemaError(
+                f"properties: invalid property name {name!r}: it must match /[_A-Za-z][_0-9A-Za-z]*/"
+            )
+        where = f"property {name!r}"
+        types = d.get("dataType")
+        if isinstance(types, str):
+            types = [types]
+        if not isinstance(types, list) or len(types) != 1 or not isinstance(types[0], str):
+            raise SchemaError(f"{where}: dataType must be a list with one data type, got {types!r}")
+        dtype = types[0]
+        if dtype in ("string", "string[]"):  # Weaviate's deprecated names
+            dtype = dtype.replace("string", "text")
+        if dtype not in DATA_TYPES:
+            raise SchemaError(
+                f"{where}: data type {dtype!r} is not supported (supported: {', '.join(DATA_TYPES)})"
+            )
+        is_text = dtype in TEXT_TYPES
+        tok = d.get("tokenization")
+        if is_text:
+            tok = tok or "word"
+            if tok not in TOKENIZATIONS:
+                raise SchemaError(
+                    f"{where}: tokenization {tok!r} is not supported (supported: {', '.join(TOKENIZATIONS)})"
+                )
+        elif tok:
+            raise SchemaError(f"{where}: tokenization is only allowed for text and text[] properties")
+        else:
+            tok = None
+        searchable = _bool(d, "indexSearchable", is_text, where)
+        if searchable and not is_text:
+            raise SchemaError(f"{where}: indexSearchable is only allowed for text and text[] properties")
+        known = {
+            "name",
+            "dataType",
+            "tokenization",
+            "indexFilterable",
+            "indexSearchable",
+            "indexRangeFilters",
+            "description",
+            "indexInverted",
+            "moduleConfig",
+        }
+        extra = {k: copy.deepcopy(v) for k, v in d.items() if k not in known and k == "nestedProperties"}
+        if "moduleConfig" in d and isinstance(d["moduleConfig"], dict):
+            extra["moduleConfig"] = copy.deepcopy(d["moduleConfig"])
+        desc = d.get("description")
+        return cls(
+            name=name,
+            data_type=dtype,
+            tokenization=tok,
+            index_filterable=_bool(d, "indexFilterable", True, where),
+            index_searchable=searchable,
+            index_range_filters=_bool(d, "indexRangeFilters", False, where),
+            description=desc if isinstance(desc, str) else None,
+            extra=extra,
+        )
+
+    def to_weaviate(self) -> JSON:
+        out: JSON = {"name": self.name, "dataType": [self.data_type]}
+        if self.description is not None:
+            out["description"] = self.description
+        out["indexFilterable"] = self.index_filterable
+        out["indexSearchable"] = self.index_searchable
+        out["indexRangeFilters"] = self.index_range_filters
+        if self.tokenization is not None:
+            out["tokenization"] = self.tokenization
+        out.update(copy.deepcopy(self.extra))
+        return out
+
+
+@dataclass
+class MuveraConfig:
+    enabled: bool = False
+    ksim: int = 4
+    dprojections: int = 16
+    repetitions: int = 10
+
+    @property
+    def fde_dim(self) -> int:
+        return self.repetitions * (1 << self.ksim) * self.dprojections
+
+    @classmethod
+    def from_weaviate(cls, d: JSON | None, where: str) -> MuveraConfig:
+        d = d or {}
+        where = f"{where}.muvera"
+        m = cls(
+            enabled=_bool(d, "enabled", False, where),
+            ksim=_int(d, "ksim", 4, where),
+            dprojections=_int(d, "dprojections", 16, where),
+            repetitions=_int(d, "repetitions", 10, where),
+        )
+        if not 1 <= m.ksim <= MAX_KSIM:
+            raise SchemaError(f"{where}.ksim: must be between 1 and {MAX_KSIM}, got {m.ksim}")
+        if m.dprojections < 1:
+            raise SchemaError(f"{where}.dprojections: must be at least 1, got {m.dprojections}")
+        if m.repetitions < 1:
+            raise SchemaError(f"{where}.repetitions: must be at least 1, got {m.repetitions}")
+        return m
+
+    def to_weaviate(self) -> JSON:
+        return {
+            "enabled": self.enabled,
+            "ksim": self.ksim,
+            "dprojections": self.dprojections,
+            "repetitions": self.repetitions,
+        }
+
+
+@dataclass
+class VectorConfig:
+    """A named multi-vector: its vectorizer and its index config."""
+
+    name: str
+    vectorizer: str = "none"
+    vectorizer_config: JSON = field(default_factory=dict)
+    index_type: str = "hnsw"
+    distance: str = "cosine"
+    aggregation: str = "maxSim"
+    muvera: MuveraConfig = field(default_factory=MuveraConfig)
+    index_extra: JSON = field(default_factory=_hnsw_defaults)
+
+    @property
+    def image_fields(self) -> list[str]:
+        return list(self.vectorizer_config.get("imageFields") or [])
+
+    @classmethod
+    def self_provided(cls, name: str, *, muvera: MuveraConfig | None = None) -> VectorConfig:
+        return cls(name=name, muvera=muvera or MuveraConfig())
+
+    @classmethod
+    def multi2multivec(
+        cls, name: str, image_fields: list[str], *, muvera: MuveraConfig | None = None, **module: Any
+    ) -> VectorConfig:
+        body: JSON = {
+            "vectorizer": {MULTI2MULTIVEC: {"imageFields": image_fields, **module}},
+            "vectorIndexType": "hnsw",
+            "vectorIndexConfig": {"multivector": {"enabled": True}},
+        }
+        vc = cls.from_weaviate(name, body)
+        if muvera is not None:
+            vc.muvera = muvera
+        return vc
+
+    @classmethod
+    def from_weaviate(cls, name: str, d: JSON) -> VectorConfig:
+        where = f"vectorConfig.{name}"
+        if not isinstance(name, str) or not _VECTOR_RE.match(name):
+            raise SchemaError(f"vectorConfig: invalid vector name {name!r}")
+        if not isinstance(d, dict):
+            raise SchemaError(f"{where}: expected an object")
+        vz = d.get("vectorizer") or {"none": {}}
+        if isinstance(vz, str):
+            vz = {vz: {}}
+        if not isinstance(vz, dict) or len(vz) != 1:
+            raise SchemaError(f"{where}.vectorizer: expected one vectorizer, got {vz!r}")
+        ((module, mcfg),) = vz.items()
+        if module not in VECTORIZERS:
+            raise SchemaError(
+                f"{where}.vectorizer: module {module!r} is not available "
+                f"(available: {', '.join(VECTORIZERS)})"
+            )
+        mcfg = copy.deepcopy(mcfg) if isinstance(mcfg, dict) else {}
+        if module == MULTI2MULTIVEC:
+            fields = mcfg.get("imageFields")
+            if not fields:
+                raise SchemaError(
+                    f"{where}.vectorizer.{MULTI2MULTIVEC}: imageFields setting needs to be present"
+                )
+            if not isinstance(fields, list) or not all(isinstance(f, str) for f in fields):
+                raise SchemaError(f"{where}: imageFields must be a list of property names")
+            mcfg = {
+                "imageFields": fields,
+                "baseURL": mcfg.get("baseURL", mcfg.get("baseUrl", "")) or "",
+                "model": mcfg.get("model") or "ModernVBERT/colmodernvbert",
+                "vectorizeClassName": bool(mcfg.get("vectorizeClassName", False)),
+                **{k: v for k, v in mcfg.items() if k in ("weights", "dimensions")},
+            }
+        index_type = d.get("vectorIndexType", "hnsw") or "hnsw"
+        if index_type not in ("hnsw", "flat"):
+            raise SchemaError(f"{where}.vectorIndexType: {index_type!r} is not supported (hnsw or flat)")
+        if module == MULTI2MULTIVEC and index_type != "hnsw":
+            raise SchemaError(f"{where}: {MULTI2MULTIVEC} requires the hnsw index type")
+        raw = d.get("vectorIndexConfig") or {}
+        if not isinstance(raw, dict):
+            raise SchemaError(f"{where}.vectorIndexConfig: expected an object")
+        idx = _merge(_hnsw_defaults(), {k: v for k, v in raw.items() if k != "multivector"})
+        distance = idx.get("distance", "cosine")
+        if distance not in DISTANCES:
+            raise SchemaError(
+                f"{where}.vectorIndexConfig.distance: {distance!r} is not supported for multi-vectors "
+                f"(supported: {', '.join(DISTANCES)})"
+            )
+        mv = raw.get("multivector") or {}
+        if not isinstance(mv, dict):
+            raise SchemaError(f"{where}.vectorIndexConfig.multivector: expected an object")
+        mwhere = f"{where}.vectorIndexConfig.multivector"
+        enabled = _bool(mv, "enabled", module == MULTI2MULTIVEC, mwhere)
+        if module == MULTI2MULTIVEC:
+            enabled = True  # Weaviate forces it for a multi-vector module
+        if not enabled:
+            raise SchemaError(
+                f"{mwhere}.enabled: colweave stores multi-vectors only; set multivector.enabled to true"
+            )
+        aggregation = mv.get("aggregation", "maxSim") or "maxSim"
+        if aggregation != "maxSim":
+            raise SchemaError(f"{mwhere}.aggregation: only maxSim is supported, got {aggregation!r}")
+        muvera = MuveraConfig.from_weaviate(mv.get("muvera"), mwhere)
+        for q in ("pq", "bq", "sq", "rq"):
+            if isinstance(idx.get(q), dict) and idx[q].get("enabled"):
+                raise SchemaError(f"{where}.vectorIndexConfig.{q}: quantization is not supported")
+        return cls(
+            name=name,
+            vectorizer=module,
+            vectorizer_config=mcfg,
+            index_type=index_type,
+            distance=distance,
+            aggregation=aggregation,
+            muvera=muvera,
+            index_extra=idx,
+        )
+
+    def to_weaviate(self) -> JSON:
+        idx = copy.deepcopy(self.index_extra)
+        idx["distance"] = self.distance
+        idx["multivector"] = {
+            "enabled": True,
+            "aggregation": self.aggregation,
+            "muvera": self.muvera.to_weaviate(),
+        }
+        return {
+            "vectorizer": {self.vectorizer: copy.deepcopy(self.vectorizer_config)},
+            "vectorIndexType": self.index_type,
+            "vectorIndexConfig": idx,
+        }
+
+
+@dataclass
+class InvertedIndexConfig:
+    k1: float = 1.2
+    b: float = 0.75
+    stopwords_preset: str = "en"
+    stopwords_additions: list[str] | None = None
+    stopwords_removals: list[str] | None = None
+    extra: JSON = field(default_factory=lambda: {"cleanupIntervalSeconds": 60, "usingBlockMaxWAND": True})
+
+    @classmethod
+    def from_weaviate(cls, d: JSON | None) -> InvertedIndexConfig:
+        d = d or {}
+        if not isinstance(d, dict):
+            raise SchemaError("invertedIndexConfig: expected an object")
+        bm25 = d.get("bm25") or {}
+        sw = d.get("stopwords") or {}
+        out = cls(
+            k1=_float(bm25, "k1", 1.2, "invertedIndexConfig.bm25"),
+            b=_float(bm25, "b", 0.75, "invertedIndexConfig.bm25"),
+        )
+        if out.k1 < 0:
+            raise SchemaError(f"invertedIndexConfig.bm25.k1: must be non-negative, got {out.k1}")
+        if not 0 <= out.b <= 1:
+            raise SchemaError(f"invertedIndexConfig.bm25.b: must be between 0 and 1, got {out.b}")
+        preset = sw.get("preset", "en") or "en"
+        if preset not in STOPWORD_PRESETS:
+            raise SchemaError(f"invertedIndexConfig.stopwords.preset: {preset!r} is not a preset (en, none)")
+        out.stopwords_preset = preset
+        for key in ("additions", "removals"):
+            v = sw.get(key)
+            if v is not None and (not isinstance(v, list) or not all(isinstance(w, str) for w in v)):
+                raise SchemaError(f"invertedIndexConfig.stopwords.{key}: expected a list of words")
+            setattr(out, f"stopwords_{key}", list(v) if v is not None else None)
+        extra = {"cleanupIntervalSeconds": 60, "usingBlockMaxWAND": True}
+        extra.update({k: copy.deepcopy(v) for k, v in d.items() if k not in ("bm25", "stopwords")})
+        out.extra = extra
+        return out
+
+    def to_weaviate(self) -> JSON:
+        out: JSON = {"bm25": {"b": self.b, "k1": self.k1}}
+        out["cleanupIntervalSeconds"] = self.extra.get("cleanupIntervalSeconds", 60)
+        out["stopwords"] = {
+            "preset": self.stopwords_preset,
+            "additions": self.stopwords_additions,
+            "removals": self.stopwords_removals,
+        }
+        out.update({k: copy.deepcopy(v) for k, v in self.extra.items() if k != "cleanupIntervalSeconds"})
+        return out
+
+
+@dataclass
+class CollectionConfig:
+    name: str
+    properties: list[Property] = field(default_factory=list)
+    vectors: dict[str, VectorConfig] = field(default_factory=dict)
+    inverted_index: InvertedIndexConfig = field(default_factory=InvertedIndexConfig)
+    description: str | None = None
+    extra: JSON = field(default_factory=_top_defaults)
+
+    def __post_init__(self) -> None:
+        self.name = normalize_class_name(self.name)
+        self.validate()
+
+    def validate(self) -> None:
+        if not _CLASS_RE.match(self.name):
+            raise SchemaError(
+                f"class: invalid collection name {self.name!r}: it must match /[A-Z][_0-9A-Za-z]*/"
+            )
+        seen: set[str] = set()
+        for p in self.properties:
+            if p.name.lower() in seen:
+                raise SchemaError(f"properties: property {p.name!r} is defined twice")
+            seen.add(p.name.lower())
+        for name, v in self.vectors.items():
+            if name != v.name:
+                raise SchemaError(f"vectorConfig: key {name!r} and vector name {v.name!r} differ")
+            for f in v.image_fields:
+                ip = self.property(f)
+                if ip is not None and ip.data_type != "blob":
+                    raise SchemaError(
+                        f"vectorConfig.{name}: image field {f!r} must be a blob property, not {ip.data_type}"
+                    )
+
+    def property(self, name: str) -> Property | None:
+        for p in self.properties:
+            if p.name == name:
+                return p
+        return None
+
+    @classmethod
+    def from_weaviate(cls, d: JSON) -> CollectionConfig:
+        if not isinstance(d, dict):
+            raise SchemaError("expected a collection config object")
+        name = d.get("class") or d.get("name")
+        if not isinstance(name, str):
+            raise SchemaError("class: a collection needs a name")
+        props_raw = d.get("properties") or []
+        if not isinstance(props_raw, list):
+            raise SchemaError("properties: expected a list")
+        props = [Property.from_weaviate(p) for p in props_raw]
+        vc = d.get("vectorConfig") or {}
+        if not isinstance(vc, dict):
+            raise SchemaError("vectorConfig: expected an object")
+        vectors = {n: VectorConfig.from_weaviate(n, v) for n, v in vc.items()}
+        legacy = d.get("vectorizer")
+        if legacy not in (None, "none") or d.get("vectorIndexConfig"):
+            raise SchemaError(
+                "vectorizer: colweave supports named multi-vectors only (vectorConfig); "
+                "a collection-level vectorizer or vectorIndexConfig is not supported"
+            )
+        extra = _top_defaults()
+        for k in ("multiTenancyConfig", "replicationConfig", "shardingConfig"):
+            if isinstance(d.get(k), dict):
+                extra[k] = _merge(extra[k], d[k])
+        if extra["multiTenancyConfig"].get("enabled"):
+            raise SchemaError("multiTenancyConfig.enabled: multi-tenancy is not supported")
+        desc = d.get("description")
+        return cls(
+            name=name,
+            properties=props,
+            vectors=vectors,
+            inverted_index=InvertedIndexConfig.from_weaviate(d.get("invertedIndexConfig")),
+            description=desc if isinstance(desc, str) else None,
+            extra=extra,
+        )
+
+    def to_weaviate(self) -> JSON:
+        out: JSON = {}
+        if self.vectors:
+            out["vectorConfig"] = {n: v.to_weaviate() for n, v in self.vectors.items()}
+        out["class"] = self.name
+        if self.description is not None:
+            out["description"] = self.description
+        out["properties"] = [p.to_weaviate() for p in self.properties]
+        out["invertedIndexConfig"] = self.inverted_index.to_weaviate()
+        out.update(copy.deepcopy(self.extra))
+        return out
+
+
+# --- values ---------------------------------------------------------------------------------------------
+
+_RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
+
+
+def parse_date(v: Any) -> dt.datetime | None:
+    """An RFC 3339 timestamp (string) or an aware datetime, as an aware datetime; else None."""
+    if isinstance(v, dt.datetime):
+        return v if v.tzinfo is not None else v.replace(tzinfo=dt.timezone.utc)
+    if isinstance(v, str) and _RFC3339.match(v):
+        s = v.replace("z", "Z").replace("Z", "+00:00").replace("t", "T").replace(" ", "T")
+        frac = re.search(r"\.(\d+)", s)
+        if frac and len(frac.group(1)) > 6:  # fromisoformat takes at most microseconds
+            s = s.replace(frac.group(0), "." + frac.group(1)[:6])
+        try:
+            return dt.datetime.fromisoformat(s)
+        except ValueError:
+            return None
+    return None
+
+
+def format_date(d: dt.datetime) -> str:
+    """RFC 3339 as Weaviate writes it (``2006-01-02T15:04:05Z`` / ``+02:00``, fractions when present)."""
+    s = d.isoformat()
+    return s[:-6] + "Z" if s.endswith("+00:00") else s
+
+
+def _is_uuid(v: str) -> bool:
+    try:
+        uuidlib.UUID(v)
+    except ValueError:
+        return False
+    return len(v) == 36
+
+
+def infer_data_type(value: Any) -> str | None:
+    """Weaviate's auto-schema inference; None when the value says nothing (null, empty list)."""
+    if value is None:
+        return None
+    if isinstance(value, bytes | bytearray | memoryview):
+        return "blob"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"  # Weaviate's AUTOSCHEMA_DEFAULT_NUMBER
+    if isinstance(value, dt.datetime):
+        return "date"
+    if isinstance(value, uuidlib.UUID):
+        return "uuid"
+    if isinstance(value, str):
+        if parse_date(value) is not None:
+            return "date"
+        if _is_uuid(value):
+            return "uuid"
+        return "text"
+    if isinstance(value, list | tuple):
+        inner = [t for t in (infer_data_type(v) for v in value) if t is not None]
+        if not inner:
+            return None
+        first = inner[0]
+        if first == "blob" or first.endswith("[]"):
+            raise SchemaError(f"cannot infer a data type for a list of {first} values")
+        if any(t != first for t in inner):
+            raise SchemaError(f"cannot infer a data type for a list mixing {', '.join(sorted(set(inner)))}")
+        return first + "[]"
+    raise SchemaError(f"cannot infer a data type for a value of type {type(value).__name__}")
+
+
+def coerce_value(prop: Property, value: Any) -> Any:
+    """Checks ``value`` against ``prop``'s data type and returns its stored (JSON) form."""
+    t = prop.data_type
+    where = f"property {prop.name!r}"
+    if value is None:
+        return None
+    if t.endswith("[]"):
+        if not isinstance(value, list | tuple):
+            raise SchemaError(f"{where}: expected a list for data type {t}, got {type(value).__name__}")
+        scalar = Property(name=prop.name, data_type=t[:-2], tokenization=prop.tokenization)
+        return [coerce_value(scalar, v) for v in value]
+    if t == "text":
+        if not isinstance(value, str):
+            raise SchemaError(f"{where}: expected text, got {type(value).__name__}")
+        return value
+    if t == "int":
+        if isinstance(value, bool) or not isinstance(value, int | float) or int(value) != value:
+            raise SchemaError(f"{where}: expected an integer, got {value!r}")
+        return int(value)
+    if t == "number":
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise SchemaError(f"{where}: expected a number, got {value!r}")
+        return float(value)
+    if t == "boolean":
+        if not isinstance(value, bool):
+            raise SchemaError(f"{where}: expected a boolean, got {value!r}")
+        return value
+    if t == "date":
+        d = parse_date(value)
+        if d is None:
+            raise SchemaError(f"{where}: expected an RFC 3339 date, got {value!r}")
+        return value if isinstance(value, str) else format_date(d)
+    if t == "uuid":
+        s = str(value) if isinstance(value, uuidlib.UUID) else value
+        if not isinstance(s, str) or not _is_uuid(s):
+            raise SchemaError(f"{where}: expected a UUID, got {value!r}")
+        return s.lower()
+    if t == "blob":
+        if isinstance(value, bytes | bytearray | memoryview):
+            return base64.b64encode(bytes(value)).decode("ascii")
+        if not isinstance(value, str):
+            raise SchemaError(
+                f"{where}: expected base64 text or bytes for a blob, got {type(value).__name__}"
+            )
+        try:
+            base64.b64decode(value, validate=True)
+        except (binascii.Error, ValueError):
+            raise SchemaError(f"{where}: the blob is not valid base64") from None
+        return value
+    raise SchemaError(f"{where}: unsupported data type {t}")  # pragma: no cover - DATA_TYPES is closed

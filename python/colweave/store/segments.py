@@ -1,0 +1,269 @@
+"""Multi-vector segments: one append-only file of token rows per (collection, named vector), fp16 by
+default (fp32 optional), memory-mapped for scans, plus a file of MUVERA encodings when enabled.
+
+A *slot* is one object's multi-vector: tokens ``[start, start + ntok)`` of the segment. Slots are appended
+in order, so their starts never decrease; SQLite holds the live slots (``vectors`` table) and is the commit
+point: bytes are written and fsync'ed here *before* the SQLite transaction that references them commits,
+so after a crash anything past the last referenced row is garbage and is truncated on open. A deleted
+object leaves a dead slot (a tombstone) until :meth:`VectorSegment.compact_to` rewrites the live slots
+into the next generation of files.
+
+For the MaxSim kernel the slots form a partition of the rows: ``offsets = [start_0, …, start_{n-1}, rows]``,
+a dead slot spanning whatever gap it left; searches pass the live slots as ``candidates``.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from colweave import _native
+from colweave.store.schema import MuveraConfig
+
+# The seed of the MUVERA random matrices: part of the on-disk format (encodings are persisted).
+MUVERA_SEED = 0x6D7576657261
+
+F32 = npt.NDArray[np.float32]
+I64 = npt.NDArray[np.int64]
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def muvera_encode(cfg: MuveraConfig, mats: list[F32], *, is_query: bool) -> F32:
+    """MUVERA encodings (``len(mats)`` rows of ``fde_dim``) of multi-vectors, in Rust."""
+    dim = mats[0].shape[1] if mats else 1
+    data = np.ascontiguousarray(np.concatenate(mats) if mats else np.zeros((0, dim), np.float32), np.float32)
+    offsets = np.zeros(len(mats) + 1, np.int64)
+    np.cumsum([m.shape[0] for m in mats], out=offsets[1:])
+    return _native.muvera_encode(
+        data,
+        offsets,
+        is_query=is_query,
+        ksim=cfg.ksim,
+        dprojections=cfg.dprojections,
+        repetitions=cfg.repetitions,
+        seed=MUVERA_SEED,
+    )
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """An immutable view for readers: rows, offsets over all slots, the object (doc) of each slot
+    (-1 when dead), the live slots, and the MUVERA encodings (one row per slot) when enabled."""
+
+    rows: npt.NDArray[np.float16] | F32
+    offsets: I64
+    slot_doc: I64
+    live: I64
+    fdes: F32 | None
+
+    def doc_to_slot(self) -> dict[int, int]:
+        return {int(self.slot_doc[s]): int(s) for s in self.live}
+
+
+class VectorSegment:
+    """The token rows of one named vector of one collection. Writers hold the collection's lock."""
+
+    def __init__(
+        self, directory: Path, name: str, dtype: str, dim: int | None, generation: int, muvera: MuveraConfig
+    ) -> None:
+        self.dir = directory
+        self.name = name
+        self.dtype = np.dtype(np.float16 if dtype == "float16" else np.float32)
+        self.dim = dim
+        self.generation = generation
+        self.muvera = muvera
+        self._starts: list[int] = []
+        self._docs: list[int] = []
+        self._rows = 0
+        self._snap: Snapshot | None = None
+        self._lock = threading.Lock()
+
+    # -- files ---------------------------------------------------------------------------------------
+    def vec_path(self, gen: int | None = None) -> Path:
+        return self.dir / f"{self.name}.{self.generation if gen is None else gen}.vec"
+
+    def fde_path(self, gen: int | None = None) -> Path:
+        return self.dir / f"{self.name}.{self.generation if gen is None else gen}.fde"
+
+    @property
+    def fde_dim(self) -> int:
+        return self.muvera.fde_dim
+
+    def open(self, live: list[tuple[int, int, int, int]]) -> None:
+        """Restores the slots from SQLite's live rows ``(slot, start, ntok, doc)``; truncates what no
+        committed row references (a half-written batch) and removes other generations' files."""
+        for p in self.dir.glob(f"{self.name}.*"):
+            suffix = p.name[len(self.name) + 1 :]
+            gen, _, ext = suffix.partition(".")
+            if ext in ("vec", "fde") and gen.isdigit() and int(gen) != self.generation:
+                p.unlink()
+        live = sorted(live)
+        starts: list[int] = []
+        docs: list[int] = []
+        end = 0
+        for slot, start, ntok, doc in live:
+            if start < end:
+                raise RuntimeError(f"segment {self.vec_path()}: slot {slot} overlaps the previous slot")
+            while len(starts) < slot:  # dead slots fill the gap
+                starts.append(end)
+                docs.append(-1)
+            starts.append(start)
+            docs.append(doc)
+            end = start + ntok
+        row_bytes = (self.dim or 0) * self.dtype.itemsize
+        vp = self.vec_path()
+        size = vp.stat().st_size if vp.exists() else 0
+        if size < end * row_bytes:
+            raise RuntimeError(f"segment {vp}: {size} bytes, but committed rows need {end * row_bytes}")
+        if vp.exists() and size != end * row_bytes:
+            os.truncate(vp, end * row_bytes)
+        if self.muvera.enabled:
+            fp = self.fde_path()
+            need = len(starts) * self.fde_dim * 4
+            fsize = (fp.exists() and fp.stat().st_size) or 0
+            if fsize < need:
+                raise RuntimeError(f"encodings {fp}: {fsize} bytes, but committed slots need {need}")
+            if fp.exists() and fsize != need:
+                os.truncate(fp, need)
+        self._starts, self._docs, self._rows = starts, docs, end
+        self._snap = None
+
+    # -- writes --------------------------------------------------------------------------------------
+    def append(self, mats: list[F32]) -> tuple[list[tuple[int, int, int]], tuple[int, int]]:
+        """Writes multi-vectors (already checked and normalised) durably; returns their
+        ``(slot, start, ntok)`` and the file sizes to roll back to if the commit fails.
+        Nothing is visible to readers until :meth:`publish`."""
+        vp, fp = self.vec_path(), self.fde_path()
+        before = (vp.stat().st_size if vp.exists() else 0, fp.stat().st_size if fp.exists() else 0)
+        placed = []
+        slot, start = len(self._starts), self._rows
+        new_file = not vp.exists()
+        with open(vp, "ab") as f:
+            for m in mats:
+                f.write(np.ascontiguousarray(m, self.dtype).tobytes())
+                placed.append((slot, start, int(m.shape[0])))
+                slot += 1
+                start += int(m.shape[0])
+            f.flush()
+            os.fsync(f.fileno())
+        if self.muvera.enabled and mats:
+            fdes = muvera_encode(self.muvera, mats, is_query=False)
+            with open(fp, "ab") as f:
+                f.write(np.ascontiguousarray(fdes, np.float32).tobytes())
+                f.flush()
+                os.fsync(f.fileno())
+        if new_file:
+            fsync_dir(self.dir)
+        return placed, before
+
+    def rollback(self, before: tuple[int, int]) -> None:
+        for p, size in zip((self.vec_path(), self.fde_path()), before, strict=True):
+            if p.exists():
+                os.truncate(p, size)
+
+    def publish(self, placed: list[tuple[int, int, int]], docs: list[int]) -> None:
+        """Makes committed slots visible."""
+        with self._lock:
+            for (slot, start, ntok), doc in zip(placed, docs, strict=True):
+                assert slot == len(self._starts), (slot, len(self._starts))
+                assert start == self._rows, (start, self._rows)
+                self._starts.append(start)
+                self._docs.append(doc)
+                self._rows = start + ntok
+            self._snap = None
+
+    def kill(self, slots: list[int]) -> None:
+        """Tombstones slots whose deletion has committed."""
+        with self._lock:
+            for s in slots:
+                self._docs[s] = -1
+            self._snap = None
+
+    # -- reads ---------------------------------------------------------------------------------------
+    def snapshot(self) -> Snapshot:
+        with self._lock:
+            if self._snap is not None:
+                return self._snap
+            dim = self.dim or 1
+            n = len(self._starts)
+            rows: npt.NDArray[np.float16] | F32
+            if self._rows:
+                rows = np.memmap(self.vec_path(), dtype=self.dtype, mode="r", shape=(self._rows, dim))
+            else:
+                rows = np.zeros((0, dim), self.dtype)
+            offsets = np.empty(n + 1, np.int64)
+            offsets[:n] = self._starts
+            offsets[n] = self._rows
+            slot_doc = np.asarray(self._docs, np.int64)
+            live = np.flatnonzero(slot_doc >= 0).astype(np.int64)
+            fdes: F32 | None = None
+            if self.muvera.enabled:
+                fdes = (
+                    np.memmap(self.fde_path(), dtype=np.float32, mode="r", shape=(n, self.fde_dim))
+                    if n
+                    else np.zeros((0, self.fde_dim), np.float32)
+                )
+            self._snap = Snapshot(rows, offsets, slot_doc, live, fdes)
+            return self._snap
+
+    def dead_rows(self) -> int:
+        with self._lock:
+            live = sum(
+                (self._starts[i + 1] if i + 1 < len(self._starts) else self._rows) - self._starts[i]
+                for i, d in enumerate(self._docs)
+                if d >= 0
+            )
+            return self._rows - live
+
+    @property
+    def rows(self) -> int:
+        return self._rows
+
+    # -- compaction ----------------------------------------------------------------------------------
+    def compact_to(self, gen: int) -> list[tuple[int, int, int, int]]:
+        """Writes the live slots into generation ``gen``'s files (fsync'ed); returns the new
+        ``(doc, slot, start, ntok)`` rows for SQLite. The caller commits them, then calls :meth:`switch`."""
+        snap = self.snapshot()
+        vp, fp = self.vec_path(gen), self.fde_path(gen)
+        out: list[tuple[int, int, int, int]] = []
+        start = 0
+        with open(vp, "wb") as f:
+            for new_slot, s in enumerate(snap.live):
+                a, b = int(snap.offsets[s]), int(snap.offsets[s + 1])
+                f.write(np.asarray(snap.rows[a:b]).tobytes())
+                out.append((int(snap.slot_doc[s]), new_slot, start, b - a))
+                start += b - a
+            f.flush()
+            os.fsync(f.fileno())
+        if snap.fdes is not None:
+            with open(fp, "wb") as f:
+                f.write(np.ascontiguousarray(snap.fdes[snap.live]).tobytes())
+                f.flush()
+                os.fsync(f.fileno())
+        fsync_dir(self.dir)
+        return out
+
+    def switch(self, gen: int, rows: list[tuple[int, int, int, int]]) -> None:
+        """Adopts generation ``gen`` (already committed in SQLite) and deletes the old files."""
+        old = self.generation
+        with self._lock:
+            self.generation = gen
+            self._starts = [r[2] for r in rows]
+            self._docs = [r[0] for r in rows]
+            self._rows = rows[-1][2] + rows[-1][3] if rows else 0
+            self._snap = None
+        for p in (self.vec_path(old), self.fde_path(old)):
+            if p.exists():
+                p.unlink()

@@ -1,0 +1,211 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from colweave.store import CollectionConfig, MuveraConfig, Property, SchemaError, VectorConfig
+from colweave.store.schema import DATA_TYPES, TOKENIZATIONS, infer_data_type
+
+SAMPLE = Path(__file__).resolve().parents[3] / "shared" / "reference" / "weaviate-schema-sample.json"
+
+
+@pytest.fixture
+def sample() -> dict:
+    path = SAMPLE if SAMPLE.exists() else Path("/work/shared/reference/weaviate-schema-sample.json")
+    if not path.exists():
+        pytest.skip("the shared Weaviate schema sample is not available")
+    return json.loads(path.read_text())
+
+
+def test_sample_round_trips_exactly(sample: dict) -> None:
+    cfg = CollectionConfig.from_weaviate(sample)
+    out = cfg.to_weaviate()
+    assert out == sample
+    assert json.dumps(out) == json.dumps(sample)  # same key order too
+    assert cfg.vectors["document"].image_fields == ["doc_page"]
+    assert cfg.vectors["document"].muvera == MuveraConfig(False, 4, 16, 10)
+
+
+def test_client_request_gets_weaviate_defaults(sample: dict) -> None:
+    # What weaviate-client sends for the docs workflow: partial, with client-only keys.
+    request = {
+        "class": "demoCollection",
+        "properties": [{"name": "doc_page", "dataType": ["blob"]}, {"name": "title", "dataType": ["text"]}],
+        "vectorConfig": {
+            "document": {
+                "vectorizer": {
+                    "multi2multivec-weaviate": {
+                        "imageFields": ["doc_page"],
+                        "model": "ModernVBERT/colmodernvbert",
+                    }
+                },
+                "vectorIndexType": "hnsw",
+                "vectorIndexConfig": {"multivector": {"enabled": True, "aggregation": "maxSim"}},
+            }
+        },
+        "skip_vectorization": False,
+        "vectorize_property_name": True,
+    }
+    assert CollectionConfig.from_weaviate(request).to_weaviate() == sample
+
+
+@pytest.mark.parametrize(
+    ("patch", "message"),
+    [
+        ({"class": "1bad"}, "invalid collection name"),
+        ({"properties": [{"name": "x", "dataType": ["geoCoordinates"]}]}, "not supported"),
+        ({"properties": [{"name": "x", "dataType": ["int"], "tokenization": "word"}]}, "tokenization"),
+        ({"properties": [{"name": "x", "dataType": ["text"], "tokenization": "trigram"}]}, "tokenization"),
+        ({"properties": [{"name": "x", "dataType": ["int"], "indexSearchable": True}]}, "indexSearchable"),
+        ({"properties": [{"name": "x", "dataType": ["int"]}, {"name": "X", "dataType": ["int"]}]}, "twice"),
+        ({"properties": [{"name": "a-b", "dataType": ["text"]}]}, "invalid property name"),
+        ({"invertedIndexConfig": {"bm25": {"b": 1.5}}}, "between 0 and 1"),
+        ({"invertedIndexConfig": {"stopwords": {"preset": "fr"}}}, "preset"),
+        ({"vectorizer": "text2vec-openai"}, "named multi-vectors"),
+    ],
+)
+def test_invalid_configs(patch: dict, message: str) -> None:
+    body = {"class": "Good", **patch}
+    with pytest.raises(SchemaError, match=message):
+        CollectionConfig.from_weaviate(body)
+
+
+def _vec(cfg: dict) -> dict:
+    return {"class": "V", "vectorConfig": {"v": cfg}}
+
+
+@pytest.mark.parametrize(
+    ("cfg", "message"),
+    [
+        ({"vectorizer": {"multi2multivec-weaviate": {}}}, "imageFields setting needs to be present"),
+        ({"vectorizer": {"text2vec-openai": {}}}, "not available"),
+        ({"vectorIndexConfig": {"multivector": {"enabled": False}}}, "multi-vectors only"),
+        ({"vectorIndexConfig": {"multivector": {"enabled": True, "muvera": {"ksim": 11}}}}, "ksim"),
+        (
+            {"vectorIndexConfig": {"multivector": {"enabled": True, "muvera": {"repetitions": 0}}}},
+            "repetitions",
+        ),
+        (
+            {"vectorIndexConfig": {"multivector": {"enabled": True, "muvera": {"dprojections": 0}}}},
+            "dprojections",
+        ),
+        ({"vectorIndexConfig": {"distance": "l2-squared", "multivector": {"enabled": True}}}, "distance"),
+        ({"vectorIndexConfig": {"multivector": {"enabled": True}, "pq": {"enabled": True}}}, "quantization"),
+        ({"vectorIndexConfig": {"multivector": {"enabled": True, "aggregation": "mean"}}}, "maxSim"),
+    ],
+)
+def test_invalid_vector_configs(cfg: dict, message: str) -> None:
+    with pytest.raises(SchemaError, match=message):
+        CollectionConfig.from_weaviate(_vec(cfg))
+
+
+def test_image_field_must_be_a_blob() -> None:
+    with pytest.raises(SchemaError, match="blob"):
+        CollectionConfig(
+            "C",
+            properties=[Property.create("page", "text")],
+            vectors={"v": VectorConfig.multi2multivec("v", ["page"])},
+        )
+
+
+def test_multi2multivec_forces_multivector_and_muvera_defaults() -> None:
+    cfg = CollectionConfig.from_weaviate(
+        _vec({"vectorizer": {"multi2multivec-weaviate": {"imageFields": ["p"]}}, "vectorIndexConfig": {}})
+    )
+    mv = cfg.to_weaviate()["vectorConfig"]["v"]["vectorIndexConfig"]["multivector"]
+    assert mv == {
+        "enabled": True,
+        "aggregation": "maxSim",
+        "muvera": {"enabled": False, "ksim": 4, "dprojections": 16, "repetitions": 10},
+    }
+    assert cfg.vectors["v"].muvera.fde_dim == 2560
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("hello", "text"),
+        ("2024-01-02T03:04:05Z", "date"),
+        ("2024-01-02T03:04:05.123+02:00", "date"),
+        ("7d0e0a0e-3f3c-4d55-9c61-0d6a3a1e2b3c", "uuid"),
+        (3, "number"),
+        (2.5, "number"),
+        (True, "boolean"),
+        (["a", "b"], "text[]"),
+        ([1, 2.0], "number[]"),
+        ([True], "boolean[]"),
+        (b"\x89PNG", "blob"),
+        (None, None),
+        ([], None),
+    ],
+)
+def test_auto_schema_inference(value: object, expected: str | None) -> None:
+    assert infer_data_type(value) == expected
+
+
+def test_auto_schema_rejects_mixed_lists() -> None:
+    with pytest.raises(SchemaError):
+        infer_data_type(["a", 1])
+
+
+names = st.from_regex(r"[a-z][a-zA-Z0-9_]{0,12}", fullmatch=True)
+
+
+@st.composite
+def configs(draw: st.DrawFn) -> dict:
+    props = []
+    for name in draw(st.lists(names, max_size=6, unique_by=str.lower)):
+        dtype = draw(st.sampled_from(DATA_TYPES))
+        p: dict = {"name": name, "dataType": [dtype], "indexFilterable": draw(st.booleans())}
+        if dtype in ("text", "text[]"):
+            p["tokenization"] = draw(st.sampled_from(TOKENIZATIONS))
+            p["indexSearchable"] = draw(st.booleans())
+        props.append(p)
+    vectors = {}
+    for vname in draw(st.lists(names, max_size=3, unique=True)):
+        vectors[vname] = {
+            "vectorizer": {"none": {}},
+            "vectorIndexConfig": {
+                "distance": draw(st.sampled_from(["cosine", "dot"])),
+                "ef": draw(st.integers(-1, 1000)),
+                "multivector": {
+                    "enabled": True,
+                    "muvera": {
+                        "enabled": draw(st.booleans()),
+                        "ksim": draw(st.integers(1, 10)),
+                        "dprojections": draw(st.integers(1, 64)),
+                        "repetitions": draw(st.integers(1, 40)),
+                    },
+                },
+            },
+        }
+    return {
+        "class": "C" + draw(names),
+        "properties": props,
+        "vectorConfig": vectors,
+        "invertedIndexConfig": {
+            "bm25": {"k1": draw(st.floats(0, 3)), "b": draw(st.floats(0, 1))},
+            "stopwords": {
+                "preset": draw(st.sampled_from(["en", "none"])),
+                "additions": draw(st.none() | st.lists(names, max_size=3)),
+                "removals": draw(st.none() | st.lists(names, max_size=3)),
+            },
+        },
+    }
+
+
+@given(configs())
+def test_round_trip_property(body: dict) -> None:
+    full = CollectionConfig.from_weaviate(body).to_weaviate()
+    again = CollectionConfig.from_weaviate(json.loads(json.dumps(full))).to_weaviate()
+    assert json.dumps(again) == json.dumps(full)
+    for p_in, p_out in zip(body["properties"], full["properties"], strict=True):
+        assert p_out["dataType"] == p_in["dataType"]
+        assert p_out.get("tokenization") == p_in.get("tokenization")
+    for name, v in body["vectorConfig"].items():
+        mv = full["vectorConfig"][name]["vectorIndexConfig"]["multivector"]
+        assert mv["muvera"] == v["vectorIndexConfig"]["multivector"]["muvera"]
