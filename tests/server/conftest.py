@@ -18,6 +18,7 @@ from PIL import Image
 
 from colweave.server.app import ColweaveServer
 from colweave.server.config import ServerConfig
+from colweave.store.store import Store
 
 
 class HashModel:
@@ -94,16 +95,18 @@ class RunningServer:
 
 
 def start_server(model: Any, **overrides: Any) -> RunningServer:
+    """A server on free ports; with ``data_dir=...`` it also serves an embedded store there."""
+    overrides.setdefault("no_store", "data_dir" not in overrides)
     cfg = replace(
         ServerConfig(),
         host="127.0.0.1",
         http_port=free_port(),
         grpc_port=free_port(),
-        no_store=True,
         shutdown_grace_s=5.0,
         **overrides,
     )
-    server = ColweaveServer(cfg, lambda: model, warm=False)
+    store_factory = None if cfg.no_store else (lambda: Store(cfg.data_dir))
+    server = ColweaveServer(cfg, lambda: model, store_factory=store_factory, warm=False)
     loop = asyncio.new_event_loop()
     result: dict[str, int] = {}
 

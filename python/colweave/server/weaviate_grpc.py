@@ -82,8 +82,8 @@ def parse_filters(f: base_pb2.Filters) -> F.FilterT:
         if len(f.filters) != 1:
             raise ValidationError("filters: not takes exactly one operand")
         return F.Not(parse_filters(f.filters[0]))
-    name = op_name = _OPS.get(op)
-    if op_name is None:
+    name = _OPS.get(op)
+    if name is None:
         raise ValidationError(f"filters: operator {base_pb2.Filters.Operator.Name(op)} is not supported")
     if f.HasField("target"):
         if f.target.WhichOneof("target") != "property":
@@ -129,12 +129,14 @@ def _ms(t: dt.datetime | None) -> int:
     return round(t.timestamp() * 1000) if t is not None else 0
 
 
-class WeaviateServicer(weaviate_pb2_grpc.WeaviateServicer):  # type: ignore[misc]
+class WeaviateServicer(weaviate_pb2_grpc.WeaviateServicer):
     def __init__(self, state: ServerState, ops: WeaviateOps) -> None:
         self.state = state
         self.ops = ops
 
-    async def _call(self, endpoint: str, context: grpc.aio.ServicerContext, fn: Callable[[], Awaitable[Any]]) -> Any:
+    async def _call(
+        self, endpoint: str, context: grpc.aio.ServicerContext, fn: Callable[[], Awaitable[Any]]
+    ) -> Any:
         t0 = time.perf_counter()
         code = "OK"
         try:
@@ -159,7 +161,12 @@ class WeaviateServicer(weaviate_pb2_grpc.WeaviateServicer):  # type: ignore[misc
         t0 = time.perf_counter()
         if req.tenant:
             raise ValidationError("multi-tenancy is not supported by this server")
-        if len(req.sort_by) or req.HasField("group_by") or req.HasField("generative") or req.HasField("rerank"):
+        if (
+            len(req.sort_by)
+            or req.HasField("group_by")
+            or req.HasField("generative")
+            or req.HasField("rerank")
+        ):
             raise ValidationError("sort, group-by, generative and rerank are not supported by this server")
         coll = await self.ops.run(self.ops.store.get_collection, req.collection)
         cfg: CollectionConfig = coll.config
@@ -171,17 +178,26 @@ class WeaviateServicer(weaviate_pb2_grpc.WeaviateServicer):  # type: ignore[misc
         filters = parse_filters(req.filters) if req.HasField("filters") else None
         limit = req.limit or DEFAULT_LIMIT
         common: dict[str, Any] = {
-            "limit": limit, "offset": req.offset, "filters": filters, "return_properties": props,
+            "limit": limit,
+            "offset": req.offset,
+            "filters": filters,
+            "return_properties": props,
             "include_vector": include_vector,
         }
         autocut = req.autocut or None
         results: list[SearchResult]
+        qv: np.ndarray | None
+        target: str | None
         if req.HasField("near_text"):
             nt = req.near_text
             target, qv = await self.ops.query_vector(cfg, _target_vector(nt), " ".join(nt.query))
             results = await self.ops.run(
-                coll.near_vector, qv, target_vector=target, autocut=autocut,
-                distance=nt.distance if nt.HasField("distance") else None, **common,
+                coll.near_vector,
+                qv,
+                target_vector=target,
+                autocut=autocut,
+                distance=nt.distance if nt.HasField("distance") else None,
+                **common,
             )
         elif req.HasField("near_vector"):
             nv = req.near_vector
@@ -189,8 +205,12 @@ class WeaviateServicer(weaviate_pb2_grpc.WeaviateServicer):  # type: ignore[misc
             if qv is None:
                 raise ValidationError("near_vector: no vector given")
             results = await self.ops.run(
-                coll.near_vector, qv, target_vector=_target_vector(nv), autocut=autocut,
-                distance=nv.distance if nv.HasField("distance") else None, **common,
+                coll.near_vector,
+                qv,
+                target_vector=_target_vector(nv),
+                autocut=autocut,
+                distance=nv.distance if nv.HasField("distance") else None,
+                **common,
             )
         elif req.HasField("hybrid_search"):
             h = req.hybrid_search
@@ -198,30 +218,48 @@ class WeaviateServicer(weaviate_pb2_grpc.WeaviateServicer):  # type: ignore[misc
             qv = _query_vectors(h, "hybrid")
             if qv is None and h.HasField("near_vector"):
                 qv = _query_vectors(h.near_vector, "hybrid.near_vector")
-            if h.use_alpha_param:
-                alpha = h.alpha_param if h.HasField("alpha_param") else 0.75
-            else:
-                alpha = h.alpha
+            # Clients >= 1.36.6 send use_alpha_param (alpha_param only when set: default 0.75);
+            # older ones always send alpha.
+            default_alpha = h.alpha_param if h.HasField("alpha_param") else 0.75
+            alpha = default_alpha if h.use_alpha_param else h.alpha
             if qv is None and alpha > 0 and h.query:
                 vtarget = target or (next(iter(cfg.vectors)) if len(cfg.vectors) == 1 else None)
                 if vtarget is not None and cfg.vectors[vtarget].vectorizer != "none":
                     target, qv = await self.ops.query_vector(cfg, vtarget, h.query)
             fusion = "ranked" if h.fusion_type == h.FUSION_TYPE_RANKED else "relativeScore"
             results = await self.ops.run(
-                coll.hybrid, h.query, alpha=alpha, vector=qv, query_properties=list(h.properties) or None,
-                fusion_type=fusion, target_vector=target, autocut=autocut, **common,
+                coll.hybrid,
+                h.query,
+                alpha=alpha,
+                vector=qv,
+                query_properties=list(h.properties) or None,
+                fusion_type=fusion,
+                target_vector=target,
+                autocut=autocut,
+                **common,
             )
         elif req.HasField("bm25_search"):
             b = req.bm25_search
             results = await self.ops.run(
                 coll.bm25, b.query, query_properties=list(b.properties) or None, autocut=autocut, **common
             )
-        elif any(req.HasField(k) for k in ("near_object", "near_image", "near_audio", "near_video", "near_depth",
-                                            "near_thermal", "near_imu")):
+        elif any(
+            req.HasField(k)
+            for k in (
+                "near_object",
+                "near_image",
+                "near_audio",
+                "near_video",
+                "near_depth",
+                "near_thermal",
+                "near_imu",
+            )
+        ):
             raise ValidationError("only near_text, near_vector, hybrid and bm25 searches are supported")
         else:
             results = await self.ops.run(
-                coll.fetch_objects, after=req.after or None,
+                coll.fetch_objects,
+                after=req.after or None,
                 **{k: v for k, v in common.items()},
             )
         types = {p.name: p.data_type for p in cfg.properties}
@@ -263,7 +301,9 @@ class WeaviateServicer(weaviate_pb2_grpc.WeaviateServicer):  # type: ignore[misc
         )
 
     # -- Aggregate --------------------------------------------------------------------------------
-    async def Aggregate(self, request: aggregate_pb2.AggregateRequest, context: grpc.aio.ServicerContext) -> Any:
+    async def Aggregate(
+        self, request: aggregate_pb2.AggregateRequest, context: grpc.aio.ServicerContext
+    ) -> Any:
         async def run() -> aggregate_pb2.AggregateReply:
             t0 = time.perf_counter()
             if len(request.aggregations) or request.HasField("group_by"):
@@ -309,18 +349,25 @@ class WeaviateServicer(weaviate_pb2_grpc.WeaviateServicer):  # type: ignore[misc
                     uuids[i] = str(res.uuids[j])
         return errors, uuids
 
-    async def BatchObjects(self, request: batch_pb2.BatchObjectsRequest, context: grpc.aio.ServicerContext) -> Any:
+    async def BatchObjects(
+        self, request: batch_pb2.BatchObjectsRequest, context: grpc.aio.ServicerContext
+    ) -> Any:
         async def run() -> batch_pb2.BatchObjectsReply:
             t0 = time.perf_counter()
             errors, _ = await self._import(list(request.objects))
             return batch_pb2.BatchObjectsReply(
                 took=time.perf_counter() - t0,
-                errors=[batch_pb2.BatchObjectsReply.BatchError(index=i, error=m) for i, m in sorted(errors.items())],
+                errors=[
+                    batch_pb2.BatchObjectsReply.BatchError(index=i, error=m)
+                    for i, m in sorted(errors.items())
+                ],
             )
 
         return await self._call("weaviate.v1/BatchObjects", context, run)
 
-    async def BatchDelete(self, request: batch_delete_pb2.BatchDeleteRequest, context: grpc.aio.ServicerContext) -> Any:
+    async def BatchDelete(
+        self, request: batch_delete_pb2.BatchDeleteRequest, context: grpc.aio.ServicerContext
+    ) -> Any:
         async def run() -> batch_delete_pb2.BatchDeleteReply:
             t0 = time.perf_counter()
             if not request.HasField("filters"):
@@ -335,12 +382,17 @@ class WeaviateServicer(weaviate_pb2_grpc.WeaviateServicer):  # type: ignore[misc
             objs = []
             if request.verbose:
                 objs = [
-                    batch_delete_pb2.BatchDeleteObject(uuid=wire.uuid_bytes(m.uuid), successful=not request.dry_run)
+                    batch_delete_pb2.BatchDeleteObject(
+                        uuid=wire.uuid_bytes(m.uuid), successful=not request.dry_run
+                    )
                     for m in matches
                 ]
             return batch_delete_pb2.BatchDeleteReply(
-                took=time.perf_counter() - t0, failed=0 if request.dry_run else len(matches) - deleted,
-                matches=len(matches), successful=deleted, objects=objs,
+                took=time.perf_counter() - t0,
+                failed=0 if request.dry_run else len(matches) - deleted,
+                matches=len(matches),
+                successful=deleted,
+                objects=objs,
             )
 
         return await self._call("weaviate.v1/BatchDelete", context, run)
@@ -386,11 +438,19 @@ class WeaviateServicer(weaviate_pb2_grpc.WeaviateServicer):  # type: ignore[misc
                     elif kind == "data":
                         objs = list(msg.data.objects.values)
                         if len(msg.data.references.values):
-                            await out.put(R(results=R.Results(errors=[
-                                R.Results.Error(error="cross-references are not supported by this server",
-                                                beacon=f"weaviate://localhost/{r.to_collection}/{r.to_uuid}")
-                                for r in msg.data.references.values
-                            ])))
+                            await out.put(
+                                R(
+                                    results=R.Results(
+                                        errors=[
+                                            R.Results.Error(
+                                                error="cross-references are not supported by this server",
+                                                beacon=f"weaviate://localhost/{r.to_collection}/{r.to_uuid}",
+                                            )
+                                            for r in msg.data.references.values
+                                        ]
+                                    )
+                                )
+                            )
                         if not objs:
                             continue
                         await out.put(R(acks=R.Acks(uuids=[o.uuid for o in objs])))
@@ -418,7 +478,9 @@ class WeaviateServicer(weaviate_pb2_grpc.WeaviateServicer):  # type: ignore[misc
         finally:
             read_task.cancel()
             self.state.metrics.requests.labels("grpc", "weaviate.v1/BatchStream", "OK").inc()
-            self.state.metrics.latency.labels("grpc", "weaviate.v1/BatchStream").observe(time.perf_counter() - t0)
+            self.state.metrics.latency.labels("grpc", "weaviate.v1/BatchStream").observe(
+                time.perf_counter() - t0
+            )
 
     def _stream_batch_size(self) -> int:
         svc = self.state.embedding
@@ -427,6 +489,6 @@ class WeaviateServicer(weaviate_pb2_grpc.WeaviateServicer):  # type: ignore[misc
 
 def register(state: ServerState, ops: WeaviateOps) -> Callable[[grpc.aio.Server], None]:
     def add(server: grpc.aio.Server) -> None:
-        weaviate_pb2_grpc.add_WeaviateServicer_to_server(WeaviateServicer(state, ops), server)
+        weaviate_pb2_grpc.add_WeaviateServicer_to_server(WeaviateServicer(state, ops), server)  # type: ignore[no-untyped-call]
 
     return add

@@ -105,7 +105,9 @@ class WeaviateOps:
         for start in range(0, len(jobs), step):
             chunk = jobs[start : start + step]
             # One request per image: the batcher packs them together and isolates a bad one.
-            results = await asyncio.gather(*(svc.images.submit([img]) for _, _, img in chunk), return_exceptions=True)
+            results = await asyncio.gather(
+                *(svc.images.submit([img]) for _, _, img in chunk), return_exceptions=True
+            )
             for (i, name, _), res in zip(chunk, results, strict=True):
                 if isinstance(res, BaseException):
                     if isinstance(res, ServiceError) and not isinstance(res, ValidationError):
@@ -118,13 +120,16 @@ class WeaviateOps:
                 obj.vectors[name] = res.outputs[0]
         return errors
 
-    async def query_vector(self, cfg: CollectionConfig, target: str | None, text: str) -> tuple[str, np.ndarray]:
+    async def query_vector(
+        self, cfg: CollectionConfig, target: str | None, text: str
+    ) -> tuple[str, np.ndarray]:
         """The query multi-vector of ``text`` for the target vector (which must have a vectorizer)."""
         names = list(cfg.vectors)
         if target is None:
             if len(names) != 1:
                 raise ValidationError(
-                    f"{cfg.name} has {len(names)} named vectors ({', '.join(names) or 'none'}): name the target vector"
+                    f"{cfg.name} has {len(names)} named vectors ({', '.join(names) or 'none'}): "
+                    "name the target vector"
                 )
             target = names[0]
         vc = cfg.vectors.get(target)
@@ -132,7 +137,8 @@ class WeaviateOps:
             raise ValidationError(f"{cfg.name} has no vector named {target!r}")
         if vc.vectorizer != MULTI2MULTIVEC:
             raise ValidationError(
-                f"vector {target!r} of {cfg.name} has no vectorizer (self-provided): send a vector instead of text"
+                f"vector {target!r} of {cfg.name} has no vectorizer (self-provided): "
+                "send a vector instead of text"
             )
         res = await self._embedding().embed_queries([text])
         return target, res.outputs[0]
@@ -161,6 +167,8 @@ class WeaviateOps:
             raise ValidationError(errs[0])
         if mode == "insert":
             return await self.run(coll.insert, obj.properties, uuid=obj.uuid, vectors=obj.vectors)
+        if obj.uuid is None:
+            raise ValidationError(f"{mode}: the object's id is required")
         method = coll.replace if mode == "replace" else coll.update
         await self.run(functools.partial(method, obj.uuid, obj.properties, vectors=obj.vectors))
         return str(obj.uuid)

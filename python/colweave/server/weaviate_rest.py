@@ -20,6 +20,7 @@ from colweave.server.http_app import ORJSONResponse, read_json
 from colweave.server.state import ServerState
 from colweave.server.weaviate_ops import WeaviateOps
 from colweave.store.objects import DataObject, StoredObject
+from colweave.store.results import SearchResult
 from colweave.store.schema import Property, normalize_class_name
 
 
@@ -27,13 +28,17 @@ def ms(t: dt.datetime | None) -> int | None:
     return None if t is None else round(t.timestamp() * 1000)
 
 
-def object_json(collection: str, obj: StoredObject, include_vector: bool) -> dict[str, Any]:
+def object_json(collection: str, obj: StoredObject | SearchResult, include_vector: bool) -> dict[str, Any]:
+    if isinstance(obj, SearchResult):
+        created, updated = obj.metadata.creation_time, obj.metadata.last_update_time
+    else:
+        created, updated = obj.creation_time, obj.last_update_time
     out: dict[str, Any] = {
         "class": collection,
         "id": str(obj.uuid),
         "properties": obj.properties,
-        "creationTimeUnix": ms(obj.creation_time),
-        "lastUpdateTimeUnix": ms(obj.last_update_time),
+        "creationTimeUnix": ms(created),
+        "lastUpdateTimeUnix": ms(updated),
     }
     if include_vector:
         out["vectors"] = {k: np.asarray(v).tolist() for k, v in (obj.vectors or {}).items()}
@@ -167,9 +172,7 @@ def routes(state: ServerState, ops: WeaviateOps) -> list[Route]:
                 coll.fetch_objects, limit=limit - len(out) + offset, after=q.get("after"), include_vector=vec
             )
             for r in page:
-                so = StoredObject(r.uuid, r.properties, r.metadata.creation_time, r.metadata.last_update_time,
-                                  r.vectors)
-                out.append(object_json(coll.name, so, vec))
+                out.append(object_json(coll.name, r, vec))
             if len(out) >= limit + offset:
                 break
         out = out[offset : offset + limit]
@@ -180,21 +183,19 @@ def routes(state: ServerState, ops: WeaviateOps) -> list[Route]:
         items = body.get("objects") if isinstance(body, dict) else None
         if not isinstance(items, list) or not items:
             raise ValidationError("'objects' must be a non-empty list")
-        parsed: list[tuple[str, DataObject] | str] = []
+        objects: dict[int, DataObject] = {}
+        errors: dict[int, str] = {}
+        by_coll: dict[str, list[int]] = {}
         for i, item in enumerate(items):
             try:
-                parsed.append(data_object(item, f"objects[{i}]"))
+                name, objects[i] = data_object(item, f"objects[{i}]")
+                by_coll.setdefault(name, []).append(i)
             except ValidationError as e:
-                parsed.append(e.message)
-        by_coll: dict[str, list[int]] = {}
-        for i, p in enumerate(parsed):
-            if not isinstance(p, str):
-                by_coll.setdefault(p[0], []).append(i)
-        errors: dict[int, str] = {i: p for i, p in enumerate(parsed) if isinstance(p, str)}
+                errors[i] = e.message
         ids: dict[int, str] = {}
         for name, idx in by_coll.items():
             try:
-                res = await ops.insert_many(name, [parsed[i][1] for i in idx])  # type: ignore[index]
+                res = await ops.insert_many(name, [objects[i] for i in idx])
             except (NotFoundError, ValidationError) as e:
                 errors.update({i: e.message for i in idx})
                 continue
@@ -218,7 +219,9 @@ def routes(state: ServerState, ops: WeaviateOps) -> list[Route]:
         Route("/v1/schema", schema_create, methods=["POST"], name="schema_create"),
         Route("/v1/schema/{name}", schema_get, methods=["GET"], name="schema_get"),
         Route("/v1/schema/{name}", schema_delete, methods=["DELETE"], name="schema_delete"),
-        Route("/v1/schema/{name}/properties", schema_add_property, methods=["POST"], name="schema_add_property"),
+        Route(
+            "/v1/schema/{name}/properties", schema_add_property, methods=["POST"], name="schema_add_property"
+        ),
         Route("/v1/objects", objects_create, methods=["POST"], name="objects_create"),
         Route("/v1/objects", objects_list, methods=["GET"], name="objects_list"),
         # HEAD before GET: Starlette's GET routes answer HEAD too.
