@@ -44,7 +44,9 @@ class _Page:
 
 def _as_list(items: object, what: str) -> list[Any]:
     if isinstance(items, (str, bytes, bytearray, memoryview, np.ndarray, Image.Image, os.PathLike)):
-        raise ModelInputError(f"{what} must be a list, got a single {type(items).__name__}: wrap it in a list")
+        raise ModelInputError(
+            f"{what} must be a list, got a single {type(items).__name__}: wrap it in a list"
+        )
     if not isinstance(items, Sequence):
         try:
             return list(items)  # type: ignore[call-overload, no-any-return]
@@ -137,7 +139,9 @@ class Encoder:
         if not isinstance(dim, int):
             dim = (self._manifest or {}).get("embedding_dim") or self._model_cfg.embedding_dim
         if not isinstance(dim, int):
-            raise ModelFilesError(f"{path}: the embedding dimension is neither in the graph nor in config.json")
+            raise ModelFilesError(
+                f"{path}: the embedding dimension is neither in the graph nor in config.json"
+            )
         self.dim = dim
 
     @staticmethod
@@ -260,14 +264,18 @@ class Encoder:
     def _run_single(self, seqs: Sequence[np.ndarray], pixel_values: np.ndarray) -> list[np.ndarray]:
         assert self._single is not None
         ids, mask = self._pad_ids(seqs)
-        out = self._single.run(None, {"input_ids": ids, "attention_mask": mask, "pixel_values": pixel_values})[0]
+        out = self._single.run(
+            None, {"input_ids": ids, "attention_mask": mask, "pixel_values": pixel_values}
+        )[0]
         emb = np.asarray(out, dtype=np.float32).reshape(ids.shape[0], ids.shape[1], -1)
         norms = np.linalg.norm(emb, axis=-1, keepdims=True)
-        emb = emb / np.maximum(norms, 1e-12)  # a no-op for graphs that normalise; required for those that don't
+        emb = emb / np.maximum(
+            norms, 1e-12
+        )  # a no-op for graphs that normalise; required for those that don't
         return self._unpad(emb, seqs)
 
     def embed_queries(self, texts: Sequence[str]) -> list[np.ndarray]:
-        """One float32 (m_i, dim) array per query (its tokens, the special and augmentation tokens included)."""
+        """One float32 (m_i, dim) array per query: its tokens, the special and augmentation ones included."""
         items = _as_list(texts, "texts")
         if not items:
             return []

@@ -1,14 +1,14 @@
 """``colweave export``: a transformers-native ColModernVBERT checkpoint → a colweave model directory.
 
 Needs the ``export`` extra (torch, transformers, onnx, onnxscript). The stock forward does not export
-(in-place ``|=``, boolean tile filtering, ``masked_scatter``, ``.tolist()``), so the model is cut in two graphs
-built from the checkpoint's own modules:
+(in-place ``|=``, boolean tile filtering, ``masked_scatter``, ``.tolist()``), so the model is cut in two
+graphs built from the checkpoint's own modules:
 
 * ``vision.onnx``: ``pixel_values`` (tiles, 3, H, W) → SigLIP → pixel shuffle + projection →
   ``image_features`` (tiles, image_seq_len, hidden);
 * ``text.onnx``: ``input_ids``, ``attention_mask`` (batch, seq) and ``image_features`` → token embeddings with
   the ``<image>`` positions replaced in order (a cumulative-sum index and a ``where``) → ModernBERT →
-  projection → L2 normalisation → × mask = ``embeddings`` (batch, seq, dim). A query feeds zero tiles.
+  projection → L2 normalisation → times the mask = ``embeddings`` (batch, seq, dim). A query feeds zero tiles.
 
 The graphs' inputs and outputs are float32 whatever ``--dtype``: with fp16 the casts are inside the graphs,
 and the rotary frequencies stay fp32 (θ = 160000 gives fp16 subnormals). ``--quantize int8`` applies
@@ -54,14 +54,14 @@ def _require_export_deps() -> Any:
 def build_graph_modules(model: Any) -> tuple[Any, Any]:
     """The two export wrappers around a loaded ``ColModernVBertForRetrieval`` (torch imported lazily)."""
     torch = _require_export_deps()
-    nn = torch.nn
+    module_base: Any = torch.nn.Module
 
     vlm = model.vlm
     text_cfg = vlm.config.text_config
     image_token_id = int(vlm.config.image_token_id)
     window = int(text_cfg.sliding_window)
 
-    class Vision(nn.Module):  # type: ignore[misc]
+    class Vision(module_base):  # type: ignore[misc]
         def __init__(self) -> None:
             super().__init__()
             self.vision = vlm.vision_model
@@ -74,7 +74,7 @@ def build_graph_modules(model: Any) -> tuple[Any, Any]:
             h = self.vision.post_layernorm(h)
             return self.connector(h).float()
 
-    class Text(nn.Module):  # type: ignore[misc]
+    class Text(module_base):  # type: ignore[misc]
         def __init__(self) -> None:
             super().__init__()
             self.text = vlm.text_model
@@ -118,8 +118,9 @@ def build_single_graph_module(model: Any) -> Any:
     vision, text = build_graph_modules(model)
     seq_len = int(model.vlm.image_seq_len)
     image_token_id = int(model.vlm.config.image_token_id)
+    module_base: Any = torch.nn.Module
 
-    class Single(torch.nn.Module):  # type: ignore[misc]
+    class Single(module_base):  # type: ignore[misc]
         def __init__(self) -> None:
             super().__init__()
             self.vision_graph = vision
@@ -141,8 +142,15 @@ def build_single_graph_module(model: Any) -> Any:
     return Single().eval()
 
 
-def _export(module: Any, args: tuple[Any, ...], path: Path, input_names: list[str], output_names: list[str],
-            dynamic_axes: dict[str, dict[int, str]], opset: int) -> None:
+def _export(
+    module: Any,
+    args: tuple[Any, ...],
+    path: Path,
+    input_names: list[str],
+    output_names: list[str],
+    dynamic_axes: dict[str, dict[int, str]],
+    opset: int,
+) -> None:
     torch = _require_export_deps()
     with torch.no_grad():
         torch.onnx.export(
@@ -212,10 +220,12 @@ def export_model(
     ref_model = None
     if dtype == "fp16":
         ref_model = model
-        model = ColModernVBertForRetrieval.from_pretrained(src, attn_implementation="eager", dtype=torch.float32)
+        model = ColModernVBertForRetrieval.from_pretrained(
+            src, attn_implementation="eager", dtype=torch.float32
+        )
         model.half().eval()
         rotary = model.vlm.text_model.rotary_emb
-        for name, buf in list(rotary.named_buffers()):
+        for name, _buf in list(rotary.named_buffers()):
             if name.endswith("inv_freq"):  # keep RoPE frequencies fp32
                 setattr(rotary, name, ref_model.vlm.text_model.rotary_emb.get_buffer(name).clone())
     seq_len = int(model.vlm.image_seq_len)
@@ -225,7 +235,9 @@ def export_model(
         )
     tile = int(model.config.vlm_config.vision_config.image_size)
     if tile != proc_cfg.image.tile_size:
-        raise ModelFilesError(f"vision image_size {tile} != the processor's tile size {proc_cfg.image.tile_size}")
+        raise ModelFilesError(
+            f"vision image_size {tile} != the processor's tile size {proc_cfg.image.tile_size}"
+        )
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -354,8 +366,16 @@ def _colweave_version() -> str:
         return "unknown"
 
 
-def _verify(tmp: Path, graphs: list[str], model: Any, pixel_values: Any, ids: Any, mask: Any, n_img: int,
-            single_graph: bool) -> float:
+def _verify(
+    tmp: Path,
+    graphs: list[str],
+    model: Any,
+    pixel_values: Any,
+    ids: Any,
+    mask: Any,
+    n_img: int,
+    single_graph: bool,
+) -> float:
     """Runs the exported graph(s) on the export sample and compares with the PyTorch model's own forward."""
     torch = _require_export_deps()
     import onnxruntime as ort
@@ -377,11 +397,15 @@ def _verify(tmp: Path, graphs: list[str], model: Any, pixel_values: Any, ids: An
         sess = ort.InferenceSession(str(tmp / "model.onnx"), opts, providers=["CPUExecutionProvider"])
         pvs = np.zeros((ids.shape[0], n_img, *pv.shape[1:]), dtype=np.float32)
         pvs[0] = pv.numpy()
-        got = sess.run(None, {"input_ids": ids.numpy(), "attention_mask": mask.numpy(), "pixel_values": pvs})[0]
+        got = sess.run(None, {"input_ids": ids.numpy(), "attention_mask": mask.numpy(), "pixel_values": pvs})[
+            0
+        ]
     else:
         vis = ort.InferenceSession(str(tmp / "vision.onnx"), opts, providers=["CPUExecutionProvider"])
         txt = ort.InferenceSession(str(tmp / "text.onnx"), opts, providers=["CPUExecutionProvider"])
         feats = vis.run(None, {"pixel_values": pv.numpy()})[0]
-        got = txt.run(None, {"input_ids": ids.numpy(), "attention_mask": mask.numpy(), "image_features": feats})[0]
+        got = txt.run(
+            None, {"input_ids": ids.numpy(), "attention_mask": mask.numpy(), "image_features": feats}
+        )[0]
     keep = mask.numpy().astype(bool)
     return float(np.abs(got[keep] - expected[keep]).max())

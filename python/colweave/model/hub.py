@@ -42,7 +42,10 @@ def looks_like_repo_id(source: str) -> bool:
 
 
 def resolve(
-    source: str | os.PathLike[str], revision: str | None = None, patterns: list[str] | None = None
+    source: str | os.PathLike[str],
+    revision: str | None = None,
+    patterns: list[str] | None = None,
+    cache_dir: str | os.PathLike[str] | None = None,
 ) -> ResolvedSource:
     """A local directory as is; otherwise a hub repository id, downloaded (or found in the cache).
 
@@ -52,25 +55,30 @@ def resolve(
         return ResolvedSource(path.resolve(), str(source), None)
     text = os.fspath(source)
     if not looks_like_repo_id(text):
-        raise ModelNotAvailableError(f"{text!r} is neither an existing directory nor a hub id like 'org/name'")
+        raise ModelNotAvailableError(
+            f"{text!r} is neither an existing directory nor a hub id like 'org/name'"
+        )
     try:
         from huggingface_hub import snapshot_download
         from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError, RepositoryNotFoundError
     except ImportError as e:  # pragma: no cover - huggingface_hub ships with tokenizers
-        raise ModelNotAvailableError(f"huggingface_hub is needed to fetch {text!r}: pip install huggingface_hub") from e
+        raise ModelNotAvailableError(
+            f"huggingface_hub is needed to fetch {text!r}: pip install huggingface_hub"
+        ) from e
     try:
         local = snapshot_download(
-            repo_id=text, revision=revision, allow_patterns=patterns or CHECKPOINT_PATTERNS, local_files_only=_offline()
+            repo_id=text,
+            revision=revision,
+            allow_patterns=patterns or CHECKPOINT_PATTERNS,
+            local_files_only=_offline(),
+            cache_dir=None if cache_dir is None else os.fspath(cache_dir),
         )
     except LocalEntryNotFoundError:
         raise ModelNotAvailableError(
-            f"{text!r} is not in the Hugging Face cache ({_cache_dir()}) and cannot be downloaded "
-            + (
-                "because HF_HUB_OFFLINE is set"
-                if _offline()
-                else "(no network access to the hub?)"
-            )
-            + ": download it on a connected machine (`huggingface-cli download "
+            f"{text!r} is not in the Hugging Face cache ({cache_dir or _cache_dir()}) and cannot be "
+            "downloaded "
+            + ("because HF_HUB_OFFLINE is set" if _offline() else "(no network access to the hub?)")
+            + ": download it on a connected machine (`hf download "
             + text
             + "`) and copy the cache, point HF_HOME at a cache that has it, or pass a local directory"
         ) from None

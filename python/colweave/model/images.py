@@ -70,7 +70,7 @@ def open_encoded(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Ima
     """Opens encoded image bytes, checks the header's size against ``max_pixels``, then decodes fully."""
     if not data:
         raise ImageDecodeError("empty image data")
-    Image.init()  # registers every plugin (Image.open(formats=...) needs them loaded); cheap after the first call
+    Image.init()  # Image.open(formats=...) needs the plugins registered; cheap after the first call
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)

@@ -163,9 +163,9 @@ class ImagePreprocessor:
         return [np.asarray(img)], 0, 0
 
     def normalise(self, frames: Sequence[np.ndarray]) -> np.ndarray:
-        """Step 3 for HWC uint8 tiles: float32 (n, 3, tile, tile)."""
-        t = self.cfg.tile_size
-        out = np.empty((len(frames), 3, t, t), dtype=np.float32)
+        """Step 3 for equally sized HWC uint8 RGB tiles: float32 (n, 3, height, width)."""
+        h, w = (frames[0].shape[0], frames[0].shape[1]) if len(frames) else (self.cfg.tile_size,) * 2
+        out = np.empty((len(frames), 3, h, w), dtype=np.float32)
         for i, frame in enumerate(frames):
             for c in range(3):
                 np.take(self._lut[c], frame[:, :, c], out=out[i, c])

@@ -38,7 +38,7 @@ class SessionSettings:
 
 
 def requested_providers(settings: SessionSettings) -> list[str | tuple[str, dict[str, str]]]:
-    """The provider list for ``settings``; ``device="cuda"`` without a CUDA build of onnxruntime is an error."""
+    """The provider list for ``settings``; ``device="cuda"`` without onnxruntime-gpu is an error."""
     available = ort.get_available_providers()
     cuda_ok = "CUDAExecutionProvider" in available
     if settings.device == "cuda" and not cuda_ok:

@@ -32,7 +32,7 @@ def expand_image_tokens(rows: int, cols: int, image_seq_len: int) -> str:
     global_block = f"{FAKE_IMAGE_TOKEN}{GLOBAL_IMAGE_TOKEN}{block}{FAKE_IMAGE_TOKEN}"
     if rows == 0 and cols == 0:
         return global_block
-    parts = []
+    parts: list[str] = []
     for r in range(rows):
         parts.extend(f"{FAKE_IMAGE_TOKEN}<row_{r + 1}_col_{c + 1}>{block}" for c in range(cols))
         parts.append("\n")
