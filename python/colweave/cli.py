@@ -1,11 +1,93 @@
-"""The ``colweave`` command line."""
+"""The ``colweave`` command line. Every flag can also be given as an environment variable ``COLWEAVE_*``
+(shown in each command's ``--help``); a flag on the command line wins."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from typing import Any
 
 import colweave
+
+ENV_PREFIX = "COLWEAVE_"
+
+
+def _env_default(name: str, default: Any = None) -> Any:
+    return os.environ.get(ENV_PREFIX + name, default)
+
+
+def _add_export(sub: Any) -> None:
+    p = sub.add_parser(
+        "export",
+        help="convert a transformers-native ColModernVBERT checkpoint into a colweave model directory "
+        "(needs the export extra)",
+        description="Converts a checkpoint (a hub id or a local directory written by "
+        "ColModernVBertForRetrieval.save_pretrained + ColModernVBertProcessor.save_pretrained) into "
+        "vision.onnx, "
+        "text.onnx, the tokenizer and processor files and a colweave.json manifest.",
+    )
+    src = _env_default("EXPORT_FROM")
+    out = _env_default("EXPORT_OUT")
+    p.add_argument(
+        "--from",
+        dest="source",
+        required=src is None,
+        default=src,
+        help="hub id (org/name) or local checkpoint directory [env COLWEAVE_EXPORT_FROM]",
+    )
+    p.add_argument(
+        "--out", required=out is None, default=out, help="output model directory [env COLWEAVE_EXPORT_OUT]"
+    )
+    p.add_argument(
+        "--dtype",
+        choices=["fp32", "fp16"],
+        default=_env_default("EXPORT_DTYPE", "fp32"),
+        help="graph precision; fp16 keeps RoPE in fp32 (for GPUs) [env COLWEAVE_EXPORT_DTYPE]",
+    )
+    p.add_argument(
+        "--quantize",
+        choices=["int8"],
+        default=_env_default("EXPORT_QUANTIZE"),
+        help="dynamic int8 quantisation of the MatMuls (for CPUs) [env COLWEAVE_EXPORT_QUANTIZE]",
+    )
+    p.add_argument(
+        "--revision",
+        default=_env_default("EXPORT_REVISION"),
+        help="hub revision (branch, tag or commit) [env COLWEAVE_EXPORT_REVISION]",
+    )
+    p.add_argument(
+        "--opset",
+        type=int,
+        default=int(_env_default("EXPORT_OPSET", "18")),
+        help="ONNX opset [env COLWEAVE_EXPORT_OPSET]",
+    )
+    p.add_argument(
+        "--no-verify",
+        action="store_true",
+        default=_env_default("EXPORT_NO_VERIFY", "").lower() in ("1", "true", "yes"),
+        help="skip the onnxruntime-vs-PyTorch check on a sample [env COLWEAVE_EXPORT_NO_VERIFY]",
+    )
+
+
+def _export(args: argparse.Namespace) -> int:
+    from colweave.model.errors import ModelFilesError
+    from colweave.model.export import export_model
+
+    try:
+        export_model(
+            args.source,
+            args.out,
+            dtype=args.dtype,
+            quantize=args.quantize,
+            revision=args.revision,
+            opset=args.opset,
+            verify=not args.no_verify,
+        )
+    except (ModelFilesError, ValueError, RuntimeError) as e:
+        print(f"colweave export: error: {e}", file=sys.stderr)
+        return 2
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -13,11 +95,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--version", action="version", version=f"colweave {colweave.__version__}")
     sub = parser.add_subparsers(dest="command")
     sub.add_parser("info", help="print the kernels' build and CPU facts")
+    _add_export(sub)
     args = parser.parse_args(argv)
     if args.command == "info":
         print(f"colweave {colweave.__version__}")
         print(f"simd paths: {', '.join(colweave.available_isas())} (default {colweave.default_isa()})")
         return 0
+    if args.command == "export":
+        return _export(args)
     parser.print_help()
     return 0
 

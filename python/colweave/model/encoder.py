@@ -1,0 +1,299 @@
+"""The Encoder: ColModernVBERT on onnxruntime, pages and queries → L2-normalised multi-vectors.
+
+Two directory layouts load:
+
+* colweave's (``colweave export``): ``vision.onnx`` + ``text.onnx``. A query runs the text graph only;
+  the tiles of many pages go through the vision graph together, up to ``max_tiles_per_batch``.
+* the public ``Qdrant/colmodernvbert`` export: one graph (``model_v2.onnx`` or ``model.onnx``) taking
+  ``input_ids``, ``attention_mask`` and ``pixel_values`` (batch, tiles, 3, H, W); a query feeds one zero tile.
+
+Sequences are padded on the right (positions of real tokens stay those of the unpadded sequence) and batched
+up to ``max_tokens_per_batch`` padded tokens; padding rows are removed from the output. A page's or query's
+vectors therefore do not depend on what else is in the call beyond float rounding (≤ 1e-5 observed).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from colweave.model import hub
+from colweave.model.config import load_model_config, load_processor_config
+from colweave.model.errors import ModelFilesError, ModelInputError, TextInputError
+from colweave.model.images import DEFAULT_MAX_PIXELS, load_image
+from colweave.model.manifest import read_manifest
+from colweave.model.preprocess import ImagePreprocessor
+from colweave.model.session import SessionSettings, create_session
+from colweave.model.tokenizer import TextTokenizer
+
+SINGLE_GRAPH_NAMES = ("model_v2.onnx", "model.onnx")
+ENCODER_PATTERNS = [*hub.CHECKPOINT_PATTERNS, "*.onnx", "*.onnx.data", "*.onnx_data"]
+
+
+@dataclass
+class _Page:
+    frames: list[np.ndarray]  # uint8 HWC tiles
+    ids: np.ndarray
+
+
+def _as_list(items: object, what: str) -> list[Any]:
+    if isinstance(items, (str, bytes, bytearray, memoryview, np.ndarray, Image.Image, os.PathLike)):
+        raise ModelInputError(
+            f"{what} must be a list, got a single {type(items).__name__}: wrap it in a list"
+        )
+    if not isinstance(items, Sequence):
+        try:
+            return list(items)  # type: ignore[call-overload, no-any-return]
+        except TypeError:
+            raise ModelInputError(f"{what} must be a list, got {type(items).__name__}") from None
+    return list(items)
+
+
+def _batches(lengths: Sequence[int], order: Sequence[int], budget: int) -> Iterator[list[int]]:
+    """Groups ``order`` (indices into ``lengths``) so that each group's count x max length ≤ budget."""
+    group: list[int] = []
+    longest = 0
+    for i in order:
+        n = lengths[i]
+        if group and (len(group) + 1) * max(longest, n) > budget:
+            yield group
+            group, longest = [], 0
+        group.append(i)
+        longest = max(longest, n)
+    if group:
+        yield group
+
+
+class Encoder:
+    """``Encoder(model_dir, device="auto", threads=None)``; see the module docstring.
+
+    ``model_dir`` is a model directory, or a hub id of one (downloaded through ``huggingface_hub``).
+    ``max_image_pixels`` bounds every decoded image (decompression bombs raise ``ImageSizeError``).
+    """
+
+    def __init__(
+        self,
+        model_dir: str | os.PathLike[str],
+        device: str = "auto",
+        threads: int | None = None,
+        *,
+        max_tiles_per_batch: int = 8,
+        max_tokens_per_batch: int = 8192,
+        max_image_pixels: int = DEFAULT_MAX_PIXELS,
+    ) -> None:
+        for name, value in (
+            ("max_tiles_per_batch", max_tiles_per_batch),
+            ("max_tokens_per_batch", max_tokens_per_batch),
+            ("max_image_pixels", max_image_pixels),
+        ):
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        self._settings = SessionSettings(device=device, threads=threads)
+        path = Path(model_dir).expanduser()
+        if not path.is_dir():
+            path = hub.resolve(model_dir, patterns=ENCODER_PATTERNS).path
+        self.model_dir = path
+        self.max_tiles_per_batch = max_tiles_per_batch
+        self.max_tokens_per_batch = max_tokens_per_batch
+        self.max_image_pixels = max_image_pixels
+
+        self._manifest = read_manifest(path)
+        self._model_cfg = load_model_config(path)
+        self._proc = load_processor_config(path, self._model_cfg)
+        self._pre = ImagePreprocessor(self._proc.image)
+        self._tok = TextTokenizer(path, self._proc, self._model_cfg)
+
+        if (path / "vision.onnx").is_file() and (path / "text.onnx").is_file():
+            self.layout = "split"
+            self._vision = create_session(path / "vision.onnx", self._settings)
+            self._text = create_session(path / "text.onnx", self._settings)
+            self._check_inputs(self._vision, {"pixel_values"})
+            self._check_inputs(self._text, {"input_ids", "attention_mask", "image_features"})
+            hidden = self._text.get_inputs()[2].shape[-1]
+            if not isinstance(hidden, int):
+                raise ModelFilesError(f"{path / 'text.onnx'}: image_features needs a static hidden size")
+            self._hidden = hidden
+            self._single = None
+            out_session = self._text
+        else:
+            single = next((path / n for n in SINGLE_GRAPH_NAMES if (path / n).is_file()), None)
+            if single is None:
+                raise ModelFilesError(
+                    f"{path} holds no model graphs: expected vision.onnx + text.onnx (colweave export) or "
+                    f"one of {', '.join(SINGLE_GRAPH_NAMES)} (single-graph export)"
+                )
+            self.layout = "single"
+            self._single = create_session(single, self._settings)
+            self._check_inputs(self._single, {"input_ids", "attention_mask", "pixel_values"})
+            self._vision = self._text = None
+            self._hidden = 0
+            out_session = self._single
+        self.providers = list(out_session.get_providers())
+        dim = out_session.get_outputs()[0].shape[-1]
+        if not isinstance(dim, int):
+            dim = (self._manifest or {}).get("embedding_dim") or self._model_cfg.embedding_dim
+        if not isinstance(dim, int):
+            raise ModelFilesError(
+                f"{path}: the embedding dimension is neither in the graph nor in config.json"
+            )
+        self.dim = dim
+
+    @staticmethod
+    def _check_inputs(sess: Any, names: set[str]) -> None:
+        have = {i.name for i in sess.get_inputs()}
+        if not names <= have:
+            raise ModelFilesError(f"graph inputs are {sorted(have)}, expected {sorted(names)}")
+
+    @property
+    def info(self) -> dict[str, Any]:
+        m = self._manifest or {}
+        img = self._proc.image
+        return {
+            "model_id": m.get("source") or self.model_dir.name,
+            "revision": m.get("revision"),
+            "model_dir": str(self.model_dir),
+            "layout": self.layout,
+            "dim": self.dim,
+            "dtype": m.get("dtype", "fp32"),
+            "quantize": m.get("quantize"),
+            "providers": self.providers,
+            "device": self._settings.device,
+            "threads": self._settings.threads,
+            "image_seq_len": self._proc.image_seq_len,
+            "tile_size": img.tile_size,
+            "longest_edge": img.longest_edge,
+            "image_splitting": img.do_image_splitting,
+            "limits": {
+                "max_image_pixels": self.max_image_pixels,
+                "max_tokens": self._tok.max_length,
+                "max_tiles_per_batch": self.max_tiles_per_batch,
+                "max_tokens_per_batch": self.max_tokens_per_batch,
+            },
+        }
+
+    # ---------------------------------------------------------------- images
+
+    def _prepare_page(self, i: int, image: object) -> _Page:
+        try:
+            rgb = load_image(image, self.max_image_pixels)
+        except ModelInputError as e:
+            raise type(e)(f"image {i}: {e}") from None
+        frames, rows, cols = self._pre.tiles_uint8(rgb)
+        ids = self._tok.encode_document(rows, cols)
+        expected = len(frames) * self._proc.image_seq_len
+        if int((ids == self._tok.image_token_id).sum()) != expected:
+            raise ModelFilesError(
+                f"the page prompt holds {int((ids == self._tok.image_token_id).sum())} image tokens, the "
+                f"{len(frames)} tiles give {expected}: tokenizer.json does not keep <image> as one token"
+            )
+        return _Page(frames, ids)
+
+    def _normalise(self, frames: Sequence[np.ndarray]) -> np.ndarray:
+        return self._pre.normalise(frames)
+
+    def embed_images(self, images: Sequence[object]) -> list[np.ndarray]:
+        """One float32 (n_i, dim) array per image: every non-padding token of the page prompt, in order."""
+        items = _as_list(images, "images")
+        pages = [self._prepare_page(i, im) for i, im in enumerate(items)]
+        if not pages:
+            return []
+        out: list[np.ndarray | None] = [None] * len(pages)
+        lengths = [len(p.ids) for p in pages]
+        if self.layout == "split":
+            for group in _batches(lengths, range(len(pages)), self.max_tokens_per_batch):
+                frames = [f for i in group for f in pages[i].frames]
+                feats = np.concatenate(
+                    [
+                        self._run_vision(frames[s : s + self.max_tiles_per_batch])
+                        for s in range(0, len(frames), self.max_tiles_per_batch)
+                    ]
+                )
+                for i, emb in zip(group, self._run_text([pages[i].ids for i in group], feats), strict=True):
+                    out[i] = emb
+        else:
+            tiles = [len(p.frames) for p in pages]
+            for group in _batches(lengths, range(len(pages)), self.max_tokens_per_batch):
+                for sub in _batches(tiles, group, self.max_tiles_per_batch):
+                    pv = self._pad_tiles([pages[i].frames for i in sub])
+                    for i, emb in zip(sub, self._run_single([pages[i].ids for i in sub], pv), strict=True):
+                        out[i] = emb
+        return [o for o in out if o is not None]
+
+    def _run_vision(self, frames: Sequence[np.ndarray]) -> np.ndarray:
+        assert self._vision is not None
+        result = self._vision.run(["image_features"], {"pixel_values": self._normalise(frames)})[0]
+        return np.asarray(result, dtype=np.float32)
+
+    def _pad_tiles(self, per_page: Sequence[Sequence[np.ndarray]]) -> np.ndarray:
+        t = self._proc.image.tile_size
+        n = max(len(f) for f in per_page)
+        pv = np.zeros((len(per_page), n, 3, t, t), dtype=np.float32)
+        for b, frames in enumerate(per_page):
+            pv[b, : len(frames)] = self._normalise(frames)
+        return pv
+
+    # ---------------------------------------------------------------- text
+
+    def _pad_ids(self, seqs: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        longest = max(len(s) for s in seqs)
+        ids = np.full((len(seqs), longest), self._tok.pad_token_id, dtype=np.int64)
+        mask = np.zeros((len(seqs), longest), dtype=np.int64)
+        for b, s in enumerate(seqs):
+            ids[b, : len(s)] = s
+            mask[b, : len(s)] = 1
+        return ids, mask
+
+    @staticmethod
+    def _unpad(emb: np.ndarray, seqs: Sequence[np.ndarray]) -> list[np.ndarray]:
+        return [np.array(emb[b, : len(s)], dtype=np.float32) for b, s in enumerate(seqs)]
+
+    def _run_text(self, seqs: Sequence[np.ndarray], feats: np.ndarray) -> list[np.ndarray]:
+        assert self._text is not None
+        ids, mask = self._pad_ids(seqs)
+        emb = self._text.run(
+            ["embeddings"], {"input_ids": ids, "attention_mask": mask, "image_features": feats}
+        )[0]
+        return self._unpad(np.asarray(emb), seqs)
+
+    def _run_single(self, seqs: Sequence[np.ndarray], pixel_values: np.ndarray) -> list[np.ndarray]:
+        assert self._single is not None
+        ids, mask = self._pad_ids(seqs)
+        out = self._single.run(
+            None, {"input_ids": ids, "attention_mask": mask, "pixel_values": pixel_values}
+        )[0]
+        emb = np.asarray(out, dtype=np.float32).reshape(ids.shape[0], ids.shape[1], -1)
+        norms = np.linalg.norm(emb, axis=-1, keepdims=True)
+        emb = emb / np.maximum(
+            norms, 1e-12
+        )  # a no-op for graphs that normalise; required for those that don't
+        return self._unpad(emb, seqs)
+
+    def embed_queries(self, texts: Sequence[str]) -> list[np.ndarray]:
+        """One float32 (m_i, dim) array per query: its tokens, the special and augmentation ones included."""
+        items = _as_list(texts, "texts")
+        if not items:
+            return []
+        seqs = self._tok.encode_queries(items)
+        lengths = [len(s) for s in seqs]
+        order = sorted(range(len(seqs)), key=lambda i: lengths[i])  # less padding; order restored below
+        out: list[np.ndarray | None] = [None] * len(seqs)
+        for group in _batches(lengths, order, self.max_tokens_per_batch):
+            batch = [seqs[i] for i in group]
+            if self.layout == "split":
+                feats = np.zeros((0, self._proc.image_seq_len, self._hidden), dtype=np.float32)
+                embs = self._run_text(batch, feats)
+            else:
+                t = self._proc.image.tile_size
+                embs = self._run_single(batch, np.zeros((1, 1, 3, t, t), dtype=np.float32))
+            for i, emb in zip(group, embs, strict=True):
+                out[i] = emb
+        return [o for o in out if o is not None]
+
+
+__all__ = ["Encoder", "TextInputError"]

@@ -1,0 +1,411 @@
+"""``colweave export``: a transformers-native ColModernVBERT checkpoint → a colweave model directory.
+
+Needs the ``export`` extra (torch, transformers, onnx, onnxscript). The stock forward does not export
+(in-place ``|=``, boolean tile filtering, ``masked_scatter``, ``.tolist()``), so the model is cut in two
+graphs built from the checkpoint's own modules:
+
+* ``vision.onnx``: ``pixel_values`` (tiles, 3, H, W) → SigLIP → pixel shuffle + projection →
+  ``image_features`` (tiles, image_seq_len, hidden);
+* ``text.onnx``: ``input_ids``, ``attention_mask`` (batch, seq) and ``image_features`` → token embeddings with
+  the ``<image>`` positions replaced in order (a cumulative-sum index and a ``where``) → ModernBERT →
+  projection → L2 normalisation → times the mask = ``embeddings`` (batch, seq, dim). A query feeds zero tiles.
+
+The graphs' inputs and outputs are float32 whatever ``--dtype``: with fp16 the casts are inside the graphs,
+and the rotary frequencies stay fp32 (θ = 160000 gives fp16 subnormals). ``--quantize int8`` applies
+onnxruntime's dynamic quantisation to the MatMuls (weights int8 per channel, activations uint8 at run time).
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from colweave.model import hub
+from colweave.model.config import load_model_config, load_processor_config
+from colweave.model.errors import ModelFilesError
+from colweave.model.manifest import FORMAT, FORMAT_VERSION, file_entries, write_manifest
+
+DTYPES = ("fp32", "fp16")
+QUANTIZATIONS = ("int8",)
+DEFAULT_OPSET = 18
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json")
+
+
+def _require_export_deps() -> Any:
+    try:
+        import onnx  # noqa: F401
+        import torch
+        import transformers  # noqa: F401
+    except ImportError as e:
+        raise RuntimeError(
+            f"colweave export needs the export extra ({e.name} is missing): pip install 'colweave[export]'"
+        ) from e
+    return torch
+
+
+def build_graph_modules(model: Any) -> tuple[Any, Any]:
+    """The two export wrappers around a loaded ``ColModernVBertForRetrieval`` (torch imported lazily)."""
+    torch = _require_export_deps()
+    module_base: Any = torch.nn.Module
+
+    vlm = model.vlm
+    text_cfg = vlm.config.text_config
+    image_token_id = int(vlm.config.image_token_id)
+    window = int(text_cfg.sliding_window)
+
+    class Vision(module_base):  # type: ignore[misc]
+        def __init__(self) -> None:
+            super().__init__()
+            self.vision = vlm.vision_model
+            self.connector = vlm.connector
+
+        def forward(self, pixel_values: Any) -> Any:
+            dtype = self.connector.modality_projection.weight.dtype
+            h = self.vision.embeddings(pixel_values.to(dtype))
+            h = self.vision.encoder(inputs_embeds=h).last_hidden_state
+            h = self.vision.post_layernorm(h)
+            return self.connector(h).float()
+
+    class Text(module_base):  # type: ignore[misc]
+        def __init__(self) -> None:
+            super().__init__()
+            self.text = vlm.text_model
+            self.proj = model.embedding_proj_layer
+
+        def forward(self, input_ids: Any, attention_mask: Any, image_features: Any) -> Any:
+            emb = self.text.embeddings.tok_embeddings(input_ids)
+            batch, seq, hidden = emb.shape
+            is_image = input_ids == image_token_id
+            flat = is_image.reshape(-1).to(torch.int64)
+            index = torch.cumsum(flat, 0) * flat  # k-th image token → row k of [zeros; features]
+            feats = image_features.reshape(-1, hidden).to(emb.dtype)
+            feats = torch.cat([torch.zeros_like(emb[0, :1]), feats], 0)
+            injected = torch.index_select(feats, 0, index).reshape(batch, seq, hidden)
+            emb = torch.where(is_image.unsqueeze(-1), injected, emb)
+
+            keep = attention_mask.to(torch.bool)
+            pos = torch.arange(seq, device=input_ids.device)
+            diag = pos[:, None] == pos[None, :]
+            allowed = keep[:, None, None, :] | diag  # padding rows may see themselves: no all-masked rows
+            near = (pos[:, None] - pos[None, :]).abs() <= window
+            neg = torch.finfo(emb.dtype).min
+            zero = torch.zeros((), dtype=emb.dtype)
+            full = torch.where(allowed, zero, neg)
+            sliding = torch.where(allowed & near, zero, neg)
+            out = self.text(
+                inputs_embeds=emb,
+                attention_mask={"full_attention": full, "sliding_attention": sliding},
+            ).last_hidden_state
+            x = self.proj(out.to(self.proj.weight.dtype)).float()
+            x = x / x.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+            return x * attention_mask.unsqueeze(-1).to(x.dtype)
+
+    return Vision().eval(), Text().eval()
+
+
+def build_single_graph_module(model: Any) -> Any:
+    """One graph with the public ``Qdrant/colmodernvbert`` interface (input_ids, attention_mask,
+    pixel_values (batch, tiles, 3, H, W)) → embeddings. Used to test colweave's loader for that layout."""
+    torch = _require_export_deps()
+    vision, text = build_graph_modules(model)
+    seq_len = int(model.vlm.image_seq_len)
+    image_token_id = int(model.vlm.config.image_token_id)
+    module_base: Any = torch.nn.Module
+
+    class Single(module_base):  # type: ignore[misc]
+        def __init__(self) -> None:
+            super().__init__()
+            self.vision_graph = vision
+            self.text_graph = text
+
+        def forward(self, input_ids: Any, attention_mask: Any, pixel_values: Any) -> Any:
+            b, t = pixel_values.shape[0], pixel_values.shape[1]
+            feats = self.vision_graph(pixel_values.reshape(b * t, *pixel_values.shape[2:]))
+            hidden = feats.shape[-1]
+            flat_feats = feats.reshape(-1, hidden)
+            is_image = (input_ids == image_token_id).to(torch.int64)
+            k = torch.cumsum(is_image, 1) - 1  # per row: the k-th image token of this row
+            row = torch.arange(input_ids.shape[0], device=input_ids.device)[:, None]
+            index = (row * (t * seq_len) + k).clamp(0, flat_feats.shape[0] - 1) * is_image
+            # rows' features in token order, so the text graph's global cumulative index lines up
+            ordered = torch.index_select(flat_feats, 0, index.reshape(-1)[is_image.reshape(-1).bool()])
+            return self.text_graph(input_ids, attention_mask, ordered.reshape(-1, seq_len, hidden))
+
+    return Single().eval()
+
+
+def _export(
+    module: Any,
+    args: tuple[Any, ...],
+    path: Path,
+    input_names: list[str],
+    output_names: list[str],
+    dynamic_axes: dict[str, dict[int, str]],
+    opset: int,
+) -> None:
+    torch = _require_export_deps()
+    with torch.no_grad():
+        torch.onnx.export(
+            module,
+            args,
+            str(path),
+            input_names=input_names,
+            output_names=output_names,
+            dynamic_axes=dynamic_axes,
+            opset_version=opset,
+            dynamo=False,
+        )
+
+
+def _sample_inputs(model: Any, tile: int) -> tuple[Any, Any, Any, Any]:
+    torch = _require_export_deps()
+    g = torch.Generator().manual_seed(0)
+    seq_len = int(model.vlm.image_seq_len)
+    image_token_id = int(model.vlm.config.image_token_id)
+    vocab = int(model.vlm.config.text_config.vocab_size)
+    pixel_values = torch.rand(2, 3, tile, tile, generator=g) * 2 - 1
+    ids = torch.randint(0, min(vocab, image_token_id), (2, 2 * seq_len + 7), generator=g)
+    ids[0, 3 : 3 + seq_len] = image_token_id
+    ids[0, 4 + seq_len : 4 + 2 * seq_len] = image_token_id
+    mask = torch.ones_like(ids)
+    mask[1, -5:] = 0
+    return pixel_values, ids, mask, seq_len
+
+
+def export_model(
+    source: str | Path,
+    out_dir: str | Path,
+    *,
+    dtype: str = "fp32",
+    quantize: str | None = None,
+    revision: str | None = None,
+    opset: int = DEFAULT_OPSET,
+    verify: bool = True,
+    single_graph: bool = False,
+    log: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """Exports ``source`` (a directory or a hub id) into ``out_dir``; returns the manifest written there."""
+    if dtype not in DTYPES:
+        raise ValueError(f"dtype must be one of {DTYPES}, got {dtype!r}")
+    if quantize is not None and quantize not in QUANTIZATIONS:
+        raise ValueError(f"quantize must be one of {QUANTIZATIONS} or None, got {quantize!r}")
+    if quantize and dtype != "fp32":
+        raise ValueError("--quantize int8 starts from fp32 graphs: use it with --dtype fp32")
+    torch = _require_export_deps()
+    import onnx
+    import onnxruntime
+    import transformers
+    from transformers import ColModernVBertForRetrieval
+
+    resolved = hub.resolve(source, revision)
+    src = resolved.path
+    model_cfg = load_model_config(src)
+    proc_cfg = load_processor_config(src, model_cfg)
+    missing = [f for f in ("config.json", "tokenizer.json") if not (src / f).is_file()]
+    if missing:
+        raise ModelFilesError(f"{src} lacks {', '.join(missing)}: not a ColModernVBERT checkpoint directory")
+
+    log(f"loading {resolved.source} ({src})")
+    t0 = time.perf_counter()
+    model = ColModernVBertForRetrieval.from_pretrained(src, attn_implementation="eager", dtype=torch.float32)
+    model.eval()
+    ref_model = None
+    if dtype == "fp16":
+        ref_model = model
+        model = ColModernVBertForRetrieval.from_pretrained(
+            src, attn_implementation="eager", dtype=torch.float32
+        )
+        model.half().eval()
+        rotary = model.vlm.text_model.rotary_emb
+        for name, _buf in list(rotary.named_buffers()):
+            if name.endswith("inv_freq"):  # keep RoPE frequencies fp32
+                setattr(rotary, name, ref_model.vlm.text_model.rotary_emb.get_buffer(name).clone())
+    seq_len = int(model.vlm.image_seq_len)
+    if seq_len != proc_cfg.image_seq_len:
+        raise ModelFilesError(
+            f"processor image_seq_len {proc_cfg.image_seq_len} != the model's {seq_len} tokens per tile"
+        )
+    tile = int(model.config.vlm_config.vision_config.image_size)
+    if tile != proc_cfg.image.tile_size:
+        raise ModelFilesError(
+            f"vision image_size {tile} != the processor's tile size {proc_cfg.image.tile_size}"
+        )
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=out, prefix=".export-") as tmp_name:
+        tmp = Path(tmp_name)
+        pixel_values, ids, mask, _ = _sample_inputs(model, tile)
+        n_img = int((ids == model.vlm.config.image_token_id).sum()) // seq_len
+        if single_graph:
+            single = build_single_graph_module(model)
+            log("exporting model.onnx (single graph)")
+            _export(
+                single,
+                (ids, mask, pixel_values[None].expand(2, 2, -1, -1, -1)[:, :n_img].contiguous()),
+                tmp / "model.onnx",
+                ["input_ids", "attention_mask", "pixel_values"],
+                ["embeddings"],
+                {
+                    "input_ids": {0: "batch", 1: "sequence"},
+                    "attention_mask": {0: "batch", 1: "sequence"},
+                    "pixel_values": {0: "batch", 1: "tiles"},
+                    "embeddings": {0: "batch", 1: "sequence"},
+                },
+                opset,
+            )
+            graphs = ["model.onnx"]
+        else:
+            vision, text = build_graph_modules(model)
+            log("exporting vision.onnx")
+            _export(
+                vision,
+                (pixel_values,),
+                tmp / "vision.onnx",
+                ["pixel_values"],
+                ["image_features"],
+                {"pixel_values": {0: "tiles"}, "image_features": {0: "tiles"}},
+                opset,
+            )
+            with torch.no_grad():
+                feats = vision(pixel_values[:n_img])
+            log("exporting text.onnx")
+            _export(
+                text,
+                (ids, mask, feats),
+                tmp / "text.onnx",
+                ["input_ids", "attention_mask", "image_features"],
+                ["embeddings"],
+                {
+                    "input_ids": {0: "batch", 1: "sequence"},
+                    "attention_mask": {0: "batch", 1: "sequence"},
+                    "image_features": {0: "images"},
+                    "embeddings": {0: "batch", 1: "sequence"},
+                },
+                opset,
+            )
+            graphs = ["vision.onnx", "text.onnx"]
+        for g in graphs:
+            onnx.checker.check_model(str(tmp / g))
+        if quantize == "int8":
+            from onnxruntime.quantization import QuantType, quantize_dynamic
+
+            for g in graphs:
+                log(f"quantizing {g} (dynamic int8 MatMul)")
+                q = tmp / f"q-{g}"
+                quantize_dynamic(
+                    tmp / g, q, op_types_to_quantize=["MatMul"], per_channel=True, weight_type=QuantType.QInt8
+                )
+                q.replace(tmp / g)
+        max_diff = None
+        if verify:
+            max_diff = _verify(tmp, graphs, ref_model or model, pixel_values, ids, mask, n_img, single_graph)
+            log(f"onnxruntime vs PyTorch on a sample: max |Δ| = {max_diff:.3g}")
+        for g in graphs:
+            (tmp / g).replace(out / g)
+    proc_cfg_out = {**proc_cfg.to_dict()}
+    (out / "preprocessor_config.json").write_text(json.dumps(proc_cfg.image.to_dict(), indent=2) + "\n")
+    (out / "processor_config.json").write_text(json.dumps(proc_cfg_out, indent=2) + "\n")
+    shutil.copyfile(src / "config.json", out / "config.json")
+    copied = [f for f in TOKENIZER_FILES if (src / f).is_file()]
+    for f in copied:
+        shutil.copyfile(src / f, out / f)
+
+    vlm_cfg = model.config.vlm_config
+    manifest: dict[str, Any] = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "layout": "single" if single_graph else "split",
+        "source": resolved.source,
+        "revision": resolved.revision,
+        "model_type": model.config.model_type,
+        "embedding_dim": int(model.config.embedding_dim),
+        "text_hidden_size": int(vlm_cfg.text_config.hidden_size),
+        "vision_hidden_size": int(vlm_cfg.vision_config.hidden_size),
+        "image_seq_len": seq_len,
+        "tile_size": tile,
+        "image_token_id": int(vlm_cfg.image_token_id),
+        "dtype": dtype,
+        "quantize": quantize,
+        "opset": opset,
+        "parameters": int(sum(p.numel() for p in model.parameters())),
+        "verify_max_abs_diff": max_diff,
+        "versions": {
+            "torch": torch.__version__,
+            "transformers": transformers.__version__,
+            "onnx": onnx.__version__,
+            "onnxruntime": onnxruntime.__version__,
+            "numpy": np.__version__,
+            "python": platform.python_version(),
+            "colweave": _colweave_version(),
+        },
+        "files": file_entries(
+            out,
+            [*graphs, "config.json", "preprocessor_config.json", "processor_config.json", *copied],
+        ),
+    }
+    write_manifest(out, manifest)
+    log(f"wrote {out} in {time.perf_counter() - t0:.1f} s")
+    return manifest
+
+
+def _colweave_version() -> str:
+    try:
+        from colweave import __version__
+
+        return str(__version__)
+    except ImportError:  # pragma: no cover
+        return "unknown"
+
+
+def _verify(
+    tmp: Path,
+    graphs: list[str],
+    model: Any,
+    pixel_values: Any,
+    ids: Any,
+    mask: Any,
+    n_img: int,
+    single_graph: bool,
+) -> float:
+    """Runs the exported graph(s) on the export sample and compares with the PyTorch model's own forward."""
+    torch = _require_export_deps()
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.log_severity_level = 3
+    with torch.no_grad():
+        pv = pixel_values[:n_img]
+        # the reference: transformers' own forward on each row, images given to the row that holds them
+        outs = []
+        for row in range(ids.shape[0]):
+            has = bool((ids[row] == model.vlm.config.image_token_id).any())
+            kwargs: dict[str, Any] = {"input_ids": ids[row : row + 1], "attention_mask": mask[row : row + 1]}
+            if has:
+                kwargs["pixel_values"] = pv[None]
+            outs.append(model(**kwargs).embeddings.float()[0])
+        expected = torch.stack(outs).numpy()
+    if single_graph:
+        sess = ort.InferenceSession(str(tmp / "model.onnx"), opts, providers=["CPUExecutionProvider"])
+        pvs = np.zeros((ids.shape[0], n_img, *pv.shape[1:]), dtype=np.float32)
+        pvs[0] = pv.numpy()
+        got = sess.run(None, {"input_ids": ids.numpy(), "attention_mask": mask.numpy(), "pixel_values": pvs})[
+            0
+        ]
+    else:
+        vis = ort.InferenceSession(str(tmp / "vision.onnx"), opts, providers=["CPUExecutionProvider"])
+        txt = ort.InferenceSession(str(tmp / "text.onnx"), opts, providers=["CPUExecutionProvider"])
+        feats = vis.run(None, {"pixel_values": pv.numpy()})[0]
+        got = txt.run(
+            None, {"input_ids": ids.numpy(), "attention_mask": mask.numpy(), "image_features": feats}
+        )[0]
+    keep = mask.numpy().astype(bool)
+    return float(np.abs(got[keep] - expected[keep]).max())

@@ -1,0 +1,230 @@
+"""The Encoder against transformers' outputs (committed fixtures; onnxruntime only, no torch)."""
+
+from __future__ import annotations
+
+import base64
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+from PIL import Image
+
+from colweave.model import (
+    CudaFallbackWarning,
+    Encoder,
+    ImageDecodeError,
+    ImageSizeError,
+    ModelFilesError,
+    ModelInputError,
+    TextInputError,
+)
+from colweave.model.manifest import read_manifest, verify_files
+from colweave.model.session import SessionSettings, create_session
+
+from .conftest import IMAGES, INT8, SINGLE, SPLIT
+
+TOL = 1e-4
+
+
+def _image_inputs(meta: dict[str, Any]) -> tuple[list[str], list[bytes]]:
+    names = list(meta["images"])
+    return names, [(IMAGES / n).read_bytes() for n in names]
+
+
+def _queries(meta: dict[str, Any]) -> tuple[list[str], list[str]]:
+    return list(meta["queries"]), [q["text"] for q in meta["queries"].values()]
+
+
+@pytest.mark.parametrize("layout_dir", [SPLIT, SINGLE], ids=["split", "qdrant-single-graph"])
+def test_parity_with_transformers(layout_dir: Path, meta: dict[str, Any], ref: dict[str, np.ndarray]) -> None:
+    enc = Encoder(layout_dir, device="cpu", threads=1)
+    names, images = _image_inputs(meta)
+    for name, emb in zip(names, enc.embed_images(images), strict=True):
+        want = ref[f"image/{name}/embeddings"]
+        assert emb.dtype == np.float32, name
+        assert emb.shape == want.shape, name
+        assert float(np.abs(emb - want).max()) <= TOL, name
+    qnames, texts = _queries(meta)
+    for name, emb in zip(qnames, enc.embed_queries(texts), strict=True):
+        want = ref[f"query/{name}/embeddings"]
+        assert emb.shape == want.shape, name
+        assert float(np.abs(emb - want).max()) <= TOL, name
+
+
+def test_vectors_are_unit_norm(encoder: Encoder) -> None:
+    emb = encoder.embed_queries(["unit norm"])[0]
+    np.testing.assert_allclose(np.linalg.norm(emb, axis=1), 1.0, atol=1e-5)
+
+
+def test_long_query_exceeds_the_sliding_window(meta: dict[str, Any]) -> None:
+    assert meta["queries"]["long"]["n_vectors"] > 8 * 4  # local_attention 8: several windows
+
+
+@pytest.mark.parametrize(("tiles", "tokens"), [(1, 1), (3, 400), (100, 100_000)])
+def test_results_do_not_depend_on_batch_composition(
+    tiles: int, tokens: int, meta: dict[str, Any], ref: dict[str, np.ndarray]
+) -> None:
+    enc = Encoder(SPLIT, device="cpu", threads=1, max_tiles_per_batch=tiles, max_tokens_per_batch=tokens)
+    names, images = _image_inputs(meta)
+    order = list(range(len(names)))[::-1]
+    got = enc.embed_images([images[i] for i in order])
+    for i, emb in zip(order, got, strict=True):
+        assert float(np.abs(emb - ref[f"image/{names[i]}/embeddings"]).max()) <= TOL
+    qnames, texts = _queries(meta)
+    texts = texts * 3
+    for i, emb in enumerate(enc.embed_queries(texts)):
+        assert float(np.abs(emb - ref[f"query/{qnames[i % len(qnames)]}/embeddings"]).max()) <= TOL
+
+
+def test_same_query_alone_and_in_a_padded_batch(encoder: Encoder) -> None:
+    alone = encoder.embed_queries(["revenue"])[0]
+    batched = encoder.embed_queries(["x " * 200, "revenue", "y"])[1]
+    assert float(np.abs(alone - batched).max()) <= 1e-5
+
+
+def test_int8_is_close_to_fp32(meta: dict[str, Any], ref: dict[str, np.ndarray]) -> None:
+    enc = Encoder(INT8, device="cpu", threads=1)
+    assert enc.info["quantize"] == "int8"
+    names, images = _image_inputs(meta)
+    for name, emb in zip(names[:4], enc.embed_images(images[:4]), strict=True):
+        cos = (emb * ref[f"image/{name}/embeddings"]).sum(axis=1)
+        assert float(cos.mean()) >= 0.99, name
+
+
+def test_accepts_every_input_form(encoder: Encoder, ref: dict[str, np.ndarray]) -> None:
+    data = (IMAGES / "a4_portrait.png").read_bytes()
+    pil = Image.open(IMAGES / "a4_portrait.png")
+    forms = [
+        data,
+        base64.b64encode(data).decode(),
+        "data:image/png;base64," + base64.b64encode(data).decode(),
+        IMAGES / "a4_portrait.png",
+        pil,
+        np.asarray(pil.convert("RGB")),
+    ]
+    want = ref["image/a4_portrait.png/embeddings"]
+    for emb in encoder.embed_images(forms):
+        assert float(np.abs(emb - want).max()) <= TOL
+
+
+def test_empty_lists(encoder: Encoder) -> None:
+    assert encoder.embed_images([]) == []
+    assert encoder.embed_queries([]) == []
+
+
+def test_bad_images_name_the_culprit(encoder: Encoder) -> None:
+    good = (IMAGES / "square.png").read_bytes()
+    with pytest.raises(ImageDecodeError, match="image 1: ") as info:
+        encoder.embed_images([good, b"garbage"])
+    assert isinstance(info.value, ValueError)
+    with pytest.raises(ImageSizeError, match=r"image 0: .*zero dimension"):
+        encoder.embed_images([np.zeros((0, 3, 3), np.uint8)])
+    small = Encoder(SPLIT, device="cpu", max_image_pixels=100)
+    with pytest.raises(ImageSizeError, match="over the limit of 100"):
+        small.embed_images([good])
+
+
+@pytest.mark.parametrize("bad", ["one string", b"bytes", np.zeros((4, 4, 3), np.uint8)])
+def test_a_single_item_instead_of_a_list(encoder: Encoder, bad: object) -> None:
+    with pytest.raises(ModelInputError, match="must be a list"):
+        encoder.embed_images(bad)  # type: ignore[arg-type]
+    with pytest.raises(ModelInputError, match="must be a list"):
+        encoder.embed_queries(bad)  # type: ignore[arg-type]
+
+
+def test_bad_queries(encoder: Encoder) -> None:
+    with pytest.raises(TextInputError, match="query 2 is empty"):
+        encoder.embed_queries(["a", "b", ""])
+    with pytest.raises(TextInputError, match="not a str"):
+        encoder.embed_queries([3])  # type: ignore[list-item]
+
+
+def test_info(encoder: Encoder) -> None:
+    info = encoder.info
+    assert info["dim"] == 32
+    assert info["image_seq_len"] == 16
+    assert info["tile_size"] == 64
+    assert info["layout"] == "split"
+    assert info["dtype"] == "fp32"
+    assert info["providers"] == ["CPUExecutionProvider"]
+    assert info["limits"]["max_tokens"] == 2048
+
+
+def test_single_graph_layout_info() -> None:
+    enc = Encoder(SINGLE, device="cpu")
+    assert enc.layout == "single"
+    assert enc.dim == 32
+    assert read_manifest(SINGLE) is None
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"device": "tpu"},
+        {"threads": 0},
+        {"threads": "2"},
+        {"max_tiles_per_batch": 0},
+        {"max_image_pixels": -1},
+    ],
+)
+def test_bad_settings(kwargs: dict[str, Any]) -> None:
+    with pytest.raises(ValueError):  # noqa: PT011 - each message names its own argument
+        Encoder(SPLIT, **kwargs)
+
+
+def test_cuda_requested_without_a_cuda_build() -> None:
+    if "CUDAExecutionProvider" in ort.get_available_providers():
+        pytest.skip("this onnxruntime has CUDA")
+    with pytest.raises(ValueError, match="onnxruntime-gpu"):
+        Encoder(SPLIT, device="cuda")
+
+
+def test_loud_warning_on_cuda_fallback(monkeypatch: pytest.MonkeyPatch) -> None:
+    if "CUDAExecutionProvider" in ort.get_available_providers():
+        pytest.skip("this onnxruntime has CUDA")
+    real = ort.get_available_providers()
+    monkeypatch.setattr(ort, "get_available_providers", lambda: ["CUDAExecutionProvider", *real])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            sess = create_session(SPLIT / "text.onnx", SessionSettings(device="auto"))
+        except ModelFilesError:
+            pytest.skip("this onnxruntime refuses unknown providers outright")
+    assert sess.get_providers() == ["CPUExecutionProvider"]
+    assert any(issubclass(w.category, CudaFallbackWarning) for w in caught)
+
+
+def test_missing_graphs(tmp_path: Path) -> None:
+    for f in ("config.json", "preprocessor_config.json", "processor_config.json", "tokenizer.json"):
+        (tmp_path / f).write_bytes((SPLIT / f).read_bytes())
+    with pytest.raises(ModelFilesError, match="holds no model graphs"):
+        Encoder(tmp_path)
+    (tmp_path / "model.onnx").write_bytes(b"not onnx")
+    with pytest.raises(ModelFilesError, match="cannot load"):
+        Encoder(tmp_path)
+
+
+@pytest.mark.parametrize("model_dir", [SPLIT, INT8])
+def test_manifest_hashes_match_the_files(model_dir: Path) -> None:
+    manifest = read_manifest(model_dir)
+    assert manifest is not None
+    assert {"vision.onnx", "text.onnx", "tokenizer.json"} <= set(manifest["files"])
+    assert manifest["versions"]["transformers"]
+    assert manifest["opset"] == 18
+    verify_files(model_dir, manifest)
+
+
+def test_corrupted_file_is_detected(tmp_path: Path) -> None:
+    import shutil
+
+    d = tmp_path / "m"
+    shutil.copytree(SPLIT, d)
+    with (d / "tokenizer.json").open("a") as f:
+        f.write(" ")
+    manifest = read_manifest(d)
+    assert manifest is not None
+    with pytest.raises(ModelFilesError, match="does not match the hash"):
+        verify_files(d, manifest)
