@@ -90,12 +90,58 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_serve(sub: Any) -> None:
+    from colweave.server.config import add_arguments
+
+    p = sub.add_parser(
+        "serve",
+        help="run the server: Weaviate REST + gRPC, the Weaviate Embeddings API and colweave.v1",
+        description="Serves ColModernVBERT embeddings and an embedded Weaviate-compatible store on one "
+        "process and two ports (REST 8080, gRPC 50051: weaviate.connect_to_local() works as is). The "
+        "model is downloaded and cached on first use.",
+    )
+    add_arguments(p)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from colweave.server.app import ColweaveServer
+    from colweave.server.config import from_args
+    from colweave.server.logs import setup_logging
+    from colweave.store.store import Store
+
+    try:
+        cfg = from_args(args)
+    except ValueError as e:
+        print(f"colweave serve: error: {e}", file=sys.stderr)
+        return 2
+    setup_logging(cfg.log_level, cfg.log_format)
+
+    def load_model() -> Any:
+        from colweave.model import Encoder
+
+        return Encoder(
+            cfg.model, device=cfg.device, threads=cfg.threads, max_image_pixels=cfg.max_image_pixels
+        )
+
+    def open_store() -> Store:
+        return Store(cfg.data_dir)
+
+    server = ColweaveServer(cfg, load_model, store_factory=None if cfg.no_store else open_store)
+    return asyncio.run(server.run())
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="colweave", description=__doc__)
     parser.add_argument("--version", action="version", version=f"colweave {colweave.__version__}")
     sub = parser.add_subparsers(dest="command")
     sub.add_parser("info", help="print the kernels' build and CPU facts")
     _add_export(sub)
+    try:
+        _add_serve(sub)
+    except ValueError as e:  # a malformed COLWEAVE_* variable
+        parser.error(str(e))
     args = parser.parse_args(argv)
     if args.command == "info":
         print(f"colweave {colweave.__version__}")
@@ -103,6 +149,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "export":
         return _export(args)
+    if args.command == "serve":
+        return _serve(args)
     parser.print_help()
     return 0
 

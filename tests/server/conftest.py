@@ -97,6 +97,7 @@ class RunningServer:
 def start_server(model: Any, **overrides: Any) -> RunningServer:
     """A server on free ports; with ``data_dir=...`` it also serves an embedded store there."""
     overrides.setdefault("no_store", "data_dir" not in overrides)
+    overrides.setdefault("model", "test/hash-model")
     cfg = replace(
         ServerConfig(),
         host="127.0.0.1",

@@ -99,7 +99,12 @@ class ColweaveServer:
                 self.ops.attach(self.state.store)
         except Exception as e:
             self.state.load_error = f"{type(e).__name__}: {e}"
-            log.exception("failed to load the model")
+            if isinstance(e, (ValueError, RuntimeError, OSError)):
+                # The model layer's errors say what to do (offline with no cache, missing files, ...).
+                log.error("cannot start: %s", e)
+                log.debug("details", exc_info=True)
+            else:
+                log.exception("failed to load the model")
             self.request_stop()
             return
         svc = EmbeddingService(model, self.cfg, self.state.metrics)

@@ -15,7 +15,13 @@ from pathlib import Path
 from typing import Any
 
 ENV_PREFIX = "COLWEAVE_"
-DEFAULT_MODEL = "ModernVBERT/colmodernvbert"
+# The default model is the public ONNX export of ColModernVBERT (Qdrant/colmodernvbert, MIT): it needs no
+# torch, so a plain install can download and serve it. A transformers checkpoint (ModernVBERT/...) goes
+# through `colweave export` first and is then served with --model DIR.
+DEFAULT_MODEL = "Qdrant/colmodernvbert"
+# The name Weaviate's multi2multivec-weaviate module sends in `model` by default.
+COLMODERNVBERT = "ModernVBERT/colmodernvbert"
+COLMODERNVBERT_SOURCES = (DEFAULT_MODEL, COLMODERNVBERT, "ModernVBERT/colmodernvbert-merged")
 
 
 def default_data_dir() -> Path:
@@ -27,6 +33,7 @@ def default_data_dir() -> Path:
 @dataclass(frozen=True)
 class ServerConfig:
     model: str = DEFAULT_MODEL
+    model_name: str = ""
     data_dir: Path = field(default_factory=default_data_dir)
     no_store: bool = False
     host: str = "127.0.0.1"
@@ -50,6 +57,12 @@ class ServerConfig:
     log_level: str = "info"
     log_format: str = "text"
     shutdown_grace_s: float = 30.0
+
+    def served_name(self, model_id: str) -> str:
+        """The name clients use for the served model."""
+        if self.model_name:
+            return self.model_name
+        return COLMODERNVBERT if self.model in COLMODERNVBERT_SOURCES else model_id
 
     def redacted(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
@@ -78,6 +91,11 @@ class _Flag:
 
 FLAGS: tuple[_Flag, ...] = (
     _Flag("model", "model directory or Hugging Face hub id (downloaded and cached on first use)"),
+    _Flag(
+        "model_name",
+        "the model name clients send and see (default: ModernVBERT/colmodernvbert for "
+        "ColModernVBERT, else the model's id)",
+    ),
     _Flag("data_dir", "data directory of the embedded store", kind=Path),
     _Flag("no_store", "serve embeddings only (no Weaviate collections)", boolean=True),
     _Flag("host", "address to bind both ports to"),

@@ -33,14 +33,16 @@ class EmbeddingModel(Protocol):
 
 @dataclass(frozen=True)
 class ModelInfo:
-    model_id: str
+    model_id: str  # what the model directory says it is
+    name: str  # what clients send in `model` and see in replies
+    accepted: frozenset[str]  # every name a request may use for this model
     dim: int
     dtype: str
     providers: tuple[str, ...]
     image_seq_len: int
 
     @classmethod
-    def of(cls, model: EmbeddingModel) -> ModelInfo:
+    def of(cls, model: EmbeddingModel, cfg: ServerConfig | None = None) -> ModelInfo:
         info = model.info
 
         def get(name: str, default: Any = None) -> Any:
@@ -48,8 +50,12 @@ class ModelInfo:
                 return info.get(name, default)
             return getattr(info, name, default)
 
+        model_id = str(get("model_id", "unknown"))
+        name = cfg.served_name(model_id) if cfg is not None else model_id
         return cls(
-            model_id=str(get("model_id", "unknown")),
+            model_id=model_id,
+            name=name,
+            accepted=frozenset({model_id, name, *([cfg.model] if cfg is not None else [])}),
             dim=int(get("dim", 0)),
             dtype=str(get("dtype", "fp32")),
             providers=tuple(get("providers", ()) or ()),
@@ -82,7 +88,7 @@ class EmbeddingService:
         self.model = model
         self.cfg = cfg
         self.metrics = metrics
-        self.info = ModelInfo.of(model)
+        self.info = ModelInfo.of(model, cfg)
         self.images: DynamicBatcher[Any, Vectors] = DynamicBatcher(
             "images",
             model.embed_images,

@@ -119,7 +119,7 @@ class EmbeddingServicer(pb_grpc.EmbeddingServiceServicer):
                 queue_seconds=res.queue_seconds,
                 inference_seconds=res.inference_seconds,
             ),
-            model=svc.info.model_id,
+            model=svc.info.name,
             request_id=request_id,
         )
 
@@ -150,7 +150,7 @@ class EmbeddingServicer(pb_grpc.EmbeddingServiceServicer):
             svc = self.state.require_embedding()
             i = svc.info
             return pb.InfoResponse(
-                model_id=i.model_id,
+                model_id=i.name,
                 dim=i.dim,
                 dtype=i.dtype,
                 providers=list(i.providers),

@@ -160,6 +160,7 @@ def build_app(state: ServerState, extra_routes: list[Route] | None = None) -> St
         i = svc.info
         return ORJSONResponse(
             {
+                "model": i.name,
                 "model_id": i.model_id,
                 "dim": i.dim,
                 "dtype": i.dtype,
@@ -185,10 +186,8 @@ def build_app(state: ServerState, extra_routes: list[Route] | None = None) -> St
         model = body.get("model")
         if model is not None and not isinstance(model, str):
             raise ValidationError("'model' must be a string")
-        if model and model != svc.info.model_id:
-            raise ValidationError(
-                f"model {model!r} is not served here; this server serves {svc.info.model_id!r}"
-            )
+        if model and model not in svc.info.accepted:
+            raise ValidationError(f"model {model!r} is not served here; this server serves {svc.info.name!r}")
         if "dimensions" in body:
             raise ValidationError(
                 "'dimensions' is a text2vec-weaviate (single-vector) option; this server returns "
@@ -211,7 +210,7 @@ def build_app(state: ServerState, extra_routes: list[Route] | None = None) -> St
             {
                 "embeddings": res.outputs,
                 "metadata": {
-                    "model": svc.info.model_id,
+                    "model": svc.info.name,
                     "time_taken_inference": res.inference_seconds,
                     "time_taken_total": time.perf_counter() - t0,
                     "num_embeddings_inferred": len(res.outputs),

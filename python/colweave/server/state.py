@@ -54,7 +54,7 @@ class ServerState:
             }
         }
         if info is not None:
-            modules[MODULE_NAME]["model"] = info.model_id
+            modules[MODULE_NAME]["model"] = info.name
         host = http_host or f"http://{socket.gethostname()}:{self.cfg.http_port}"
         return {
             "hostname": host,
