@@ -21,7 +21,7 @@ from .test_serve_process import page
 
 
 def bomb() -> bytes:
-    """A tiny PNG that decodes to 4,000 × 4,000 pixels."""
+    """A tiny PNG that decodes to 4000 x 4000 pixels."""
     buf = io.BytesIO()
     Image.new("L", (4000, 4000)).save(buf, format="PNG", optimize=True)
     return buf.getvalue()
