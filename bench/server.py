@@ -180,7 +180,18 @@ def main() -> None:
                     v = rng.standard_normal((885, info["dim"])).astype(np.float32)
                     batch.add_object(properties={"title": f"page {i}"}, vector={"document": v.tolist()})
             assert len(coll) == coll_pages, len(coll)
-            words = ["annual", "report", "revenue", "growth", "holiday", "film", "invoice", "contract", "chart", "table"]
+            words = [
+                "annual",
+                "report",
+                "revenue",
+                "growth",
+                "holiday",
+                "film",
+                "invoice",
+                "contract",
+                "chart",
+                "table",
+            ]
             lat = []
             for i in range(n_queries):
                 q = " ".join(words[(i + j) % len(words)] for j in range(1 + i % 6))
