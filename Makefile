@@ -23,8 +23,8 @@ dev: $(PY)  ## install colweave with the dev and bench extras
 	$(PIP) install -e '.[dev,bench]'
 
 .PHONY: run
-run: install  ## install, then run the main job (for now: the MaxSim benchmark, --quick)
-	$(PY) bench/maxsim.py --quick
+run: install  ## install, then run the server (colweave serve) on the embedded default store
+	$(VENV)/bin/colweave serve
 
 .PHONY: test-rust
 test-rust:  ## cargo test of the pure-Rust kernels (no Python); fails if no test ran
