@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -153,6 +154,16 @@ def build_app(state: ServerState, extra_routes: list[Route] | None = None) -> St
         return ORJSONResponse({"nodes": [node]})
 
     async def metrics(_: Request) -> Response:
+        store = state.store
+        if store is not None:
+
+            def counts() -> dict[str, int]:
+                return {n: len(store.get_collection(n)) for n in store.list_collections()}
+
+            objects = await asyncio.get_running_loop().run_in_executor(None, counts)
+            state.metrics.objects.clear()
+            for name, n in objects.items():
+                state.metrics.objects.labels(name).set(n)
         return Response(state.metrics.render(), media_type=state.metrics.content_type)
 
     async def info(_: Request) -> Response:
