@@ -436,6 +436,10 @@ class WeaviateServicer(weaviate_pb2_grpc.WeaviateServicer):
                             await out.put(R(started=R.Started()))
                             await out.put(R(backoff=R.Backoff(batch_size=self._stream_batch_size())))
                     elif kind == "data":
+                        if self.state.stopping:
+                            # Not acknowledged: the client keeps these and resends them after reconnecting.
+                            await out.put(R(shutting_down=R.ShuttingDown()))
+                            break
                         objs = list(msg.data.objects.values)
                         if len(msg.data.references.values):
                             await out.put(
@@ -472,8 +476,6 @@ class WeaviateServicer(weaviate_pb2_grpc.WeaviateServicer):
                 reply = await out.get()
                 if reply is None:
                     break
-                if self.state.stopping and not reply.HasField("results"):
-                    yield R(shutting_down=R.ShuttingDown())
                 yield reply
         finally:
             read_task.cancel()
