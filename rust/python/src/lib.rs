@@ -287,7 +287,7 @@ fn fuse<'py>(
                 .iter()
                 .zip(&scores)
                 .zip(&weights)
-                .map(|((k, s), &w)| Leg { keys: k, scores: s, weight: w as f32 })
+                .map(|((k, s), &w)| Leg { keys: k, scores: s, weight: w })
                 .collect();
             kernels::fusion::fuse(&legs, fusion)
         })
