@@ -36,7 +36,8 @@ CHILD = textwrap.dedent(
         for i in range(BATCH):
             n = b * 1000 + i + 1
             v = np.random.default_rng(n).standard_normal((TOKENS, DIM)).astype(np.float32)
-            objs.append(DataObject({{"title": f"batch {{b}} item {{i}} tok{{n}}"}}, uuid=uuid.UUID(int=n), vectors={{"v": v}}))
+            props = {{"title": f"batch {{b}} item {{i}} tok{{n}}"}}
+            objs.append(DataObject(props, uuid=uuid.UUID(int=n), vectors={{"v": v}}))
         print("BEGIN", b, flush=True)
         res = c.insert_many(objs)
         assert not res.errors
