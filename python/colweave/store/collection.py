@@ -98,6 +98,7 @@ class Collection:
         for doc, name in self._db.execute("SELECT doc, name FROM blobs"):
             blobs.setdefault(doc, set()).add(name)
         self._bm25 = InvertedIndex(self._config)
+        self._schema_changed()
         for doc, u, props, created, updated in self._db.execute(
             "SELECT doc, uuid, props, created, updated FROM objects ORDER BY doc"
         ):
@@ -119,6 +120,11 @@ class Collection:
         with self._lock:
             self._db.close()
 
+    def _schema_changed(self) -> None:
+        self._props_by_name = {p.name: p for p in self._config.properties}
+        self._default_props = [p for p in self._config.properties if p.data_type != "blob"]
+        self._bm25.refresh_schema()
+
     def _meta_set(self, key: str, value: str) -> None:
         self._db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
 
@@ -137,7 +143,7 @@ class Collection:
                 self._db.execute("ROLLBACK")
                 raise
             self._config.properties.append(prop)
-            self._bm25.refresh_schema()
+            self._schema_changed()
             # A new searchable property has no values yet: nothing to index.
 
     # -- preparing writes ----------------------------------------------------------------------------
@@ -356,7 +362,7 @@ class Collection:
         # Committed: publish.
         if new_props:
             self._config.properties.extend(new_props)
-            self._bm25.refresh_schema()
+            self._schema_changed()
         for p in items:
             assert p.doc is not None
             old = self._recs.get(p.doc)
@@ -537,13 +543,12 @@ class Collection:
         self, doc: int, return_properties: Sequence[str] | None, blobs_by_default: bool
     ) -> dict[str, Any]:
         rec = self._recs[doc]
-        if return_properties is None:
-            names = [p.name for p in self._config.properties if blobs_by_default or p.data_type != "blob"]
-        else:
-            names = list(return_properties)
+        if return_properties is None and not blobs_by_default:
+            return {p.name: rec.props[p.name] for p in self._default_props if p.name in rec.props}
+        names = [p.name for p in self._config.properties] if return_properties is None else return_properties
         out: dict[str, Any] = {}
         for n in names:
-            p = self._config.property(n)
+            p = self._props_by_name.get(n)
             if p is None:
                 raise QueryError(f"return_properties: {self.name} has no property {n!r}")
             if p.data_type == "blob":
@@ -595,12 +600,10 @@ class Collection:
         **meta: Any,
     ) -> SearchResult:
         rec = self._recs[doc]
-        md = Metadata(
-            creation_time=ms_to_datetime(rec.created), last_update_time=ms_to_datetime(rec.updated), **meta
-        )
-        return SearchResult(
-            rec.uuid, self._props_of(doc, return_properties, False), md, self._vectors_of(doc, include_vector)
-        )
+        created, updated = rec.times()
+        md = Metadata(creation_time=created, last_update_time=updated, **meta)
+        vectors = self._vectors_of(doc, include_vector) if include_vector else {}
+        return SearchResult(rec.uuid, self._props_of(doc, return_properties, False), md, vectors)
 
     def fetch_objects(
         self,
@@ -775,13 +778,8 @@ class Collection:
             docs, scores = self._bm25.search(
                 query, offset + limit, query_properties, self._allowed_mask(filters)
             )
-            keep = _cut(
-                [(int(d), float(s)) for d, s in zip(docs, scores, strict=True)],
-                offset,
-                limit,
-                autocut,
-                [float(s) for s in scores],
-            )
+            values = scores.tolist()
+            keep = _cut(list(zip(docs.tolist(), values, strict=True)), offset, limit, autocut, values)
             return [self._result(d, return_properties, include_vector, score=s) for d, s in keep]
 
     def hybrid(
