@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+import logging
 import threading
 import uuid as uuidlib
 from collections.abc import Iterator, Sequence
@@ -48,6 +49,8 @@ from colweave.store.schema import (
     infer_data_type,
 )
 from colweave.store.segments import Snapshot, VectorSegment, muvera_encode
+
+log = logging.getLogger(__name__)
 
 F32 = npt.NDArray[np.float32]
 VECTOR_SET = "vector,hybridVector"
@@ -380,6 +383,7 @@ class Collection:
             seg.kill(dead)
             for d, (s, _, _) in zip(owner_docs, rows, strict=True):
                 self._slot_of[name][d] = s
+            self._maybe_compact(name)
 
     # -- writes --------------------------------------------------------------------------------------
     def _write(self, objects: Sequence[DataObject], mode: str) -> BatchResult:
@@ -460,8 +464,7 @@ class Collection:
         for name, seg in self._segments.items():
             slots = [self._slot_of[name].pop(d) for d in docs if d in self._slot_of[name]]
             seg.kill(slots)
-            if seg.rows and seg.dead_rows() * 2 > seg.rows:
-                self._compact(name)
+            self._maybe_compact(name)
         return len(docs)
 
     def delete(self, uuid: str | uuidlib.UUID) -> bool:
@@ -503,6 +506,17 @@ class Collection:
             raise
         seg.switch(gen, rows)
         self._slot_of[name] = {d: s for d, s, _, _ in rows}
+
+    def _maybe_compact(self, name: str) -> None:
+        """Compacts a segment once more than half of its rows are dead (replaced or deleted vectors)."""
+        seg = self._segments[name]
+        if seg.rows and seg.dead_rows() * 2 > seg.rows:
+            try:
+                self._compact(name)
+            except OSError as e:  # the write that got us here is committed: report, do not fail it
+                log.warning(
+                    "compaction of %s.%s failed (will retry on the next write): %s", self.name, name, e
+                )
 
     def compact(self) -> None:
         """Rewrites every vector segment without its deleted (tombstoned) slots."""
