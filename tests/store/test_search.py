@@ -384,3 +384,43 @@ def test_muvera_is_honoured(tmp_path: Path) -> None:
     q = docs[3][:5]
     assert c2.near_vector(q, limit=1)[0].uuid == ids[3]
     s.close()
+
+
+def test_rest_where_filters(store: Store) -> None:
+    from colweave.store.filters import from_weaviate
+
+    c, objs = make(store, n=30)
+    where = {
+        "operator": "And",
+        "operands": [
+            {"path": ["n"], "operator": "GreaterThan", "valueInt": 10},
+            {
+                "operator": "Or",
+                "operands": [
+                    {"path": ["tags"], "operator": "ContainsAny", "valueTextArray": ["red"]},
+                    {"path": ["title"], "operator": "Like", "valueText": "sn*"},
+                ],
+            },
+        ],
+    }
+    want = {
+        str(o.uuid)
+        for o in objs
+        if o.properties["n"] > 10
+        and (
+            "red" in o.properties["tags"]
+            or any(w.startswith("sn") for w in o.properties["title"].lower().split())
+        )
+    }
+    assert {r.uuid for r in c.fetch_objects(filters=from_weaviate(where))} == want
+    ids = {"path": ["id"], "operator": "ContainsAny", "valueTextArray": [str(o.uuid) for o in objs[:3]]}
+    assert c.count(Filter.from_weaviate(ids)) == 3
+    assert c.count(from_weaviate({"operator": "Not", "operands": [ids]})) == 27
+    assert (
+        c.count(from_weaviate({"path": ["_creationTimeUnix"], "operator": "GreaterThan", "valueText": "0"}))
+        == 30
+    )
+    with pytest.raises(FilterError, match="operator"):
+        from_weaviate({"path": ["n"], "operator": "Near", "valueInt": 1})
+    with pytest.raises(FilterError, match="value"):
+        from_weaviate({"path": ["n"], "operator": "Equal"})
