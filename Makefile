@@ -76,6 +76,14 @@ bench: dev  ## the benchmarks, full size (ratios against the alternatives, media
 bench-quick: dev  ## the benchmarks, quick sizes
 	$(PY) bench/maxsim.py --quick
 
+.PHONY: bench-search
+bench-search: dev  ## the store's search benchmark (exact, MUVERA, BM25 vs bm25s, import), full size
+	$(PY) bench/search.py
+
+.PHONY: bench-search-quick
+bench-search-quick: dev  ## the store's search benchmark, quick sizes
+	$(PY) bench/search.py --quick
+
 .PHONY: clean
 clean:  ## remove build outputs and caches (keeps the virtual environment)
 	cargo clean

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import unicodedata
 
 import numpy as np
@@ -36,3 +37,64 @@ def stored(m: np.ndarray, dtype: type = np.float16) -> np.ndarray:
 
 def ref_maxsim(q: np.ndarray, d: np.ndarray) -> float:
     return float((q @ d.T).max(axis=1).sum())
+
+
+# Weaviate's "en" stopword preset, as weaviate.md lists it.
+EN = set(
+    "a an and are as at be but by for if in into is it no not of on or such that the their then there "  # noqa: SIM905
+    "these they this to was will with".split()
+)
+
+
+def ref_bm25(
+    objs: list[tuple[str, dict]], query: str, props: list[tuple[str, float]], k1: float = 1.2, b: float = 0.75
+) -> list[tuple[str, float]]:
+    """weaviate.md §3 over every object (N = all objects; avgLen over objects having the property)."""
+    n_obj = len(objs)
+    terms: dict[str, int] = {}
+    for t in ref_tokenize(query):
+        if t not in EN:
+            terms[t] = terms.get(t, 0) + 1
+    scores: dict[str, float] = {}
+    for name, boost in props:
+        toks = {}
+        for u, p in objs:
+            v = p.get(name)
+            if v is None:
+                continue
+            vals = v if isinstance(v, list) else [v]
+            toks[u] = [t for x in vals for t in ref_tokenize(x)]
+        if not toks:
+            continue
+        avg = sum(len(t) for t in toks.values()) / len(toks)
+        for term, mult in terms.items():
+            n = sum(1 for t in toks.values() if term in t)
+            if n == 0:
+                continue
+            idf = math.log(1 + (n_obj - n + 0.5) / (n + 0.5))
+            for u, t in toks.items():
+                f = t.count(term)
+                if f:
+                    s = idf * f / (f + k1 * (1 - b + b * len(t) / avg)) * boost * mult
+                    scores[u] = scores.get(u, 0.0) + s
+    order = {u: i for i, (u, _) in enumerate(objs)}
+    return sorted(scores.items(), key=lambda kv: (-kv[1], order[kv[0]]))
+
+
+def ref_autocut(y: list[float], cut: int) -> int:
+    """Weaviate's autocut, re-derived: cut after the ``cut``-th local maximum of the distance between the
+    normalised curve and the diagonal."""
+    n = len(y)
+    if n <= 2:
+        return n
+    if y[-1] == y[0]:
+        return n
+    d = [(y[i] - y[0]) / (y[-1] - y[0]) - i / (n - 1) for i in range(n)]
+    seen = 0
+    for i in range(1, n):
+        right = d[i - 2] if i == n - 1 else d[i + 1]
+        if d[i] > d[i - 1] and d[i] > right:
+            seen += 1
+            if seen >= cut:
+                return i
+    return n

@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+import logging
 import threading
 import uuid as uuidlib
 from collections.abc import Iterator, Sequence
@@ -48,6 +49,8 @@ from colweave.store.schema import (
     infer_data_type,
 )
 from colweave.store.segments import Snapshot, VectorSegment, muvera_encode
+
+log = logging.getLogger(__name__)
 
 F32 = npt.NDArray[np.float32]
 VECTOR_SET = "vector,hybridVector"
@@ -98,6 +101,7 @@ class Collection:
         for doc, name in self._db.execute("SELECT doc, name FROM blobs"):
             blobs.setdefault(doc, set()).add(name)
         self._bm25 = InvertedIndex(self._config)
+        self._schema_changed()
         for doc, u, props, created, updated in self._db.execute(
             "SELECT doc, uuid, props, created, updated FROM objects ORDER BY doc"
         ):
@@ -119,6 +123,11 @@ class Collection:
         with self._lock:
             self._db.close()
 
+    def _schema_changed(self) -> None:
+        self._props_by_name = {p.name: p for p in self._config.properties}
+        self._default_props = [p for p in self._config.properties if p.data_type != "blob"]
+        self._bm25.refresh_schema()
+
     def _meta_set(self, key: str, value: str) -> None:
         self._db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
 
@@ -137,7 +146,7 @@ class Collection:
                 self._db.execute("ROLLBACK")
                 raise
             self._config.properties.append(prop)
-            self._bm25.refresh_schema()
+            self._schema_changed()
             # A new searchable property has no values yet: nothing to index.
 
     # -- preparing writes ----------------------------------------------------------------------------
@@ -356,7 +365,7 @@ class Collection:
         # Committed: publish.
         if new_props:
             self._config.properties.extend(new_props)
-            self._bm25.refresh_schema()
+            self._schema_changed()
         for p in items:
             assert p.doc is not None
             old = self._recs.get(p.doc)
@@ -374,6 +383,7 @@ class Collection:
             seg.kill(dead)
             for d, (s, _, _) in zip(owner_docs, rows, strict=True):
                 self._slot_of[name][d] = s
+            self._maybe_compact(name)
 
     # -- writes --------------------------------------------------------------------------------------
     def _write(self, objects: Sequence[DataObject], mode: str) -> BatchResult:
@@ -454,8 +464,7 @@ class Collection:
         for name, seg in self._segments.items():
             slots = [self._slot_of[name].pop(d) for d in docs if d in self._slot_of[name]]
             seg.kill(slots)
-            if seg.rows and seg.dead_rows() * 2 > seg.rows:
-                self._compact(name)
+            self._maybe_compact(name)
         return len(docs)
 
     def delete(self, uuid: str | uuidlib.UUID) -> bool:
@@ -498,6 +507,17 @@ class Collection:
         seg.switch(gen, rows)
         self._slot_of[name] = {d: s for d, s, _, _ in rows}
 
+    def _maybe_compact(self, name: str) -> None:
+        """Compacts a segment once more than half of its rows are dead (replaced or deleted vectors)."""
+        seg = self._segments[name]
+        if seg.rows and seg.dead_rows() * 2 > seg.rows:
+            try:
+                self._compact(name)
+            except OSError as e:  # the write that got us here is committed: report, do not fail it
+                log.warning(
+                    "compaction of %s.%s failed (will retry on the next write): %s", self.name, name, e
+                )
+
     def compact(self) -> None:
         """Rewrites every vector segment without its deleted (tombstoned) slots."""
         with self._lock:
@@ -537,13 +557,12 @@ class Collection:
         self, doc: int, return_properties: Sequence[str] | None, blobs_by_default: bool
     ) -> dict[str, Any]:
         rec = self._recs[doc]
-        if return_properties is None:
-            names = [p.name for p in self._config.properties if blobs_by_default or p.data_type != "blob"]
-        else:
-            names = list(return_properties)
+        if return_properties is None and not blobs_by_default:
+            return {p.name: rec.props[p.name] for p in self._default_props if p.name in rec.props}
+        names = [p.name for p in self._config.properties] if return_properties is None else return_properties
         out: dict[str, Any] = {}
         for n in names:
-            p = self._config.property(n)
+            p = self._props_by_name.get(n)
             if p is None:
                 raise QueryError(f"return_properties: {self.name} has no property {n!r}")
             if p.data_type == "blob":
@@ -595,12 +614,10 @@ class Collection:
         **meta: Any,
     ) -> SearchResult:
         rec = self._recs[doc]
-        md = Metadata(
-            creation_time=ms_to_datetime(rec.created), last_update_time=ms_to_datetime(rec.updated), **meta
-        )
-        return SearchResult(
-            rec.uuid, self._props_of(doc, return_properties, False), md, self._vectors_of(doc, include_vector)
-        )
+        created, updated = rec.times()
+        md = Metadata(creation_time=created, last_update_time=updated, **meta)
+        vectors = self._vectors_of(doc, include_vector) if include_vector else {}
+        return SearchResult(rec.uuid, self._props_of(doc, return_properties, False), md, vectors)
 
     def fetch_objects(
         self,
@@ -775,13 +792,8 @@ class Collection:
             docs, scores = self._bm25.search(
                 query, offset + limit, query_properties, self._allowed_mask(filters)
             )
-            keep = _cut(
-                [(int(d), float(s)) for d, s in zip(docs, scores, strict=True)],
-                offset,
-                limit,
-                autocut,
-                [float(s) for s in scores],
-            )
+            values = scores.tolist()
+            keep = _cut(list(zip(docs.tolist(), values, strict=True)), offset, limit, autocut, values)
             return [self._result(d, return_properties, include_vector, score=s) for d, s in keep]
 
     def hybrid(

@@ -160,8 +160,87 @@ class Filter:
     def not_(f: _Base) -> _Base:
         return Not(f)
 
+    @staticmethod
+    def from_weaviate(where: dict[str, Any]) -> _Base:
+        """A filter from Weaviate's REST ``where`` JSON (see :func:`from_weaviate`)."""
+        return from_weaviate(where)
+
 
 Predicate = Callable[[Record], bool]
+
+_REST_OPS = {
+    "Equal": "equal",
+    "NotEqual": "not_equal",
+    "GreaterThan": "greater_than",
+    "GreaterThanEqual": "greater_or_equal",
+    "LessThan": "less_than",
+    "LessThanEqual": "less_or_equal",
+    "Like": "like",
+    "ContainsAny": "contains_any",
+    "ContainsAll": "contains_all",
+    "ContainsNone": "contains_none",
+    "IsNull": "is_none",
+}
+_REST_VALUES = (
+    "valueText",
+    "valueString",
+    "valueInt",
+    "valueNumber",
+    "valueBoolean",
+    "valueDate",
+    "valueTextArray",
+    "valueStringArray",
+    "valueIntArray",
+    "valueNumberArray",
+    "valueBooleanArray",
+    "valueDateArray",
+)
+
+
+def from_weaviate(where: dict[str, Any]) -> _Base:
+    """A filter from Weaviate's REST ``where`` shape (``{"operator", "operands"}`` or
+    ``{"path", "operator", "value<Type>"}``; paths ``id``, ``_creationTimeUnix``, ``_lastUpdateTimeUnix``)."""
+    if not isinstance(where, dict):
+        raise FilterError(f"where: expected an object, got {where!r}")
+    op = where.get("operator")
+    if op in ("And", "Or"):
+        operands = where.get("operands")
+        if not isinstance(operands, list) or not operands:
+            raise FilterError(f"where: operator {op} needs a non-empty list of operands")
+        children = [from_weaviate(o) for o in operands]
+        return And(children) if op == "And" else Or(children)
+    if op == "Not":
+        operands = where.get("operands")
+        if not isinstance(operands, list) or len(operands) != 1:
+            raise FilterError("where: operator Not needs exactly one operand")
+        return Not(from_weaviate(operands[0]))
+    if op not in _REST_OPS:
+        raise FilterError(f"where: unknown operator {op!r}")
+    path = where.get("path")
+    if isinstance(path, str):
+        path = [path]
+    if not isinstance(path, list) or len(path) != 1 or not isinstance(path[0], str):
+        raise FilterError(f"where: path must name one property, got {path!r}")
+    values = [k for k in _REST_VALUES if k in where]
+    if len(values) != 1:
+        raise FilterError(f"where: expected exactly one value<Type> field, got {values or 'none'}")
+    value = where[values[0]]
+    name = path[0]
+    if name in ("id", "_id"):
+        target = _Target("id")
+    elif name == "_creationTimeUnix":
+        target = _Target("creation_time")
+    elif name == "_lastUpdateTimeUnix":
+        target = _Target("update_time")
+    else:
+        target = _Target("property", name)
+    if (
+        target._t in ("creation_time", "update_time")
+        and isinstance(value, str)
+        and value.lstrip("-").isdigit()
+    ):
+        value = int(value)
+    return target._w(_REST_OPS[op], value)
 
 
 def _as_list(op: str, v: Any) -> list[Any]:

@@ -106,7 +106,7 @@ class StoredObject:
 class Rec:
     """An object's in-memory state: UUID, non-blob properties, which blobs it has, times (ms)."""
 
-    __slots__ = ("_tokens", "blobs", "created", "props", "updated", "uuid")
+    __slots__ = ("_times", "_tokens", "blobs", "created", "props", "updated", "uuid")
 
     def __init__(
         self, uuid: str, props: dict[str, Any], blobs: frozenset[str], created: int, updated: int
@@ -117,6 +117,13 @@ class Rec:
         self.created = created
         self.updated = updated
         self._tokens: dict[str, frozenset[str]] = {}
+        self._times: tuple[dt.datetime, dt.datetime] | None = None
+
+    def times(self) -> tuple[dt.datetime, dt.datetime]:
+        """Creation and last update time as UTC datetimes (cached)."""
+        if self._times is None:
+            self._times = (ms_to_datetime(self.created), ms_to_datetime(self.updated))
+        return self._times
 
     def tokens(self, prop: Property) -> frozenset[str]:
         t = self._tokens.get(prop.name)

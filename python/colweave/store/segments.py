@@ -87,6 +87,7 @@ class VectorSegment:
         self._starts: list[int] = []
         self._docs: list[int] = []
         self._rows = 0
+        self._dead = 0  # rows of tombstoned slots and gaps
         self._snap: Snapshot | None = None
         self._lock = threading.Lock()
 
@@ -138,6 +139,7 @@ class VectorSegment:
             if fp.exists() and fsize != need:
                 os.truncate(fp, need)
         self._starts, self._docs, self._rows = starts, docs, end
+        self._dead = end - sum(ntok for _, _, ntok, _ in live)
         self._snap = None
 
     # -- writes --------------------------------------------------------------------------------------
@@ -188,6 +190,9 @@ class VectorSegment:
         """Tombstones slots whose deletion has committed."""
         with self._lock:
             for s in slots:
+                if self._docs[s] >= 0:
+                    end = self._starts[s + 1] if s + 1 < len(self._starts) else self._rows
+                    self._dead += end - self._starts[s]
                 self._docs[s] = -1
             self._snap = None
 
@@ -219,13 +224,8 @@ class VectorSegment:
             return self._snap
 
     def dead_rows(self) -> int:
-        with self._lock:
-            live = sum(
-                (self._starts[i + 1] if i + 1 < len(self._starts) else self._rows) - self._starts[i]
-                for i, d in enumerate(self._docs)
-                if d >= 0
-            )
-            return self._rows - live
+        """Rows no live object references (reclaimed by compaction)."""
+        return self._dead
 
     @property
     def rows(self) -> int:
@@ -263,6 +263,7 @@ class VectorSegment:
             self._starts = [r[2] for r in rows]
             self._docs = [r[0] for r in rows]
             self._rows = rows[-1][2] + rows[-1][3] if rows else 0
+            self._dead = 0
             self._snap = None
         for p in (self.vec_path(old), self.fde_path(old)):
             if p.exists():

@@ -36,7 +36,8 @@ impl Fusion {
 pub struct Leg<'a> {
     pub keys: &'a [u64],
     pub scores: &'a [f32],
-    pub weight: f32,
+    /// float64, as in Weaviate: relativeScore rounds it to float32, ranked divides in float64.
+    pub weight: f64,
 }
 
 /// The fused list: keys and scores best first, and `contributions[i * legs + l]`, what leg `l` added to
@@ -70,16 +71,17 @@ pub fn fuse(legs: &[Leg<'_>], fusion: Fusion) -> Result<Fused> {
     for (l, leg) in legs.iter().enumerate() {
         let (lo, hi) =
             leg.scores.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &s| (lo.min(s), hi.max(s)));
+        let w32 = leg.weight as f32;
         for (rank, (&key, &s)) in leg.keys.iter().zip(leg.scores).enumerate() {
             let part = match fusion {
                 Fusion::RelativeScore => {
                     if hi == lo {
-                        leg.weight
+                        w32
                     } else {
-                        leg.weight * ((s - lo) / (hi - lo))
+                        w32 * ((s - lo) / (hi - lo))
                     }
                 }
-                Fusion::Ranked => (leg.weight as f64 / (rank as f64 + 60.0)) as f32,
+                Fusion::Ranked => (leg.weight / (rank as f64 + 60.0)) as f32,
             };
             let i = *slot.entry(key).or_insert_with(|| {
                 keys.push(key);

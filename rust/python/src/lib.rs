@@ -244,6 +244,38 @@ fn vec1<T: Element + Copy>(py: Python<'_>, obj: &Bound<'_, PyAny>, arg: &str, dt
     Ok(a.cast::<PyArray1<T>>()?.readonly().as_array().iter().copied().collect())
 }
 
+/// A 1-D numpy array of `T` (exact dtype) as a slice: borrowed when contiguous, else copied once.
+struct Vec1<'py, T: Element> {
+    borrowed: Option<numpy::PyReadonlyArray1<'py, T>>,
+    owned: Vec<T>,
+}
+
+impl<'py, T: Element + Copy> Vec1<'py, T> {
+    fn new(py: Python<'py>, obj: &Bound<'py, PyAny>, arg: &str, dtype_str: &str) -> PyResult<Self> {
+        let a = as_array(obj, arg)?;
+        if a.ndim() != 1 {
+            return Err(invalid(arg, format!("expected a 1-D array, got {} dimension(s)", a.ndim())));
+        }
+        if !a.dtype().is_equiv_to(&dtype::<T>(py)) {
+            return Err(invalid(arg, format!("expected dtype {dtype_str}, got {}", dtype_name(a))));
+        }
+        let ro = a.cast::<PyArray1<T>>()?.readonly();
+        if ro.as_slice().is_ok() {
+            Ok(Vec1 { borrowed: Some(ro), owned: Vec::new() })
+        } else {
+            let owned = ro.as_array().iter().copied().collect();
+            Ok(Vec1 { borrowed: None, owned })
+        }
+    }
+
+    fn data(&self) -> &[T] {
+        match &self.borrowed {
+            Some(ro) => ro.as_slice().expect("contiguous arrays are slices"),
+            None => &self.owned,
+        }
+    }
+}
+
 fn threads_arg(threads: Option<i64>) -> PyResult<Option<usize>> {
     match threads {
         None => Ok(None),
@@ -287,7 +319,7 @@ fn fuse<'py>(
                 .iter()
                 .zip(&scores)
                 .zip(&weights)
-                .map(|((k, s), &w)| Leg { keys: k, scores: s, weight: w as f32 })
+                .map(|((k, s), &w)| Leg { keys: k, scores: s, weight: w })
                 .collect();
             kernels::fusion::fuse(&legs, fusion)
         })
@@ -336,14 +368,18 @@ fn bm25_topk<'py>(
     if term_fields.iter().any(|&f| f < 0) {
         return Err(invalid("term_fields", "must be non-negative"));
     }
-    let docs: Vec<Vec<u32>> =
-        term_docs.iter().map(|d| vec1::<u32>(py, d, "term_docs", "uint32")).collect::<PyResult<_>>()?;
-    let freqs: Vec<Vec<f32>> =
-        term_freqs.iter().map(|f| vec1::<f32>(py, f, "term_freqs", "float32")).collect::<PyResult<_>>()?;
-    let lens: Vec<Vec<f32>> =
-        doc_lens.iter().map(|l| vec1::<f32>(py, l, "doc_lens", "float32")).collect::<PyResult<_>>()?;
-    let allowed: Option<Vec<u8>> = allowed.map(|a| vec1::<u8>(py, &a, "allowed", "uint8")).transpose()?;
-    let n_docs = lens.iter().map(Vec::len).min().unwrap_or(0);
+    let docs_v: Vec<Vec1<'py, u32>> =
+        term_docs.iter().map(|d| Vec1::new(py, d, "term_docs", "uint32")).collect::<PyResult<_>>()?;
+    let freqs_v: Vec<Vec1<'py, f32>> =
+        term_freqs.iter().map(|f| Vec1::new(py, f, "term_freqs", "float32")).collect::<PyResult<_>>()?;
+    let lens_v: Vec<Vec1<'py, f32>> =
+        doc_lens.iter().map(|l| Vec1::new(py, l, "doc_lens", "float32")).collect::<PyResult<_>>()?;
+    let allowed_v: Option<Vec1<'py, u8>> = allowed.map(|a| Vec1::new(py, &a, "allowed", "uint8")).transpose()?;
+    let docs: Vec<&[u32]> = docs_v.iter().map(Vec1::data).collect();
+    let freqs: Vec<&[f32]> = freqs_v.iter().map(Vec1::data).collect();
+    let lens: Vec<&[f32]> = lens_v.iter().map(Vec1::data).collect();
+    let allowed: Option<&[u8]> = allowed_v.as_ref().map(Vec1::data);
+    let n_docs = lens.iter().map(|l| l.len()).min().unwrap_or(0);
     let top = py
         .detach(|| {
             let fields: Vec<Field<'_>> =
@@ -351,13 +387,13 @@ fn bm25_topk<'py>(
             let terms: Vec<Term<'_>> = (0..nt)
                 .map(|i| Term {
                     field: term_fields[i] as usize,
-                    docs: &docs[i],
-                    freqs: &freqs[i],
+                    docs: docs[i],
+                    freqs: freqs[i],
                     weight: term_weights[i] as f32,
                 })
                 .collect();
             let p = Bm25Params { k1: k1 as f32, b: b as f32, n_objects };
-            kernels::bm25::bm25_topk(&fields, &terms, p, n_docs, k as usize, allowed.as_deref())
+            kernels::bm25::bm25_topk(&fields, &terms, p, n_docs, k as usize, allowed)
         })
         .map_err(to_py)?;
     let (ids, scores): (Vec<u32>, Vec<f32>) = top.into_iter().unzip();
