@@ -63,6 +63,14 @@ bench: dev  ## the benchmarks, full size (ratios against the alternatives, media
 bench-quick: dev  ## the benchmarks, quick sizes
 	$(PY) bench/maxsim.py --quick
 
+.PHONY: bench-encode
+bench-encode: dev  ## the encoder at full size (random weights; the first run needs the export extra): minutes
+	$(PY) bench/encode.py
+
+.PHONY: fixtures
+fixtures: dev  ## regenerate tests/fixtures/model (needs the export extra: torch, transformers, onnx)
+	$(PY) tests/fixtures/generate_model_fixtures.py
+
 .PHONY: clean
 clean:  ## remove build outputs and caches (keeps the virtual environment)
 	cargo clean
