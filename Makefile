@@ -84,6 +84,14 @@ bench-search: dev  ## the store's search benchmark (exact, MUVERA, BM25 vs bm25s
 bench-search-quick: dev  ## the store's search benchmark, quick sizes
 	$(PY) bench/search.py --quick
 
+.PHONY: bench-encode
+bench-encode: dev  ## the encoder at full size (random weights; the first run needs the export extra): minutes
+	$(PY) bench/encode.py
+
+.PHONY: fixtures
+fixtures: dev  ## regenerate tests/fixtures/model (needs the export extra: torch, transformers, onnx)
+	$(PY) tests/fixtures/generate_model_fixtures.py
+
 .PHONY: clean
 clean:  ## remove build outputs and caches (keeps the virtual environment)
 	cargo clean

@@ -158,3 +158,11 @@ def test_base64_variants() -> None:
     assert decode_base64("aGVsbG8=") == b"hello"
     assert decode_base64("aGVsbG8") == b"hello"
     assert decode_base64(" data:;base64,aGVs\nbG8= ") == b"hello"
+
+
+def test_lazily_opened_truncated_pil_image() -> None:
+    noisy = np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    data = _png(noisy)
+    truncated = Image.open(io.BytesIO(data[: len(data) // 2]))
+    with pytest.raises(ImageDecodeError, match="truncated"):
+        load_image(truncated)

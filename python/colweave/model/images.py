@@ -116,6 +116,11 @@ def load_image(image: object, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Ima
     """Any accepted input → a fully decoded RGB PIL image (see the module docstring for the conversion)."""
     if isinstance(image, Image.Image):
         img = image
+        _check_size(img.width, img.height, max_pixels, "image")
+        try:
+            img.load()  # an Image.open()ed file decodes lazily: surface truncation here, not mid-resize
+        except (OSError, SyntaxError, ValueError, EOFError) as e:
+            raise ImageDecodeError(f"corrupt or truncated image: {e}") from None
     elif isinstance(image, (bytes, bytearray, memoryview)):
         img = open_encoded(bytes(image), max_pixels)
     elif isinstance(image, str):

@@ -1,0 +1,93 @@
+"""The exporter end to end (needs the export extra: skipped where torch / transformers are not installed).
+
+Exports the committed tiny checkpoint again and checks the result against transformers' recorded outputs, for
+both processor layouts, fp16 and the command line."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch")
+pytest.importorskip("transformers")
+pytest.importorskip("onnx")
+
+from colweave.cli import main
+from colweave.model import Encoder
+from colweave.model.export import export_model
+from colweave.model.manifest import read_manifest, verify_files
+
+from .conftest import CHECKPOINT, IMAGES
+
+
+def _max_diff(enc: Encoder, meta: dict[str, Any], ref: dict[str, np.ndarray], n_images: int = 6) -> float:
+    names = list(meta["images"])[:n_images]
+    worst = 0.0
+    for name, emb in zip(names, enc.embed_images([(IMAGES / n).read_bytes() for n in names]), strict=True):
+        want = ref[f"image/{name}/embeddings"]
+        assert emb.shape == want.shape
+        worst = max(worst, float(np.abs(emb - want).max()))
+    texts = [q["text"] for q in meta["queries"].values()]
+    for name, emb in zip(meta["queries"], enc.embed_queries(texts), strict=True):
+        want = ref[f"query/{name}/embeddings"]
+        assert emb.shape == want.shape
+        worst = max(worst, float(np.abs(emb - want).max()))
+    return worst
+
+
+def test_export_reproduces_transformers(
+    tmp_path: Path, meta: dict[str, Any], ref: dict[str, np.ndarray]
+) -> None:
+    manifest = export_model(CHECKPOINT, tmp_path / "m", log=lambda _: None)
+    assert manifest["verify_max_abs_diff"] < 1e-5
+    verify_files(tmp_path / "m", manifest)
+    assert _max_diff(Encoder(tmp_path / "m", device="cpu"), meta, ref) <= 1e-4
+
+
+def test_hub_processor_layout(tmp_path: Path, meta: dict[str, Any], ref: dict[str, np.ndarray]) -> None:
+    """The hub's layout: a short processor_config.json beside a flat preprocessor_config.json."""
+    src = tmp_path / "hub-layout"
+    shutil.copytree(CHECKPOINT, src)
+    proc = json.loads((src / "processor_config.json").read_text())
+    (src / "preprocessor_config.json").write_text(json.dumps(proc.pop("image_processor")))
+    (src / "processor_config.json").write_text(json.dumps({"image_seq_len": proc["image_seq_len"]}))
+    export_model(src, tmp_path / "m", log=lambda _: None)
+    assert _max_diff(Encoder(tmp_path / "m", device="cpu"), meta, ref) <= 1e-4
+
+
+def test_fp16_keeps_accuracy(tmp_path: Path, meta: dict[str, Any], ref: dict[str, np.ndarray]) -> None:
+    manifest = export_model(CHECKPOINT, tmp_path / "m", dtype="fp16", log=lambda _: None)
+    assert manifest["dtype"] == "fp16"
+    enc = Encoder(tmp_path / "m", device="cpu")
+    for emb in enc.embed_queries(["fp16 query"]):
+        assert emb.dtype == np.float32
+    assert _max_diff(enc, meta, ref, n_images=2) <= 5e-3
+
+
+def test_cli(tmp_path: Path) -> None:
+    assert (
+        main(["export", "--from", str(CHECKPOINT), "--out", str(tmp_path / "m"), "--quantize", "int8"]) == 0
+    )
+    manifest = read_manifest(tmp_path / "m")
+    assert manifest is not None
+    assert manifest["quantize"] == "int8"
+    assert manifest["source"] == str(CHECKPOINT)
+    assert main(["export", "--from", str(tmp_path / "nothing"), "--out", str(tmp_path / "x")]) == 2
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"dtype": "bf16"}, "dtype"),
+        ({"quantize": "int4"}, "quantize"),
+        ({"dtype": "fp16", "quantize": "int8"}, "fp32"),
+    ],
+)
+def test_bad_options(tmp_path: Path, kwargs: dict[str, Any], match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        export_model(CHECKPOINT, tmp_path, **kwargs)
