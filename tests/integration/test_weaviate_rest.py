@@ -105,9 +105,26 @@ def test_schema_and_objects_crud(server) -> None:
     assert len(after["objects"]) == 1
     assert after["objects"][0]["id"] > first[0]["id"]
 
+    where = {"path": ["title"], "operator": "Equal", "valueText": "b1"}
+    dry = httpx.request(
+        "DELETE",
+        f"{base}/v1/batch/objects",
+        content=json.dumps(
+            {"match": {"class": "Articles", "where": where}, "dryRun": True, "output": "verbose"}
+        ),
+    )
+    assert dry.status_code == 200, dry.text
+    assert dry.json()["results"]["matches"] == 1
+    assert dry.json()["results"]["successful"] == 0
     metrics = httpx.get(f"{base}/metrics").text
     assert 'colweave_objects_stored{collection="Articles"} 2.0' in metrics
 
+    gone = httpx.request(
+        "DELETE",
+        f"{base}/v1/batch/objects",
+        content=json.dumps({"match": {"class": "Articles", "where": where}}),
+    )
+    assert gone.json()["results"]["successful"] == 1
     assert httpx.delete(f"{base}/v1/objects/Articles/{oid}").status_code == 204
     assert httpx.delete(f"{base}/v1/objects/Articles/{oid}").status_code == 404
     assert httpx.delete(f"{base}/v1/schema/Articles").status_code == 200

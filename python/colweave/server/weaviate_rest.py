@@ -19,6 +19,7 @@ from colweave.server.errors import BadRequestError, NotFoundError, ValidationErr
 from colweave.server.http_app import ORJSONResponse, read_json
 from colweave.server.state import ServerState
 from colweave.server.weaviate_ops import WeaviateOps
+from colweave.store.filters import from_weaviate as filters_from_weaviate
 from colweave.store.objects import DataObject, StoredObject
 from colweave.store.results import SearchResult
 from colweave.store.schema import Property, normalize_class_name
@@ -214,6 +215,35 @@ def routes(state: ServerState, ops: WeaviateOps) -> list[Route]:
             out.append(entry)
         return ORJSONResponse(out)
 
+    async def batch_delete(request: Request) -> Response:
+        body = await read_json(request)
+        match = body.get("match") if isinstance(body, dict) else None
+        if not isinstance(match, dict) or not isinstance(match.get("class"), str):
+            raise ValidationError("'match' with 'class' and 'where' is required")
+        if not isinstance(match.get("where"), dict):
+            raise ValidationError("match.where: a filter is required")
+        dry_run = bool(body.get("dryRun", False))
+        verbose = body.get("output", "minimal") == "verbose"
+        coll = await ops.run(ops.store.get_collection, match["class"])
+        filters = await ops.run(filters_from_weaviate, match["where"])
+        matches = await ops.run(coll.fetch_objects, filters=filters)
+        deleted = (
+            0 if dry_run else await ops.run(coll.delete_many, ids=[m.uuid for m in matches], filters=filters)
+        )
+        results: dict[str, Any] = {
+            "matches": len(matches),
+            "limit": len(matches),
+            "successful": deleted,
+            "failed": 0 if dry_run else len(matches) - deleted,
+        }
+        if verbose:
+            results["objects"] = [
+                {"id": m.uuid, "status": "DRYRUN" if dry_run else "SUCCESS"} for m in matches
+            ]
+        return ORJSONResponse(
+            {"match": match, "dryRun": dry_run, "output": body.get("output", "minimal"), "results": results}
+        )
+
     return [
         Route("/v1/schema", schema_list, methods=["GET"], name="schema_list"),
         Route("/v1/schema", schema_create, methods=["POST"], name="schema_create"),
@@ -231,4 +261,5 @@ def routes(state: ServerState, ops: WeaviateOps) -> list[Route]:
         Route("/v1/objects/{name}/{id}", objects_merge, methods=["PATCH"], name="objects_merge"),
         Route("/v1/objects/{name}/{id}", objects_delete, methods=["DELETE"], name="objects_delete"),
         Route("/v1/batch/objects", batch_objects, methods=["POST"], name="batch_objects"),
+        Route("/v1/batch/objects", batch_delete, methods=["DELETE"], name="batch_delete"),
     ]
