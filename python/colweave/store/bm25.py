@@ -134,13 +134,14 @@ class InvertedIndex:
                 p = self.config.property(name)
                 why = "does not exist" if p is None else "is not a searchable text property"
                 raise QueryError(f"query_properties: property {name!r} {why} in {self.config.name}")
-        docs_l, freqs_l, fields_l, weights_l = [], [], [], []
+        docs_l, freqs_l, fields_l, weights_l, terms_l = [], [], [], [], []
         lens, avgs = [], []
         for fi, (name, boost) in enumerate(spec):
             f = self.fields[name]
             lens.append(self._lengths(f))
             avgs.append(f.total / len(f.lengths) if f.lengths else 0.0)
-            for term, mult in self.query_terms(query, f.prop.tokenization or "word").items():
+            tok = f.prop.tokenization or "word"
+            for term, mult in self.query_terms(query, tok).items():
                 d, fr = self._postings(f, term)
                 if len(d) == 0:
                     continue
@@ -148,6 +149,15 @@ class InvertedIndex:
                 freqs_l.append(fr)
                 fields_l.append(fi)
                 weights_l.append(boost * mult)
+                terms_l.append((tok, term))
+        # Weaviate's idf uses one document frequency per term: the mean (integer division) over the
+        # searched properties of the same tokenization that contain it.
+        df_sum: dict[tuple[str, str], int] = {}
+        df_cnt: dict[tuple[str, str], int] = {}
+        for key, d in zip(terms_l, docs_l, strict=True):
+            df_sum[key] = df_sum.get(key, 0) + len(d)
+            df_cnt[key] = df_cnt.get(key, 0) + 1
+        dfs = [float(df_sum[key] // df_cnt[key]) for key in terms_l]
         if not docs_l:
             return np.zeros(0, np.uint32), np.zeros(0, np.float32)
         if allowed is not None and len(allowed) < self._capacity:
@@ -164,4 +174,5 @@ class InvertedIndex:
             b=self.config.inverted_index.b,
             k=k,
             allowed=allowed,
+            term_dfs=dfs,
         )
