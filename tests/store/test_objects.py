@@ -248,3 +248,27 @@ def test_collections_are_independent(store: Store) -> None:
     assert store.list_collections() == ["B"]
     with pytest.raises(NotFoundError):
         store.get_collection("A")
+
+
+class FlakyVectorizer(HashVectorizer):
+    """Rejects images starting with b"bad", like an encoder given undecodable bytes."""
+
+    def embed_images(self, images: list[bytes]) -> list[np.ndarray]:
+        if any(i.startswith(b"bad") for i in images):
+            raise ValueError("cannot decode image")
+        return super().embed_images(images)
+
+
+def test_a_bad_image_fails_only_its_object(tmp_path: Path) -> None:
+    s = Store(tmp_path, vectorizer=FlakyVectorizer())
+    cfg = CollectionConfig(
+        "Pages",
+        properties=[Property.create("doc_page", "blob")],
+        vectors={"document": VectorConfig.multi2multivec("document", ["doc_page"])},
+    )
+    c = s.create_collection(cfg)
+    res = c.insert_many([DataObject({"doc_page": b"good one"}), DataObject({"doc_page": b"bad one"})])
+    assert [e.index for e in res.errors] == [1]
+    assert "cannot decode image" in res.errors[0].message
+    assert len(c) == 1
+    s.close()

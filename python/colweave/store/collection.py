@@ -228,7 +228,7 @@ class Collection:
                 for key, value in given.items():
                     if not isinstance(key, str):
                         raise ObjectError(f"property names must be strings, got {key!r}")
-                    prop = self._config.property(key) or pending.get(key) or local_new.get(key)
+                    prop = self._props_by_name.get(key) or pending.get(key) or local_new.get(key)
                     if prop is None:
                         t = infer_data_type(value)
                         if t is None:
@@ -279,22 +279,44 @@ class Collection:
             except (ObjectError, NotFoundError) as e:
                 errors.append(BatchError(i, u, str(e)))
         if to_vectorize:
-            assert self.vectorizer is not None
-            mats = self.vectorizer.embed_images([img for _, _, img in to_vectorize])
-            if len(mats) != len(to_vectorize):
-                raise StoreError(
-                    f"the vectorizer returned {len(mats)} vectors for {len(to_vectorize)} images"
-                )
-            failed: set[int] = set()
-            for (p, name, _), m in zip(to_vectorize, mats, strict=True):
-                try:
-                    p.vectors[name] = self._check_vector(name, m, dims, f"object {p.index}")
-                except ObjectError as e:
-                    errors.append(BatchError(p.index, p.uuid, str(e)))
-                    failed.add(p.index)
-            out = [p for p in out if p.index not in failed]
+            out = self._vectorize(out, to_vectorize, dims, errors)
         new_props[:] = list(pending.values())
         return out
+
+    def _vectorize(
+        self,
+        items: list[_Prepared],
+        todo: list[tuple[_Prepared, str, bytes]],
+        dims: dict[str, int],
+        errors: list[BatchError],
+    ) -> list[_Prepared]:
+        """Runs the vectorizer over the images of ``todo`` (one call; if it fails, one call per image so
+        that a bad image fails only its own object). Returns ``items`` without the objects that failed."""
+        assert self.vectorizer is not None
+        results: list[Any]
+        try:
+            results = list(self.vectorizer.embed_images([img for _, _, img in todo]))
+            if len(results) != len(todo):
+                raise StoreError(f"the vectorizer returned {len(results)} vectors for {len(todo)} images")
+        except Exception:
+            results = []
+            for _, _, img in todo:
+                try:
+                    (m,) = self.vectorizer.embed_images([img])
+                    results.append(m)
+                except Exception as e:
+                    results.append(e)
+        failed: set[int] = set()
+        for (p, name, _), m in zip(todo, results, strict=True):
+            try:
+                if isinstance(m, Exception):
+                    raise ObjectError(f"vector {name!r}: the vectorizer failed: {m}")
+                p.vectors[name] = self._check_vector(name, m, dims, f"object {p.index}")
+            except ObjectError as e:
+                if p.index not in failed:
+                    errors.append(BatchError(p.index, p.uuid, str(e)))
+                failed.add(p.index)
+        return [p for p in items if p.index not in failed]
 
     def _load_blob(self, doc: int, name: str) -> bytes:
         row = self._db.execute("SELECT data FROM blobs WHERE doc = ? AND name = ?", (doc, name)).fetchone()
