@@ -272,3 +272,13 @@ def test_a_bad_image_fails_only_its_object(tmp_path: Path) -> None:
     assert "cannot decode image" in res.errors[0].message
     assert len(c) == 1
     s.close()
+
+
+def test_one_store_per_data_directory(tmp_path: Path) -> None:
+    from colweave.store import StoreError
+
+    s = Store(tmp_path)
+    with pytest.raises(StoreError, match="in use"):
+        Store(tmp_path)
+    s.close()
+    Store(tmp_path).close()  # released on close
