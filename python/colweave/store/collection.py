@@ -11,6 +11,7 @@ batch.
 from __future__ import annotations
 
 import base64
+import bisect
 import contextlib
 import json
 import logging
@@ -27,7 +28,7 @@ import numpy.typing as npt
 from colweave import _native
 from colweave.store.bm25 import InvertedIndex
 from colweave.store.errors import NotFoundError, ObjectError, QueryError, SchemaError, StoreError
-from colweave.store.filters import FilterT, Predicate, compile_filter
+from colweave.store.filters import And, FilterT, Or, Predicate, Where, compile_filter
 from colweave.store.objects import (
     BatchError,
     BatchResult,
@@ -97,6 +98,7 @@ class Collection:
             self._slot_of[name] = {doc: slot for slot, _, _, doc in rows_by_name.get(name, [])}
         self._recs: dict[int, Rec] = {}
         self._doc_of: dict[str, int] = {}
+        self._sorted: list[tuple[str, int]] | None = None
         blobs: dict[int, set[str]] = {}
         for doc, name in self._db.execute("SELECT doc, name FROM blobs"):
             blobs.setdefault(doc, set()).add(name)
@@ -388,6 +390,7 @@ class Collection:
         if new_props:
             self._config.properties.extend(new_props)
             self._schema_changed()
+        self._sorted = None
         for p in items:
             assert p.doc is not None
             old = self._recs.get(p.doc)
@@ -479,6 +482,7 @@ class Collection:
         except BaseException:
             db.execute("ROLLBACK")
             raise
+        self._sorted = None
         for d in docs:
             rec = self._recs.pop(d)
             del self._doc_of[rec.uuid]
@@ -553,11 +557,47 @@ class Collection:
     def __len__(self) -> int:
         return len(self._recs)
 
+    def _id_candidates(self, f: FilterT) -> set[int] | None:
+        """A superset of the objects ``f`` can match, from its id conditions alone (None: no bound).
+        ``fetch_object_by_id`` is an id filter: it must not scan every object."""
+        if isinstance(f, Where):
+            if f.target == "id" and f.operator in ("equal", "contains_any"):
+                values = f.value if f.operator == "contains_any" else [f.value]
+                if isinstance(values, list | tuple):
+                    out = set()
+                    for v in values:
+                        try:
+                            d = self._doc_of.get(parse_uuid(v))
+                        except ObjectError:
+                            return None  # compile_filter reports the bad UUID
+                        if d is not None:
+                            out.add(d)
+                    return out
+            return None
+        if isinstance(f, And):
+            bounds = [b for b in (self._id_candidates(x) for x in f.operands) if b is not None]
+            return set.intersection(*bounds) if bounds else None
+        if isinstance(f, Or):
+            parts = [self._id_candidates(x) for x in f.operands]
+            if not parts or any(p is None for p in parts):
+                return None
+            return set().union(*(p for p in parts if p is not None))
+        return None
+
     def _matching(self, filters: FilterT | None) -> list[int]:
         pred: Predicate | None = compile_filter(filters, self._config)
-        if pred is None:
+        if pred is None or filters is None:
             return list(self._recs)
+        bound = self._id_candidates(filters)
+        if bound is not None:
+            return [d for d in sorted(bound) if pred(self._recs[d])]
         return [d for d, r in self._recs.items() if pred(r)]
+
+    def _by_uuid(self) -> list[tuple[str, int]]:
+        """Every object as ``(uuid, doc)`` in UUID order (cached until the next write)."""
+        if self._sorted is None:
+            self._sorted = sorted((r.uuid, d) for d, r in self._recs.items())
+        return self._sorted
 
     def count(self, filters: FilterT | None = None) -> int:
         with self._lock:
@@ -654,14 +694,19 @@ class Collection:
         """Objects in UUID order (Weaviate's), after the cursor ``after`` when given."""
         _check_page(limit, offset)
         with self._lock:
-            docs = self._matching(filters)
-            items = sorted((self._recs[d].uuid, d) for d in docs)
-            if after is not None:
-                a = parse_uuid(after)
-                items = [x for x in items if x[0] > a]
-            items = items[offset:]
-            if limit is not None:
-                items = items[:limit]
+            if filters is None:
+                items = self._by_uuid()
+                start = bisect.bisect_right(items, (parse_uuid(after), 1 << 62)) if after is not None else 0
+                end = None if limit is None else start + offset + limit
+                items = items[start + offset : end]
+            else:
+                items = sorted((self._recs[d].uuid, d) for d in self._matching(filters))
+                if after is not None:
+                    a = parse_uuid(after)
+                    items = [x for x in items if x[0] > a]
+                items = items[offset:]
+                if limit is not None:
+                    items = items[:limit]
             return [self._result(d, return_properties, include_vector) for _, d in items]
 
     def iterator(
