@@ -282,3 +282,20 @@ def test_one_store_per_data_directory(tmp_path: Path) -> None:
         Store(tmp_path)
     s.close()
     Store(tmp_path).close()  # released on close
+
+
+def test_crash_during_compaction_keeps_the_old_generation(tmp_path: Path) -> None:
+    s = Store(tmp_path)
+    c = make(s)
+    c.insert_many([DataObject({"title": f"t {i}"}, vectors={"v": vec(i, 6)}) for i in range(10)])
+    seg = c._segments["v"]
+    q = vec(3, 2)
+    want = [(r.uuid, r.metadata.distance) for r in c.near_vector(q, limit=10)]
+    seg.compact_to(seg.generation + 1)  # new files written, SQLite never told: as if killed here
+    assert (c.path / "v.1.vec").exists()
+    s.close()
+    s = Store(tmp_path)
+    c = s.get_collection("Docs")
+    assert not (c.path / "v.1.vec").exists()  # the unreferenced generation is removed
+    assert [(r.uuid, r.metadata.distance) for r in c.near_vector(q, limit=10)] == want
+    s.close()
