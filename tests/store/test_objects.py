@@ -299,3 +299,27 @@ def test_crash_during_compaction_keeps_the_old_generation(tmp_path: Path) -> Non
     assert not (c.path / "v.1.vec").exists()  # the unreferenced generation is removed
     assert [(r.uuid, r.metadata.distance) for r in c.near_vector(q, limit=10)] == want
     s.close()
+
+
+def test_incremental_bm25_index_equals_a_rebuild(tmp_path: Path) -> None:
+    s = Store(tmp_path)
+    c = make(s)
+    words = ["cat", "dog", "film", "snow", "winter", "beach", "river"]
+    rng = np.random.default_rng(0)
+    ids = c.insert_many(
+        [DataObject({"title": " ".join(rng.choice(words, 5)), "n": i}) for i in range(30)]
+    ).uuids
+    for u in ids[:5]:
+        assert u is not None
+        c.update(u, {"title": "cat cat river"})
+    for u in ids[5:10]:
+        assert u is not None
+        c.replace(u, {"note": "no title any more"})
+    c.delete_many(ids=[u for u in ids[10:15] if u is not None])
+    queries = ["cat", "river winter", "snow beach dog", "film"]
+    before = [[(r.uuid, r.metadata.score) for r in c.bm25(q, limit=30)] for q in queries]
+    s.close()
+    s = Store(tmp_path)
+    c = s.get_collection("Docs")  # the index is rebuilt from SQLite
+    assert [[(r.uuid, r.metadata.score) for r in c.bm25(q, limit=30)] for q in queries] == before
+    s.close()

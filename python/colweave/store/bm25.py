@@ -46,7 +46,7 @@ class InvertedIndex:
     def __init__(self, config: CollectionConfig) -> None:
         self.config = config
         self.fields: dict[str, _Field] = {}
-        self.docs: dict[int, dict[str, Counter[str]]] = {}
+        self._indexed: set[int] = set()
         self.n_objects = 0
         self._capacity = 0
         self.refresh_schema()
@@ -61,33 +61,34 @@ class InvertedIndex:
     def add(self, doc: int, props: dict[str, object]) -> None:
         """Indexes an object (call :meth:`remove` first when replacing)."""
         self.n_objects += 1
+        self._indexed.add(doc)
         self._capacity = max(self._capacity, doc + 1)
-        per: dict[str, Counter[str]] = {}
         for name, f in self.fields.items():
             v = props.get(name)
             if v is None:
                 continue
             toks = tokenize_value(v, f.prop.tokenization or "word")
             counts = Counter(toks)
-            per[name] = counts
             f.lengths[doc] = len(toks)
             f.total += len(toks)
             f.len_array = None
             for t, c in counts.items():
                 f.postings.setdefault(t, {})[doc] = c
                 f.cache.pop(t, None)
-        self.docs[doc] = per
 
-    def remove(self, doc: int) -> None:
-        per = self.docs.pop(doc, None)
-        if per is None:
+    def remove(self, doc: int, props: dict[str, object]) -> None:
+        """Unindexes an object; ``props`` are the properties it was indexed with (re-tokenised here rather
+        than kept per document, which would double the index's memory)."""
+        if doc not in self._indexed:
             return
+        self._indexed.discard(doc)
         self.n_objects -= 1
-        for name, counts in per.items():
-            f = self.fields[name]
-            f.total -= f.lengths.pop(doc, 0)
+        for f in self.fields.values():
+            if doc not in f.lengths:
+                continue
+            f.total -= f.lengths.pop(doc)
             f.len_array = None
-            for t in counts:
+            for t in set(tokenize_value(props.get(f.prop.name), f.prop.tokenization or "word")):
                 plist = f.postings.get(t)
                 if plist is not None:
                     plist.pop(doc, None)

@@ -395,7 +395,7 @@ class Collection:
             assert p.doc is not None
             old = self._recs.get(p.doc)
             if old is not None:
-                self._bm25.remove(p.doc)
+                self._bm25.remove(p.doc, old.props)
             rec = Rec(p.uuid, p.props, frozenset(p.blobs), p.created, p.updated)
             self._recs[p.doc] = rec
             self._doc_of[p.uuid] = p.doc
@@ -486,7 +486,7 @@ class Collection:
         for d in docs:
             rec = self._recs.pop(d)
             del self._doc_of[rec.uuid]
-            self._bm25.remove(d)
+            self._bm25.remove(d, rec.props)
         for name, seg in self._segments.items():
             slots = [self._slot_of[name].pop(d) for d in docs if d in self._slot_of[name]]
             seg.kill(slots)
