@@ -441,3 +441,17 @@ def test_id_filters_combined(store: Store) -> None:
     # The cursor pages through UUID order.
     ordered = sorted(ids)
     assert [r.uuid for r in c.fetch_objects(after=ordered[4], limit=3)] == ordered[5:8]
+
+
+def test_like_wildcards_are_the_only_special_characters(store: Store) -> None:
+    cfg = CollectionConfig("L", properties=[Property.create("code", "text", tokenization="field")])
+    c = store.create_collection(cfg)
+    c.insert_many([DataObject({"code": v}) for v in ["a.b", "axb", "[a]", "a", "ab*c"]])
+
+    def like(p: str) -> set[str]:
+        return {r.properties["code"] for r in c.fetch_objects(filters=Filter.by_property("code").like(p))}
+
+    assert like("a.b") == {"a.b"}
+    assert like("[a]") == {"[a]"}
+    assert like("a?b") == {"a.b", "axb"}
+    assert like("a*") == {"a.b", "axb", "a", "ab*c"}
