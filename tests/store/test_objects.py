@@ -233,6 +233,11 @@ def test_float32_storage(tmp_path: Path) -> None:
     got = c.get(u, include_vector=True)
     assert got is not None
     np.testing.assert_allclose(got.vectors["v"], stored(vec(1), np.float32), rtol=1e-7)
+    c.insert({"title": "y"}, vectors={"v": vec(2)})
+    (hit, _) = c.near_vector(vec(1), limit=2)
+    assert hit.uuid == u
+    np.testing.assert_allclose(hit.metadata.distance, -4.0, rtol=1e-6)  # 4 unit tokens matching themselves
+    assert (c.path / "v.0.vec").stat().st_size == 2 * 4 * DIM * 4
     s.close()
 
 
