@@ -97,11 +97,13 @@ def bm25_topk(
     b: float,
     k: int,
     allowed: npt.NDArray[np.uint8] | None = None,
+    term_dfs: list[float] | None = None,
 ) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.float32]]:
     """The ``k`` best documents by BM25 (Weaviate's formula, no ``(k1 + 1)`` factor), ties to the lower
     document. Each term is a posting list (documents, frequencies) in field ``term_fields[i]`` with a weight
     (boost times occurrences in the query); ``doc_lens[f][d]`` is document ``d``'s length in field ``f``.
-    ``allowed[d] != 0`` keeps document ``d`` (a filter).
+    ``allowed[d] != 0`` keeps document ``d`` (a filter). ``term_dfs`` are the document frequencies used in
+    the idf (default: each posting list's length).
     """
 
 def muvera_encode(

@@ -49,28 +49,41 @@ EN = set(
 def ref_bm25(
     objs: list[tuple[str, dict]], query: str, props: list[tuple[str, float]], k1: float = 1.2, b: float = 0.75
 ) -> list[tuple[str, float]]:
-    """weaviate.md §3 over every object (N = all objects; avgLen over objects having the property)."""
+    """weaviate.md §3 over every object: N = all objects, avgLen over the objects having the property,
+    and (as Weaviate's block-max search does) one document frequency per term, averaged over the searched
+    properties that contain it."""
     n_obj = len(objs)
     terms: dict[str, int] = {}
     for t in ref_tokenize(query):
         if t not in EN:
             terms[t] = terms.get(t, 0) + 1
-    scores: dict[str, float] = {}
-    for name, boost in props:
-        toks = {}
+    toks_by_prop: dict[str, dict[str, list[str]]] = {}
+    for name, _ in props:
+        toks: dict[str, list[str]] = {}
         for u, p in objs:
             v = p.get(name)
             if v is None:
                 continue
             vals = v if isinstance(v, list) else [v]
             toks[u] = [t for x in vals for t in ref_tokenize(x)]
+        toks_by_prop[name] = toks
+    # One document frequency per term: the mean (integer division) over the searched properties having it.
+    df: dict[str, int] = {}
+    for term in terms:
+        counts = [sum(1 for t in toks_by_prop[name].values() if term in t) for name, _ in props]
+        nonzero = [c for c in counts if c]
+        if nonzero:
+            df[term] = sum(nonzero) // len(nonzero)
+    scores: dict[str, float] = {}
+    for name, boost in props:
+        toks = toks_by_prop[name]
         if not toks:
             continue
         avg = sum(len(t) for t in toks.values()) / len(toks)
         for term, mult in terms.items():
-            n = sum(1 for t in toks.values() if term in t)
-            if n == 0:
+            if term not in df or not any(term in t for t in toks.values()):
                 continue
+            n = df[term]
             idf = math.log(1 + (n_obj - n + 0.5) / (n + 0.5))
             for u, t in toks.items():
                 f = t.count(term)

@@ -233,6 +233,11 @@ def test_float32_storage(tmp_path: Path) -> None:
     got = c.get(u, include_vector=True)
     assert got is not None
     np.testing.assert_allclose(got.vectors["v"], stored(vec(1), np.float32), rtol=1e-7)
+    c.insert({"title": "y"}, vectors={"v": vec(2)})
+    (hit, _) = c.near_vector(vec(1), limit=2)
+    assert hit.uuid == u
+    np.testing.assert_allclose(hit.metadata.distance, -4.0, rtol=1e-6)  # 4 unit tokens matching themselves
+    assert (c.path / "v.0.vec").stat().st_size == 2 * 4 * DIM * 4
     s.close()
 
 
@@ -248,3 +253,78 @@ def test_collections_are_independent(store: Store) -> None:
     assert store.list_collections() == ["B"]
     with pytest.raises(NotFoundError):
         store.get_collection("A")
+
+
+class FlakyVectorizer(HashVectorizer):
+    """Rejects images starting with b"bad", like an encoder given undecodable bytes."""
+
+    def embed_images(self, images: list[bytes]) -> list[np.ndarray]:
+        if any(i.startswith(b"bad") for i in images):
+            raise ValueError("cannot decode image")
+        return super().embed_images(images)
+
+
+def test_a_bad_image_fails_only_its_object(tmp_path: Path) -> None:
+    s = Store(tmp_path, vectorizer=FlakyVectorizer())
+    cfg = CollectionConfig(
+        "Pages",
+        properties=[Property.create("doc_page", "blob")],
+        vectors={"document": VectorConfig.multi2multivec("document", ["doc_page"])},
+    )
+    c = s.create_collection(cfg)
+    res = c.insert_many([DataObject({"doc_page": b"good one"}), DataObject({"doc_page": b"bad one"})])
+    assert [e.index for e in res.errors] == [1]
+    assert "cannot decode image" in res.errors[0].message
+    assert len(c) == 1
+    s.close()
+
+
+def test_one_store_per_data_directory(tmp_path: Path) -> None:
+    from colweave.store import StoreError
+
+    s = Store(tmp_path)
+    with pytest.raises(StoreError, match="in use"):
+        Store(tmp_path)
+    s.close()
+    Store(tmp_path).close()  # released on close
+
+
+def test_crash_during_compaction_keeps_the_old_generation(tmp_path: Path) -> None:
+    s = Store(tmp_path)
+    c = make(s)
+    c.insert_many([DataObject({"title": f"t {i}"}, vectors={"v": vec(i, 6)}) for i in range(10)])
+    seg = c._segments["v"]
+    q = vec(3, 2)
+    want = [(r.uuid, r.metadata.distance) for r in c.near_vector(q, limit=10)]
+    seg.compact_to(seg.generation + 1)  # new files written, SQLite never told: as if killed here
+    assert (c.path / "v.1.vec").exists()
+    s.close()
+    s = Store(tmp_path)
+    c = s.get_collection("Docs")
+    assert not (c.path / "v.1.vec").exists()  # the unreferenced generation is removed
+    assert [(r.uuid, r.metadata.distance) for r in c.near_vector(q, limit=10)] == want
+    s.close()
+
+
+def test_incremental_bm25_index_equals_a_rebuild(tmp_path: Path) -> None:
+    s = Store(tmp_path)
+    c = make(s)
+    words = ["cat", "dog", "film", "snow", "winter", "beach", "river"]
+    rng = np.random.default_rng(0)
+    ids = c.insert_many(
+        [DataObject({"title": " ".join(rng.choice(words, 5)), "n": i}) for i in range(30)]
+    ).uuids
+    for u in ids[:5]:
+        assert u is not None
+        c.update(u, {"title": "cat cat river"})
+    for u in ids[5:10]:
+        assert u is not None
+        c.replace(u, {"note": "no title any more"})
+    c.delete_many(ids=[u for u in ids[10:15] if u is not None])
+    queries = ["cat", "river winter", "snow beach dog", "film"]
+    before = [[(r.uuid, r.metadata.score) for r in c.bm25(q, limit=30)] for q in queries]
+    s.close()
+    s = Store(tmp_path)
+    c = s.get_collection("Docs")  # the index is rebuilt from SQLite
+    assert [[(r.uuid, r.metadata.score) for r in c.bm25(q, limit=30)] for q in queries] == before
+    s.close()

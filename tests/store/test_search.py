@@ -424,3 +424,34 @@ def test_rest_where_filters(store: Store) -> None:
         from_weaviate({"path": ["n"], "operator": "Near", "valueInt": 1})
     with pytest.raises(FilterError, match="value"):
         from_weaviate({"path": ["n"], "operator": "Equal"})
+
+
+def test_id_filters_combined(store: Store) -> None:
+    c, objs = make(store, n=20)
+    ids = [str(o.uuid) for o in objs]
+    f = Filter.by_id().contains_any(ids[:10]) & Filter.by_property("n").greater_than(4)
+    assert {r.uuid for r in c.fetch_objects(filters=f)} == set(ids[5:10])
+    g = Filter.by_id().equal(ids[1]) | Filter.by_id().equal(ids[15])
+    assert {r.uuid for r in c.fetch_objects(filters=g)} == {ids[1], ids[15]}
+    h = Filter.by_id().equal(ids[1]) | Filter.by_property("n").equal(3)
+    assert {r.uuid for r in c.fetch_objects(filters=h)} == {ids[1], ids[3]}
+    assert c.count(Filter.by_id().contains_any([str(uuidlib.uuid4())])) == 0
+    q = np.random.default_rng(0).standard_normal((3, DIM)).astype(np.float32)
+    assert [r.uuid for r in c.near_vector(q, filters=Filter.by_id().equal(ids[7]))] == [ids[7]]
+    # The cursor pages through UUID order.
+    ordered = sorted(ids)
+    assert [r.uuid for r in c.fetch_objects(after=ordered[4], limit=3)] == ordered[5:8]
+
+
+def test_like_wildcards_are_the_only_special_characters(store: Store) -> None:
+    cfg = CollectionConfig("L", properties=[Property.create("code", "text", tokenization="field")])
+    c = store.create_collection(cfg)
+    c.insert_many([DataObject({"code": v}) for v in ["a.b", "axb", "[a]", "a", "ab*c"]])
+
+    def like(p: str) -> set[str]:
+        return {r.properties["code"] for r in c.fetch_objects(filters=Filter.by_property("code").like(p))}
+
+    assert like("a.b") == {"a.b"}
+    assert like("[a]") == {"[a]"}
+    assert like("a?b") == {"a.b", "axb"}
+    assert like("a*") == {"a.b", "axb", "a", "ab*c"}

@@ -154,6 +154,15 @@ def test_bm25_allowed_mask_and_errors() -> None:
         allowed=np.array([1, 0, 0], np.uint8),
     )
     assert ids.tolist() == [0]
+    # An explicit document frequency replaces the posting list's length in the idf.
+    _, s_default = _native.bm25_topk(docs, freqs, [0], [1.0], lens, [3.0], n_objects=10, k1=1.2, b=0.75, k=1)
+    _, s_df = _native.bm25_topk(
+        docs, freqs, [0], [1.0], lens, [3.0], n_objects=10, k1=1.2, b=0.75, k=1, term_dfs=[1.0]
+    )
+    ratio = math.log(1 + (10 - 1 + 0.5) / 1.5) / math.log(1 + (10 - 3 + 0.5) / 3.5)
+    np.testing.assert_allclose(s_df[0] / s_default[0], ratio, rtol=1e-6)
+    with pytest.raises(_native.InvalidArgumentError, match=r"^term_dfs"):
+        _native.bm25_topk(docs, freqs, [0], [1.0], lens, [3.0], n_objects=3, k1=1.2, b=0.75, k=1, term_dfs=[])
     with pytest.raises(_native.InvalidArgumentError, match=r"^docs"):
         _native.bm25_topk(
             [np.asarray([5], np.uint32)],

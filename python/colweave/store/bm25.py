@@ -46,7 +46,7 @@ class InvertedIndex:
     def __init__(self, config: CollectionConfig) -> None:
         self.config = config
         self.fields: dict[str, _Field] = {}
-        self.docs: dict[int, dict[str, Counter[str]]] = {}
+        self._indexed: set[int] = set()
         self.n_objects = 0
         self._capacity = 0
         self.refresh_schema()
@@ -61,33 +61,34 @@ class InvertedIndex:
     def add(self, doc: int, props: dict[str, object]) -> None:
         """Indexes an object (call :meth:`remove` first when replacing)."""
         self.n_objects += 1
+        self._indexed.add(doc)
         self._capacity = max(self._capacity, doc + 1)
-        per: dict[str, Counter[str]] = {}
         for name, f in self.fields.items():
             v = props.get(name)
             if v is None:
                 continue
             toks = tokenize_value(v, f.prop.tokenization or "word")
             counts = Counter(toks)
-            per[name] = counts
             f.lengths[doc] = len(toks)
             f.total += len(toks)
             f.len_array = None
             for t, c in counts.items():
                 f.postings.setdefault(t, {})[doc] = c
                 f.cache.pop(t, None)
-        self.docs[doc] = per
 
-    def remove(self, doc: int) -> None:
-        per = self.docs.pop(doc, None)
-        if per is None:
+    def remove(self, doc: int, props: dict[str, object]) -> None:
+        """Unindexes an object; ``props`` are the properties it was indexed with (re-tokenised here rather
+        than kept per document, which would double the index's memory)."""
+        if doc not in self._indexed:
             return
+        self._indexed.discard(doc)
         self.n_objects -= 1
-        for name, counts in per.items():
-            f = self.fields[name]
-            f.total -= f.lengths.pop(doc, 0)
+        for f in self.fields.values():
+            if doc not in f.lengths:
+                continue
+            f.total -= f.lengths.pop(doc)
             f.len_array = None
-            for t in counts:
+            for t in set(tokenize_value(props.get(f.prop.name), f.prop.tokenization or "word")):
                 plist = f.postings.get(t)
                 if plist is not None:
                     plist.pop(doc, None)
@@ -134,13 +135,14 @@ class InvertedIndex:
                 p = self.config.property(name)
                 why = "does not exist" if p is None else "is not a searchable text property"
                 raise QueryError(f"query_properties: property {name!r} {why} in {self.config.name}")
-        docs_l, freqs_l, fields_l, weights_l = [], [], [], []
+        docs_l, freqs_l, fields_l, weights_l, terms_l = [], [], [], [], []
         lens, avgs = [], []
         for fi, (name, boost) in enumerate(spec):
             f = self.fields[name]
             lens.append(self._lengths(f))
             avgs.append(f.total / len(f.lengths) if f.lengths else 0.0)
-            for term, mult in self.query_terms(query, f.prop.tokenization or "word").items():
+            tok = f.prop.tokenization or "word"
+            for term, mult in self.query_terms(query, tok).items():
                 d, fr = self._postings(f, term)
                 if len(d) == 0:
                     continue
@@ -148,6 +150,15 @@ class InvertedIndex:
                 freqs_l.append(fr)
                 fields_l.append(fi)
                 weights_l.append(boost * mult)
+                terms_l.append((tok, term))
+        # Weaviate's idf uses one document frequency per term: the mean (integer division) over the
+        # searched properties of the same tokenization that contain it.
+        df_sum: dict[tuple[str, str], int] = {}
+        df_cnt: dict[tuple[str, str], int] = {}
+        for key, d in zip(terms_l, docs_l, strict=True):
+            df_sum[key] = df_sum.get(key, 0) + len(d)
+            df_cnt[key] = df_cnt.get(key, 0) + 1
+        dfs = [float(df_sum[key] // df_cnt[key]) for key in terms_l]
         if not docs_l:
             return np.zeros(0, np.uint32), np.zeros(0, np.float32)
         if allowed is not None and len(allowed) < self._capacity:
@@ -164,4 +175,5 @@ class InvertedIndex:
             b=self.config.inverted_index.b,
             k=k,
             allowed=allowed,
+            term_dfs=dfs,
         )

@@ -11,6 +11,7 @@ batch.
 from __future__ import annotations
 
 import base64
+import bisect
 import contextlib
 import json
 import logging
@@ -27,7 +28,7 @@ import numpy.typing as npt
 from colweave import _native
 from colweave.store.bm25 import InvertedIndex
 from colweave.store.errors import NotFoundError, ObjectError, QueryError, SchemaError, StoreError
-from colweave.store.filters import FilterT, Predicate, compile_filter
+from colweave.store.filters import And, FilterT, Or, Predicate, Where, compile_filter
 from colweave.store.objects import (
     BatchError,
     BatchResult,
@@ -97,6 +98,7 @@ class Collection:
             self._slot_of[name] = {doc: slot for slot, _, _, doc in rows_by_name.get(name, [])}
         self._recs: dict[int, Rec] = {}
         self._doc_of: dict[str, int] = {}
+        self._sorted: list[tuple[str, int]] | None = None
         blobs: dict[int, set[str]] = {}
         for doc, name in self._db.execute("SELECT doc, name FROM blobs"):
             blobs.setdefault(doc, set()).add(name)
@@ -228,7 +230,7 @@ class Collection:
                 for key, value in given.items():
                     if not isinstance(key, str):
                         raise ObjectError(f"property names must be strings, got {key!r}")
-                    prop = self._config.property(key) or pending.get(key) or local_new.get(key)
+                    prop = self._props_by_name.get(key) or pending.get(key) or local_new.get(key)
                     if prop is None:
                         t = infer_data_type(value)
                         if t is None:
@@ -279,22 +281,44 @@ class Collection:
             except (ObjectError, NotFoundError) as e:
                 errors.append(BatchError(i, u, str(e)))
         if to_vectorize:
-            assert self.vectorizer is not None
-            mats = self.vectorizer.embed_images([img for _, _, img in to_vectorize])
-            if len(mats) != len(to_vectorize):
-                raise StoreError(
-                    f"the vectorizer returned {len(mats)} vectors for {len(to_vectorize)} images"
-                )
-            failed: set[int] = set()
-            for (p, name, _), m in zip(to_vectorize, mats, strict=True):
-                try:
-                    p.vectors[name] = self._check_vector(name, m, dims, f"object {p.index}")
-                except ObjectError as e:
-                    errors.append(BatchError(p.index, p.uuid, str(e)))
-                    failed.add(p.index)
-            out = [p for p in out if p.index not in failed]
+            out = self._vectorize(out, to_vectorize, dims, errors)
         new_props[:] = list(pending.values())
         return out
+
+    def _vectorize(
+        self,
+        items: list[_Prepared],
+        todo: list[tuple[_Prepared, str, bytes]],
+        dims: dict[str, int],
+        errors: list[BatchError],
+    ) -> list[_Prepared]:
+        """Runs the vectorizer over the images of ``todo`` (one call; if it fails, one call per image so
+        that a bad image fails only its own object). Returns ``items`` without the objects that failed."""
+        assert self.vectorizer is not None
+        results: list[Any]
+        try:
+            results = list(self.vectorizer.embed_images([img for _, _, img in todo]))
+            if len(results) != len(todo):
+                raise StoreError(f"the vectorizer returned {len(results)} vectors for {len(todo)} images")
+        except Exception:
+            results = []
+            for _, _, img in todo:
+                try:
+                    (m,) = self.vectorizer.embed_images([img])
+                    results.append(m)
+                except Exception as e:
+                    results.append(e)
+        failed: set[int] = set()
+        for (p, name, _), m in zip(todo, results, strict=True):
+            try:
+                if isinstance(m, Exception):
+                    raise ObjectError(f"vector {name!r}: the vectorizer failed: {m}")
+                p.vectors[name] = self._check_vector(name, m, dims, f"object {p.index}")
+            except ObjectError as e:
+                if p.index not in failed:
+                    errors.append(BatchError(p.index, p.uuid, str(e)))
+                failed.add(p.index)
+        return [p for p in items if p.index not in failed]
 
     def _load_blob(self, doc: int, name: str) -> bytes:
         row = self._db.execute("SELECT data FROM blobs WHERE doc = ? AND name = ?", (doc, name)).fetchone()
@@ -366,11 +390,12 @@ class Collection:
         if new_props:
             self._config.properties.extend(new_props)
             self._schema_changed()
+        self._sorted = None
         for p in items:
             assert p.doc is not None
             old = self._recs.get(p.doc)
             if old is not None:
-                self._bm25.remove(p.doc)
+                self._bm25.remove(p.doc, old.props)
             rec = Rec(p.uuid, p.props, frozenset(p.blobs), p.created, p.updated)
             self._recs[p.doc] = rec
             self._doc_of[p.uuid] = p.doc
@@ -457,10 +482,11 @@ class Collection:
         except BaseException:
             db.execute("ROLLBACK")
             raise
+        self._sorted = None
         for d in docs:
             rec = self._recs.pop(d)
             del self._doc_of[rec.uuid]
-            self._bm25.remove(d)
+            self._bm25.remove(d, rec.props)
         for name, seg in self._segments.items():
             slots = [self._slot_of[name].pop(d) for d in docs if d in self._slot_of[name]]
             seg.kill(slots)
@@ -531,11 +557,47 @@ class Collection:
     def __len__(self) -> int:
         return len(self._recs)
 
+    def _id_candidates(self, f: FilterT) -> set[int] | None:
+        """A superset of the objects ``f`` can match, from its id conditions alone (None: no bound).
+        ``fetch_object_by_id`` is an id filter: it must not scan every object."""
+        if isinstance(f, Where):
+            if f.target == "id" and f.operator in ("equal", "contains_any"):
+                values = f.value if f.operator == "contains_any" else [f.value]
+                if isinstance(values, list | tuple):
+                    out = set()
+                    for v in values:
+                        try:
+                            d = self._doc_of.get(parse_uuid(v))
+                        except ObjectError:
+                            return None  # compile_filter reports the bad UUID
+                        if d is not None:
+                            out.add(d)
+                    return out
+            return None
+        if isinstance(f, And):
+            bounds = [b for b in (self._id_candidates(x) for x in f.operands) if b is not None]
+            return set.intersection(*bounds) if bounds else None
+        if isinstance(f, Or):
+            parts = [self._id_candidates(x) for x in f.operands]
+            if not parts or any(p is None for p in parts):
+                return None
+            return set().union(*(p for p in parts if p is not None))
+        return None
+
     def _matching(self, filters: FilterT | None) -> list[int]:
         pred: Predicate | None = compile_filter(filters, self._config)
-        if pred is None:
+        if pred is None or filters is None:
             return list(self._recs)
+        bound = self._id_candidates(filters)
+        if bound is not None:
+            return [d for d in sorted(bound) if pred(self._recs[d])]
         return [d for d, r in self._recs.items() if pred(r)]
+
+    def _by_uuid(self) -> list[tuple[str, int]]:
+        """Every object as ``(uuid, doc)`` in UUID order (cached until the next write)."""
+        if self._sorted is None:
+            self._sorted = sorted((r.uuid, d) for d, r in self._recs.items())
+        return self._sorted
 
     def count(self, filters: FilterT | None = None) -> int:
         with self._lock:
@@ -632,14 +694,19 @@ class Collection:
         """Objects in UUID order (Weaviate's), after the cursor ``after`` when given."""
         _check_page(limit, offset)
         with self._lock:
-            docs = self._matching(filters)
-            items = sorted((self._recs[d].uuid, d) for d in docs)
-            if after is not None:
-                a = parse_uuid(after)
-                items = [x for x in items if x[0] > a]
-            items = items[offset:]
-            if limit is not None:
-                items = items[:limit]
+            if filters is None:
+                items = self._by_uuid()
+                start = bisect.bisect_right(items, (parse_uuid(after), 1 << 62)) if after is not None else 0
+                end = None if limit is None else start + offset + limit
+                items = items[start + offset : end]
+            else:
+                items = sorted((self._recs[d].uuid, d) for d in self._matching(filters))
+                if after is not None:
+                    a = parse_uuid(after)
+                    items = [x for x in items if x[0] > a]
+                items = items[offset:]
+                if limit is not None:
+                    items = items[:limit]
             return [self._result(d, return_properties, include_vector) for _, d in items]
 
     def iterator(
@@ -687,14 +754,7 @@ class Collection:
         if len(cands) == 0:
             return [], np.zeros(0, np.float32)
         if vc.muvera.enabled and snap.fdes is not None:
-            ix = vc.index_extra
-            ef = min(
-                max(int(ix.get("dynamicEfFactor", 8)) * k, int(ix.get("dynamicEfMin", 100))),
-                int(ix.get("dynamicEfMax", 500)),
-            )
-            if int(ix.get("ef", -1)) > 0:
-                ef = int(ix["ef"])
-            ef = max(ef, k)
+            ef = muvera_pool(vc.index_extra, k)
             if ef < len(cands):
                 mask = np.zeros(len(snap.slot_doc), np.uint8)
                 mask[cands] = 1
@@ -874,6 +934,16 @@ class Collection:
                     )
                 out.append(self._result(d, return_properties, include_vector, score=s, explain_score=explain))
             return out
+
+
+def muvera_pool(index_config: dict[str, Any], k: int) -> int:
+    """How many MUVERA candidates are rescored exactly for the best ``k``: the index's ``ef`` when set
+    (> 0), else ``max(dynamicEfMax, dynamicEfFactor·k)`` (500 for k ≤ 62 with Weaviate's defaults: the
+    brute-force scan over the encodings is cheap, and fewer candidates lose recall at 20k pages)."""
+    ef = int(index_config.get("ef", -1))
+    if ef <= 0:
+        ef = max(int(index_config.get("dynamicEfMax", 500)), int(index_config.get("dynamicEfFactor", 8)) * k)
+    return max(ef, k)
 
 
 def _check_page(limit: int | None, offset: int) -> None:

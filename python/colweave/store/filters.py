@@ -14,8 +14,6 @@ run, ``?`` one character); on arrays a comparison holds when it holds for some e
 
 from __future__ import annotations
 
-import datetime as dt
-import fnmatch
 import re
 import uuid as uuidlib
 from collections.abc import Callable, Sequence
@@ -24,7 +22,7 @@ from typing import Any, Protocol
 
 from colweave.store.errors import FilterError
 from colweave.store.schema import CollectionConfig, Property, parse_date
-from colweave.store.tokenize import tokenize, tokenize_value
+from colweave.store.tokenize import tokenize
 
 OPERATORS = (
     "equal",
@@ -303,7 +301,9 @@ def _scalar_pred(op: str, values: list[Any], get: Callable[[Record], list[Any] |
 
 
 def _like_regex(pattern: str) -> re.Pattern[str]:
-    return re.compile(fnmatch.translate(pattern).replace("\\Z", "\\Z"), re.DOTALL)
+    """Weaviate's like: ``*`` is any run of characters, ``?`` exactly one; everything else is literal."""
+    body = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    return re.compile(f"(?s:{body})\\Z")
 
 
 def compile_filter(f: _Base | None, config: CollectionConfig) -> Predicate | None:
@@ -406,11 +406,3 @@ def _texts(v: Any) -> list[str]:
     if v is None:
         return []
     return [x for x in v if isinstance(x, str)] if isinstance(v, list) else [v] if isinstance(v, str) else []
-
-
-def record_tokens(props: dict[str, Any], prop: Property) -> frozenset[str]:
-    return frozenset(tokenize_value(props.get(prop.name), prop.tokenization or "word"))
-
-
-def ms_to_datetime(ms: int) -> dt.datetime:
-    return dt.datetime.fromtimestamp(ms / 1000, tz=dt.timezone.utc)

@@ -2,11 +2,14 @@
 
 ``<data_dir>/collections/<Name>/`` holds one collection (see ``collection.py``). A collection is created
 in a temporary directory and renamed into place once its config is durable; deleting one renames it
-away first and then removes it, so a crash never leaves half a collection under its name.
+away first and then removes it, so a crash never leaves half a collection under its name. A lock file
+(``flock``) keeps a second process (or a second ``Store``) from opening the same directory; the operating
+system releases it when the process dies, even by ``kill -9``.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
@@ -16,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from colweave.store.collection import Collection
-from colweave.store.errors import AlreadyExistsError, NotFoundError, SchemaError
+from colweave.store.errors import AlreadyExistsError, NotFoundError, SchemaError, StoreError
 from colweave.store.objects import Vectorizer, connect
 from colweave.store.schema import CollectionConfig, normalize_class_name
 from colweave.store.segments import fsync_dir
@@ -29,6 +32,14 @@ class Store:
         self.data_dir = Path(data_dir)
         self.root = self.data_dir / "collections"
         self.root.mkdir(parents=True, exist_ok=True)
+        # One process at a time: segments are appended without coordination between processes.
+        self._lock_file: int | None = os.open(self.data_dir / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(self._lock_file)
+            self._lock_file = None
+            raise StoreError(f"{self.data_dir} is in use by another process (or another Store)") from None
         self.vectorizer = vectorizer
         self._lock = threading.RLock()
         self._open: dict[str, Collection] = {}
@@ -47,6 +58,10 @@ class Store:
             for c in self._open.values():
                 c.close()
             self._open.clear()
+            if self._lock_file is not None:
+                fcntl.flock(self._lock_file, fcntl.LOCK_UN)
+                os.close(self._lock_file)
+                self._lock_file = None
 
     def list_collections(self) -> list[str]:
         with self._lock:

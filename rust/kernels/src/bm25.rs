@@ -3,9 +3,10 @@
 //! `score(d) = Σ_terms weight · idf · f / (f + k1·(1 − b + b·len_d/avgLen))`,
 //! `idf = ln(1 + (N − n + 0.5)/(n + 0.5))`, where `f` is the term's frequency in the document's property,
 //! `len_d` that property's length in tokens, `avgLen` its mean, `N` the number of objects and `n` the
-//! number of documents in the posting list. There is no `(k1 + 1)` factor. `weight` carries the property
-//! boost and the number of times the term occurs in the query. Each (term, property) pair is one
-//! [`Term`]; a document's score is the sum over all of them.
+//! term's document frequency (the caller chooses it: Weaviate averages it over the searched properties
+//! that contain the term). There is no `(k1 + 1)` factor. `weight` carries the property boost and the
+//! number of times the term occurs in the query. Each (term, property) pair is one [`Term`]; a
+//! document's score is the sum over all of them.
 
 use crate::error::{KernelError, Result};
 use crate::topk;
@@ -17,13 +18,15 @@ pub struct Field<'a> {
     pub avg_len: f32,
 }
 
-/// The postings of one query term in one property: documents `docs[i]` contain it `freqs[i]` times.
+/// The postings of one query term in one property: documents `docs[i]` contain it `freqs[i]` times;
+/// `df` is the document frequency used in the idf.
 #[derive(Clone, Copy, Debug)]
 pub struct Term<'a> {
     pub field: usize,
     pub docs: &'a [u32],
     pub freqs: &'a [f32],
     pub weight: f32,
+    pub df: f64,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -67,6 +70,9 @@ fn validate(fields: &[Field<'_>], terms: &[Term<'_>], p: &Bm25Params, n_docs: us
                 format!("term {i} has {} frequencies for {} documents", t.freqs.len(), t.docs.len()),
             ));
         }
+        if !(t.df.is_finite() && t.df >= 0.0) {
+            return Err(KernelError::invalid("term_dfs", format!("term {i} has document frequency {}", t.df)));
+        }
         if let Some(&d) = t.docs.iter().find(|&&d| d as usize >= n_docs) {
             return Err(KernelError::invalid("docs", format!("term {i} names document {d}, of {n_docs}")));
         }
@@ -88,7 +94,7 @@ pub fn bm25_scores(
     let mut touched = Vec::new();
     for t in terms {
         let field = fields[t.field];
-        let w = (idf(p.n_objects, t.docs.len() as f64) * t.weight as f64) as f32;
+        let w = (idf(p.n_objects, t.df) * t.weight as f64) as f32;
         // norm(d) = k1·(1 − b) + (k1·b/avgLen)·len_d
         let c0 = p.k1 * (1.0 - p.b);
         let c1 = if field.avg_len > 0.0 { p.k1 * p.b / field.avg_len } else { 0.0 };
@@ -136,8 +142,8 @@ mod tests {
         let len1 = [1.0f32, 0.0, 3.0];
         let fields = [Field { doc_len: &len0, avg_len: 3.0 }, Field { doc_len: &len1, avg_len: 2.0 }];
         let terms = [
-            Term { field: 0, docs: &[0], freqs: &[2.0], weight: 1.0 },
-            Term { field: 1, docs: &[2], freqs: &[1.0], weight: 2.0 },
+            Term { field: 0, docs: &[0], freqs: &[2.0], weight: 1.0, df: 1.0 },
+            Term { field: 1, docs: &[2], freqs: &[1.0], weight: 2.0, df: 1.0 },
         ];
         let p = Bm25Params { k1: 1.2, b: 0.75, n_objects: 3.0 };
         let (s, touched) = bm25_scores(&fields, &terms, p, 3).unwrap();
@@ -159,9 +165,11 @@ mod tests {
         let len = [1.0f32];
         let fields = [Field { doc_len: &len, avg_len: 1.0 }];
         let p = Bm25Params { k1: 1.2, b: 0.75, n_objects: 1.0 };
-        let bad_doc = [Term { field: 0, docs: &[1], freqs: &[1.0], weight: 1.0 }];
+        let bad_doc = [Term { field: 0, docs: &[1], freqs: &[1.0], weight: 1.0, df: 1.0 }];
         assert!(bm25_scores(&fields, &bad_doc, p, 1).is_err());
-        let bad_field = [Term { field: 1, docs: &[0], freqs: &[1.0], weight: 1.0 }];
+        let bad_field = [Term { field: 1, docs: &[0], freqs: &[1.0], weight: 1.0, df: 1.0 }];
+        let bad_df = [Term { field: 0, docs: &[0], freqs: &[1.0], weight: 1.0, df: f64::NAN }];
+        assert!(bm25_scores(&fields, &bad_df, p, 1).is_err());
         assert!(bm25_scores(&fields, &bad_field, p, 1).is_err());
         assert!(bm25_scores(&fields, &[], Bm25Params { b: 2.0, ..p }, 1).is_err());
     }

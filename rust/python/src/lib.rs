@@ -334,9 +334,9 @@ fn fuse<'py>(
 type Bm25TopK<'py> = (Bound<'py, PyArray1<u32>>, Bound<'py, PyArray1<f32>>);
 
 /// bm25_topk(term_docs, term_freqs, term_fields, term_weights, doc_lens, avg_lens, *, n_objects, k1, b,
-///           k, allowed=None) -> (docs, scores)
+///           k, allowed=None, term_dfs=None) -> (docs, scores)
 #[pyfunction]
-#[pyo3(signature = (term_docs, term_freqs, term_fields, term_weights, doc_lens, avg_lens, *, n_objects, k1, b, k, allowed=None))]
+#[pyo3(signature = (term_docs, term_freqs, term_fields, term_weights, doc_lens, avg_lens, *, n_objects, k1, b, k, allowed=None, term_dfs=None))]
 #[allow(clippy::too_many_arguments)] // mirrors the Python signature
 fn bm25_topk<'py>(
     py: Python<'py>,
@@ -351,6 +351,7 @@ fn bm25_topk<'py>(
     b: f64,
     k: i64,
     allowed: Option<Bound<'py, PyAny>>,
+    term_dfs: Option<Vec<f64>>,
 ) -> PyResult<Bm25TopK<'py>> {
     let nt = term_docs.len();
     if term_freqs.len() != nt || term_fields.len() != nt || term_weights.len() != nt {
@@ -367,6 +368,9 @@ fn bm25_topk<'py>(
     }
     if term_fields.iter().any(|&f| f < 0) {
         return Err(invalid("term_fields", "must be non-negative"));
+    }
+    if term_dfs.as_ref().is_some_and(|d| d.len() != nt) {
+        return Err(invalid("term_dfs", "must have one entry per term"));
     }
     let docs_v: Vec<Vec1<'py, u32>> =
         term_docs.iter().map(|d| Vec1::new(py, d, "term_docs", "uint32")).collect::<PyResult<_>>()?;
@@ -390,6 +394,7 @@ fn bm25_topk<'py>(
                     docs: docs[i],
                     freqs: freqs[i],
                     weight: term_weights[i] as f32,
+                    df: term_dfs.as_ref().map_or(docs[i].len() as f64, |d| d[i]),
                 })
                 .collect();
             let p = Bm25Params { k1: k1 as f32, b: b as f32, n_objects };
