@@ -197,6 +197,7 @@ def main() -> None:
     from colweave.model import Encoder
 
     dirs = prepare(log)
+    load_start = os.getloadavg()
     fp32 = Encoder(dirs["fp32"], device="cpu", threads=args.threads)
     int8 = Encoder(dirs["int8"], device="cpu", threads=args.threads)
     page = a4_page()
@@ -250,6 +251,11 @@ def main() -> None:
         f"{flops / 1e12:.2f} TFLOP; {args.threads} threads; median of {args.rounds}"
     )
     print(f"BLAS: {blas_info()}; numpy sgemm 4096³: {gflops:.0f} GFLOP/s")
+    load_end = os.getloadavg()
+    print(
+        f"load average at start {load_start[0]:.2f}, at end {load_end[0]:.2f} (1 min) on {os.cpu_count()} CPUs: "
+        "other processes' load slows every implementation, onnxruntime and PyTorch differently"
+    )
     if "torch eager fp32" in times and torch_out is not None:
         tt = times["torch eager fp32"]
         diff = float(np.abs(torch_out - ref).max())
