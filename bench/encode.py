@@ -253,7 +253,8 @@ def main() -> None:
     print(f"BLAS: {blas_info()}; numpy sgemm 4096³: {gflops:.0f} GFLOP/s")
     load_end = os.getloadavg()
     print(
-        f"load average at start {load_start[0]:.2f}, at end {load_end[0]:.2f} (1 min) on {os.cpu_count()} CPUs: "
+        f"load average at start {load_start[0]:.2f}, at end {load_end[0]:.2f} (1 min), "
+        f"{os.cpu_count()} CPUs: "
         "other processes' load slows every implementation, onnxruntime and PyTorch differently"
     )
     if "torch eager fp32" in times and torch_out is not None:

@@ -25,9 +25,9 @@ class SessionSettings:
     device: str = "auto"
     threads: int | None = None  # intra-op threads; None: onnxruntime's default (one per physical core)
     device_id: int = 0
-    #: Let idle onnxruntime workers spin between operators. Off by default: on a machine whose cores are shared
-    #: (other processes, a server's own threads) spinning workers steal the time the busy ones need; a query on
-    #: 2 contended cores measured 126 ms with spinning and 75 ms without.
+    #: Let idle onnxruntime workers spin between operators. Off by default: where cores are shared (other
+    #: processes, a server's own threads) spinning workers steal the time the busy ones need; a query on 2
+    #: contended cores measured 126 ms with spinning and 75 ms without.
     spin: bool = False
 
     def __post_init__(self) -> None:
