@@ -259,3 +259,11 @@ def test_budgets_bound_every_run(meta: dict[str, Any]) -> None:
     assert max(s[0] for s in vision.sizes) <= 5
     assert all(b * s <= 700 for b, s in text.sizes)
     assert len(text.sizes) > 1
+
+
+def test_top_level_name() -> None:
+    import colweave
+
+    assert colweave.Encoder is Encoder
+    with pytest.raises(AttributeError):
+        _ = colweave.NoSuchThing  # type: ignore[attr-defined]
