@@ -5,7 +5,7 @@
 
 The model is ColModernVBERT's real architecture (252 M parameters) with random weights: no weights can be
 downloaded here, and speed does not depend on their values. It is built once with transformers from the real
-config (``tests/fixtures/model/configs``), exported by ``colweave export`` to fp32 and int8 model directories,
+config (``tests/fixtures/configs``), exported by ``colweave export`` to fp32 and int8 model directories,
 and cached outside git (``$COLWEAVE_BENCH_CACHE``, default ``~/.cache/colweave/bench-encode``). Its
 tokenizer is a byte-level BPE trained here, padded to the real vocabulary size, the 40 extra tokens
 at the real ids (``<image>`` = 50407): a 20-word query gets about as many tokens as with the real one.
@@ -33,17 +33,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 from _common import blas_info, interleaved, sgemm_gflops
 
 ROOT = Path(__file__).resolve().parents[1]
-REAL_CONFIG = (
-    ROOT
-    / "tests"
-    / "fixtures"
-    / "model"
-    / "configs"
-    / "RECONSTRUCTED__colmodernvbert_transformers_native_config.json"
-)
-REAL_PREPROCESSOR = (
-    ROOT / "tests" / "fixtures" / "model" / "configs" / "Qdrant__colmodernvbert__preprocessor_config.json"
-)
+CONFIGS = ROOT / "tests" / "fixtures" / "configs"
+REAL_CONFIG = CONFIGS / "RECONSTRUCTED__colmodernvbert_transformers_native_config.json"
+REAL_PREPROCESSOR = CONFIGS / "Qdrant__colmodernvbert__preprocessor_config.json"
 QUERY = (
     "what was the total operating revenue of the company in the third quarter of the fiscal year "
     "compared with last year"
