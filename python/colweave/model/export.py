@@ -217,6 +217,7 @@ def _export(
     output_names: list[str],
     dynamic_axes: dict[str, dict[int, str]],
     opset: int,
+    custom_opsets: dict[str, int] | None = None,
 ) -> None:
     torch = _require_export_deps()
     import warnings
@@ -232,7 +233,7 @@ def _export(
             output_names=output_names,
             dynamic_axes=dynamic_axes,
             opset_version=opset,
-            custom_opsets={"com.microsoft": 1},
+            custom_opsets=custom_opsets,
             dynamo=False,
         )
 
@@ -347,6 +348,7 @@ def export_model(
                 ["image_features"],
                 {"pixel_values": {0: "tiles"}, "image_features": {0: "tiles"}},
                 opset,
+                {"com.microsoft": 1} if fused else None,
             )
             with torch.no_grad():
                 feats = vision(pixel_values[:n_img])
