@@ -115,3 +115,18 @@ def test_fp16_keeps_the_rotary_frequencies_fp32(tmp_path: Path) -> None:
                 assert arr.dtype == np.float32, theta
                 found.add(theta)
     assert found == set(wanted)
+
+
+def test_export_from_a_cached_hub_id(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from huggingface_hub import constants
+
+    commit = "89abcdef0123456789abcdef0123456789abcdef"
+    repo = tmp_path / "hub" / "models--someorg--tiny-colmodernvbert"
+    shutil.copytree(CHECKPOINT, repo / "snapshots" / commit)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(commit)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    manifest = export_model("someorg/tiny-colmodernvbert", tmp_path / "m", log=lambda _: None)
+    assert manifest["source"] == "someorg/tiny-colmodernvbert"
+    assert manifest["revision"] == commit
