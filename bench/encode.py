@@ -5,7 +5,7 @@
 
 The model is ColModernVBERT's real architecture (252 M parameters) with random weights: no weights can be
 downloaded here, and speed does not depend on their values. It is built once with transformers from the real
-config (``tests/fixtures/model/configs``), exported by ``colweave export`` to fp32 and int8 model directories,
+config (``tests/fixtures/configs``), exported by ``colweave export`` to fp32 and int8 model directories,
 and cached outside git (``$COLWEAVE_BENCH_CACHE``, default ``~/.cache/colweave/bench-encode``). Its
 tokenizer is a byte-level BPE trained here, padded to the real vocabulary size, the 40 extra tokens
 at the real ids (``<image>`` = 50407): a 20-word query gets about as many tokens as with the real one.
@@ -33,17 +33,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 from _common import blas_info, interleaved, sgemm_gflops
 
 ROOT = Path(__file__).resolve().parents[1]
-REAL_CONFIG = (
-    ROOT
-    / "tests"
-    / "fixtures"
-    / "model"
-    / "configs"
-    / "RECONSTRUCTED__colmodernvbert_transformers_native_config.json"
-)
-REAL_PREPROCESSOR = (
-    ROOT / "tests" / "fixtures" / "model" / "configs" / "Qdrant__colmodernvbert__preprocessor_config.json"
-)
+CONFIGS = ROOT / "tests" / "fixtures" / "configs"
+REAL_CONFIG = CONFIGS / "RECONSTRUCTED__colmodernvbert_transformers_native_config.json"
+REAL_PREPROCESSOR = CONFIGS / "Qdrant__colmodernvbert__preprocessor_config.json"
 QUERY = (
     "what was the total operating revenue of the company in the third quarter of the fiscal year "
     "compared with last year"
@@ -197,6 +189,7 @@ def main() -> None:
     from colweave.model import Encoder
 
     dirs = prepare(log)
+    load_start = os.getloadavg()
     fp32 = Encoder(dirs["fp32"], device="cpu", threads=args.threads)
     int8 = Encoder(dirs["int8"], device="cpu", threads=args.threads)
     page = a4_page()
@@ -250,6 +243,12 @@ def main() -> None:
         f"{flops / 1e12:.2f} TFLOP; {args.threads} threads; median of {args.rounds}"
     )
     print(f"BLAS: {blas_info()}; numpy sgemm 4096³: {gflops:.0f} GFLOP/s")
+    load_end = os.getloadavg()
+    print(
+        f"load average at start {load_start[0]:.2f}, at end {load_end[0]:.2f} (1 min), "
+        f"{os.cpu_count()} CPUs: "
+        "other processes' load slows every implementation, onnxruntime and PyTorch differently"
+    )
     if "torch eager fp32" in times and torch_out is not None:
         tt = times["torch eager fp32"]
         diff = float(np.abs(torch_out - ref).max())

@@ -5,6 +5,8 @@ The late-interaction kernels are implemented in Rust (``colweave._native``) and 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from colweave._native import (
     ColweaveNativeError,
     InvalidArgumentError,
@@ -16,8 +18,24 @@ from colweave._native import (
 )
 from colweave._native import __version__ as __version__
 
+if TYPE_CHECKING:
+    from colweave.model import Encoder
+
+# The model layer (onnxruntime, tokenizers, Pillow) loads on first use, so `import colweave` stays light.
+_LAZY = {"Encoder": "colweave.model"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'colweave' has no attribute {name!r}")
+
+
 __all__ = [
     "ColweaveNativeError",
+    "Encoder",
     "InvalidArgumentError",
     "UnsupportedIsaError",
     "available_isas",

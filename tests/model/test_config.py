@@ -25,7 +25,7 @@ def test_nested_and_flat_layouts_agree() -> None:
 
 
 def test_the_real_hub_files(tmp_path: Path) -> None:
-    cfgs = FIXTURES / "configs"
+    cfgs = FIXTURES.parent / "configs"
     shutil.copy(
         cfgs / "Qdrant__colmodernvbert__preprocessor_config.json", tmp_path / "preprocessor_config.json"
     )

@@ -228,3 +228,42 @@ def test_corrupted_file_is_detected(tmp_path: Path) -> None:
     assert manifest is not None
     with pytest.raises(ModelFilesError, match="does not match the hash"):
         verify_files(d, manifest)
+
+
+class _Recorder:
+    """Wraps an onnxruntime session and records the batch sizes it was run with."""
+
+    def __init__(self, sess: Any, key: str) -> None:
+        self.sess, self.key, self.sizes = sess, key, []  # type: ignore[var-annotated]
+
+    def run(self, names: Any, feeds: dict[str, np.ndarray]) -> Any:
+        self.sizes.append(feeds[self.key].shape)
+        return self.sess.run(names, feeds)
+
+
+def test_queries_never_run_the_vision_graph() -> None:
+    enc = Encoder(SPLIT, device="cpu")
+    vision = _Recorder(enc._vision, "pixel_values")
+    enc._vision = vision  # type: ignore[assignment]
+    enc.embed_queries(["a", "b c d"])
+    assert vision.sizes == []
+
+
+def test_budgets_bound_every_run(meta: dict[str, Any]) -> None:
+    enc = Encoder(SPLIT, device="cpu", max_tiles_per_batch=5, max_tokens_per_batch=700)
+    vision, text = _Recorder(enc._vision, "pixel_values"), _Recorder(enc._text, "input_ids")
+    enc._vision, enc._text = vision, text  # type: ignore[assignment]
+    _, images = _image_inputs(meta)
+    enc.embed_images(images)
+    assert sum(s[0] for s in vision.sizes) == sum(v["pixel_shape"][0] for v in meta["images"].values())
+    assert max(s[0] for s in vision.sizes) <= 5
+    assert all(b * s <= 700 for b, s in text.sizes)
+    assert len(text.sizes) > 1
+
+
+def test_top_level_name() -> None:
+    import colweave
+
+    assert colweave.Encoder is Encoder
+    with pytest.raises(AttributeError):
+        _ = colweave.NoSuchThing  # type: ignore[attr-defined]

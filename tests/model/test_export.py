@@ -91,3 +91,42 @@ def test_cli(tmp_path: Path) -> None:
 def test_bad_options(tmp_path: Path, kwargs: dict[str, Any], match: str) -> None:
     with pytest.raises(ValueError, match=match):
         export_model(CHECKPOINT, tmp_path, **kwargs)
+
+
+def test_fp16_keeps_the_rotary_frequencies_fp32(tmp_path: Path) -> None:
+    """θ = 160000 gives fp16 subnormals: the exported fp16 text graph must hold inv_freq in float32."""
+    import onnx
+    from onnx import numpy_helper
+
+    export_model(CHECKPOINT, tmp_path / "m", dtype="fp16", log=lambda _: None)
+    cfg = json.loads((CHECKPOINT / "config.json").read_text())["vlm_config"]["text_config"]
+    head_dim = cfg["hidden_size"] // cfg["num_attention_heads"]
+    graph = onnx.load(str(tmp_path / "m" / "text.onnx")).graph
+    wanted = {
+        theta: 1.0 / theta ** (np.arange(0, head_dim, 2, dtype=np.float32) / head_dim)
+        for theta in (p["rope_theta"] for p in cfg["rope_parameters"].values())
+    }
+    found = set()
+    tensors = [numpy_helper.to_array(t) for t in graph.initializer]
+    tensors += [numpy_helper.to_array(n.attribute[0].t) for n in graph.node if n.op_type == "Constant"]
+    for arr in tensors:
+        for theta, freq in wanted.items():
+            if arr.shape == freq.shape and np.allclose(arr.astype(np.float64), freq, rtol=1e-6, atol=0):
+                assert arr.dtype == np.float32, theta
+                found.add(theta)
+    assert found == set(wanted)
+
+
+def test_export_from_a_cached_hub_id(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from huggingface_hub import constants
+
+    commit = "89abcdef0123456789abcdef0123456789abcdef"
+    repo = tmp_path / "hub" / "models--someorg--tiny-colmodernvbert"
+    shutil.copytree(CHECKPOINT, repo / "snapshots" / commit)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(commit)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    manifest = export_model("someorg/tiny-colmodernvbert", tmp_path / "m", log=lambda _: None)
+    assert manifest["source"] == "someorg/tiny-colmodernvbert"
+    assert manifest["revision"] == commit

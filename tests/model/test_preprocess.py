@@ -86,7 +86,9 @@ def test_grid_for_size_agrees_with_the_pixels(h: int, w: int) -> None:
 def test_real_model_grids() -> None:
     """The real processor settings (Qdrant/colmodernvbert's preprocessor_config.json): A4 is 4x3 + 1 = 13
     tiles, US Letter 4x4 + 1 = 17, 16:9 landscape 3x4 + 1 = 13."""
-    raw = json.loads((FIXTURES / "configs" / "Qdrant__colmodernvbert__preprocessor_config.json").read_text())
+    raw = json.loads(
+        (FIXTURES.parent / "configs" / "Qdrant__colmodernvbert__preprocessor_config.json").read_text()
+    )
     cfg = ImageProcessorConfig.from_dict(raw, "qdrant")
     assert (cfg.longest_edge, cfg.tile_size, cfg.resample) == (2048, 512, 1)
     assert grid_for_size(3508, 2480, cfg) == (4, 3)

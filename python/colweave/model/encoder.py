@@ -3,7 +3,8 @@
 Two directory layouts load:
 
 * colweave's (``colweave export``): ``vision.onnx`` + ``text.onnx``. A query runs the text graph only;
-  the tiles of many pages go through the vision graph together, up to ``max_tiles_per_batch``.
+  the tiles of many pages go through the vision graph together, up to ``max_tiles_per_batch`` (default: 1 on
+  the CPU, where single-tile runs measured fastest, 16 on a GPU).
 * the public ``Qdrant/colmodernvbert`` export: one graph (``model_v2.onnx`` or ``model.onnx``) taking
   ``input_ids``, ``attention_mask`` and ``pixel_values`` (batch, tiles, 3, H, W); a query feeds one zero tile.
 
@@ -83,12 +84,12 @@ class Encoder:
         device: str = "auto",
         threads: int | None = None,
         *,
-        max_tiles_per_batch: int = 8,
+        max_tiles_per_batch: int | None = None,
         max_tokens_per_batch: int = 8192,
         max_image_pixels: int = DEFAULT_MAX_PIXELS,
     ) -> None:
         for name, value in (
-            ("max_tiles_per_batch", max_tiles_per_batch),
+            ("max_tiles_per_batch", 1 if max_tiles_per_batch is None else max_tiles_per_batch),
             ("max_tokens_per_batch", max_tokens_per_batch),
             ("max_image_pixels", max_image_pixels),
         ):
@@ -99,16 +100,22 @@ class Encoder:
         if not path.is_dir():
             path = hub.resolve(model_dir, patterns=ENCODER_PATTERNS).path
         self.model_dir = path
-        self.max_tiles_per_batch = max_tiles_per_batch
-        self.max_tokens_per_batch = max_tokens_per_batch
-        self.max_image_pixels = max_image_pixels
-
         self._manifest = read_manifest(path)
         self._model_cfg = load_model_config(path)
         self._proc = load_processor_config(path, self._model_cfg)
         self._pre = ImagePreprocessor(self._proc.image)
         self._tok = TextTokenizer(path, self._proc, self._model_cfg)
+        self._load_graphs(path)
+        if max_tiles_per_batch is None:
+            # CPU: one 512 px tile per run keeps the attention scores cache-resident (measured 5-10 % faster
+            # per tile than runs of 8); a GPU wants many tiles per run.
+            on_gpu = any(p in self.providers for p in ("CUDAExecutionProvider", "TensorrtExecutionProvider"))
+            max_tiles_per_batch = 16 if on_gpu else 1
+        self.max_tiles_per_batch = max_tiles_per_batch
+        self.max_tokens_per_batch = max_tokens_per_batch
+        self.max_image_pixels = max_image_pixels
 
+    def _load_graphs(self, path: Path) -> None:
         if (path / "vision.onnx").is_file() and (path / "text.onnx").is_file():
             self.layout = "split"
             self._vision = create_session(path / "vision.onnx", self._settings)

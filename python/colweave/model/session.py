@@ -25,6 +25,10 @@ class SessionSettings:
     device: str = "auto"
     threads: int | None = None  # intra-op threads; None: onnxruntime's default (one per physical core)
     device_id: int = 0
+    #: Let idle onnxruntime workers spin between operators. Off by default: where cores are shared (other
+    #: processes, a server's own threads) spinning workers steal the time the busy ones need; a query on 2
+    #: contended cores measured 126 ms with spinning and 75 ms without.
+    spin: bool = False
 
     def __post_init__(self) -> None:
         if self.device not in DEVICES:
@@ -65,6 +69,9 @@ def session_options(settings: SessionSettings) -> ort.SessionOptions:
     opts.enable_cpu_mem_arena = True
     opts.enable_mem_pattern = True
     opts.log_severity_level = 3
+    spin = "1" if settings.spin else "0"
+    opts.add_session_config_entry("session.intra_op.allow_spinning", spin)
+    opts.add_session_config_entry("session.inter_op.allow_spinning", spin)
     return opts
 
 
