@@ -267,3 +267,13 @@ def test_top_level_name() -> None:
     assert colweave.Encoder is Encoder
     with pytest.raises(AttributeError):
         _ = colweave.NoSuchThing  # type: ignore[attr-defined]
+
+
+def test_info_names_the_model_not_a_path_from_the_exporting_machine() -> None:
+    from colweave.model import Encoder
+
+    from .conftest import FIXTURES
+
+    enc = Encoder(FIXTURES / "tiny-colweave")
+    assert enc.info["model_id"] == "tiny-colweave"
+    assert enc.info["dim"] == 32

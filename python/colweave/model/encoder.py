@@ -162,7 +162,11 @@ class Encoder:
         m = self._manifest or {}
         img = self._proc.image
         return {
-            "model_id": m.get("source") or self.model_dir.name,
+            # A hub id names the model; a local export's source is a path on the exporting machine.
+            "model_id": source
+            if hub.looks_like_repo_id(source := str(m.get("source") or ""))
+            else self.model_dir.name,
+            "source": m.get("source"),
             "revision": m.get("revision"),
             "model_dir": str(self.model_dir),
             "layout": self.layout,
