@@ -74,6 +74,27 @@ def multivector(arr: np.ndarray, dtype: pb.DType) -> pb.MultiVector:
     return pb.MultiVector(data=data, rows=int(arr.shape[0]), dim=int(arr.shape[1]), dtype=dtype)
 
 
+async def call_rpc(
+    state: ServerState, endpoint: str, context: grpc.aio.ServicerContext, fn: Callable[[], Awaitable[Any]]
+) -> Any:
+    """Runs one RPC: service errors abort with their gRPC code, anything else is INTERNAL (logged with its
+    trace); every call is counted and timed."""
+    t0 = time.perf_counter()
+    code = "OK"
+    try:
+        return await fn()
+    except ServiceError as e:
+        code = e.grpc_code.name
+        await context.abort(e.grpc_code, e.message)
+    except Exception:
+        code = "INTERNAL"
+        log.exception("%s failed", endpoint)
+        await context.abort(grpc.StatusCode.INTERNAL, "internal error (see the server log)")
+    finally:
+        state.metrics.requests.labels("grpc", endpoint, code).inc()
+        state.metrics.latency.labels("grpc", endpoint).observe(time.perf_counter() - t0)
+
+
 class EmbeddingServicer(pb_grpc.EmbeddingServiceServicer):
     def __init__(self, state: ServerState) -> None:
         self.state = state
@@ -81,20 +102,7 @@ class EmbeddingServicer(pb_grpc.EmbeddingServiceServicer):
     async def _call(
         self, endpoint: str, context: grpc.aio.ServicerContext, fn: Callable[[], Awaitable[Any]]
     ) -> Any:
-        t0 = time.perf_counter()
-        code = "OK"
-        try:
-            return await fn()
-        except ServiceError as e:
-            code = e.grpc_code.name
-            await context.abort(e.grpc_code, e.message)
-        except Exception:
-            code = "INTERNAL"
-            log.exception("%s failed", endpoint)
-            await context.abort(grpc.StatusCode.INTERNAL, "internal error (see the server log)")
-        finally:
-            self.state.metrics.requests.labels("grpc", endpoint, code).inc()
-            self.state.metrics.latency.labels("grpc", endpoint).observe(time.perf_counter() - t0)
+        return await call_rpc(self.state, endpoint, context, fn)
 
     async def _images(self, request: pb.EmbedImagesRequest) -> pb.EmbedResponse:
         svc = self.state.require_embedding()

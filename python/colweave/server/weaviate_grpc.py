@@ -23,6 +23,7 @@ from weaviate.proto.v1 import (
 
 from colweave.server import weaviate_wire as wire
 from colweave.server.errors import NotFoundError, ServiceError, ValidationError
+from colweave.server.grpc_app import call_rpc
 from colweave.server.state import ServerState
 from colweave.server.weaviate_ops import WeaviateOps
 from colweave.store import filters as F
@@ -137,21 +138,11 @@ class WeaviateServicer(weaviate_pb2_grpc.WeaviateServicer):
     async def _call(
         self, endpoint: str, context: grpc.aio.ServicerContext, fn: Callable[[], Awaitable[Any]]
     ) -> Any:
-        t0 = time.perf_counter()
-        code = "OK"
-        try:
-            self.state.require_embedding()
+        async def ready_then_run() -> Any:
+            self.state.require_embedding()  # the store opens with the model: not ready, not served
             return await fn()
-        except ServiceError as e:
-            code = e.grpc_code.name
-            await context.abort(e.grpc_code, e.message)
-        except Exception:
-            code = "INTERNAL"
-            log.exception("%s failed", endpoint)
-            await context.abort(grpc.StatusCode.INTERNAL, "internal error (see the server log)")
-        finally:
-            self.state.metrics.requests.labels("grpc", endpoint, code).inc()
-            self.state.metrics.latency.labels("grpc", endpoint).observe(time.perf_counter() - t0)
+
+        return await call_rpc(self.state, endpoint, context, ready_then_run)
 
     # -- Search -----------------------------------------------------------------------------------
     async def Search(self, request: search_get_pb2.SearchRequest, context: grpc.aio.ServicerContext) -> Any:
