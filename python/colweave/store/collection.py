@@ -185,6 +185,10 @@ class Collection:
             raise ObjectError(
                 f"{where}: vector {name!r} has dimension {m.shape[1]}, the collection uses {dim}"
             )
+        return self._for_distance(name, m)
+
+    def _for_distance(self, name: str, m: F32) -> F32:
+        """Rows L2-normalised for cosine distance (zero rows stay zero), contiguous float32."""
         if self._config.vectors[name].distance == "cosine":
             norms = np.linalg.norm(m, axis=1, keepdims=True)
             m = np.divide(m, norms, out=np.zeros_like(m), where=norms > 0)
@@ -776,10 +780,7 @@ class Collection:
             raise QueryError(
                 f"near_vector: expected a finite (tokens, dim) multi-vector, got shape {q.shape}"
             )
-        if self._config.vectors[name].distance == "cosine":
-            norms = np.linalg.norm(q, axis=1, keepdims=True)
-            q = np.divide(q, norms, out=np.zeros_like(q), where=norms > 0)
-        return np.ascontiguousarray(q, np.float32)
+        return self._for_distance(name, q)
 
     def near_vector(
         self,
