@@ -48,7 +48,8 @@ class ServerConfig:
     max_wait_ms: float = 5.0
     max_queue: int = 256
     # Limits per request.
-    max_request_bytes: int = 64 * 1024 * 1024
+    # Weaviate's own default gRPC message limit (GRPC_MAX_MESSAGE_SIZE): clients size their batches by it.
+    max_request_bytes: int = 104_858_000
     max_images_per_request: int = 64
     max_texts_per_request: int = 256
     max_image_pixels: int = 64_000_000
