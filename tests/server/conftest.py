@@ -94,7 +94,7 @@ class RunningServer:
         assert not self.thread.is_alive(), "server did not stop"
 
 
-def start_server(model: Any, **overrides: Any) -> RunningServer:
+def start_server(encoder: Any, **overrides: Any) -> RunningServer:
     """A server on free ports; with ``data_dir=...`` it also serves an embedded store there."""
     overrides.setdefault("no_store", "data_dir" not in overrides)
     overrides.setdefault("model", "test/hash-model")
@@ -107,7 +107,7 @@ def start_server(model: Any, **overrides: Any) -> RunningServer:
         **overrides,
     )
     store_factory = None if cfg.no_store else (lambda: Store(cfg.data_dir))
-    server = ColweaveServer(cfg, lambda: model, store_factory=store_factory, warm=False)
+    server = ColweaveServer(cfg, lambda: encoder, store_factory=store_factory, warm=False)
     loop = asyncio.new_event_loop()
     result: dict[str, int] = {}
 
@@ -124,7 +124,7 @@ def start_server(model: Any, **overrides: Any) -> RunningServer:
             raise RuntimeError(f"server did not become ready: {server.state.load_error}")
         time.sleep(0.02)
     return RunningServer(
-        server, model, f"http://127.0.0.1:{cfg.http_port}", f"127.0.0.1:{cfg.grpc_port}", thread, loop
+        server, encoder, f"http://127.0.0.1:{cfg.http_port}", f"127.0.0.1:{cfg.grpc_port}", thread, loop
     )
 
 
@@ -132,8 +132,8 @@ def start_server(model: Any, **overrides: Any) -> RunningServer:
 def make_server() -> Iterator[Callable[..., RunningServer]]:
     started: list[RunningServer] = []
 
-    def make(model: Any = None, **overrides: Any) -> RunningServer:
-        s = start_server(model or HashModel(), **overrides)
+    def make(encoder: Any = None, **overrides: Any) -> RunningServer:
+        s = start_server(encoder or HashModel(), **overrides)
         started.append(s)
         return s
 

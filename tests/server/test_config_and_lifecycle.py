@@ -151,3 +151,19 @@ def test_not_ready_until_the_model_loads() -> None:
     loop.call_soon_threadsafe(server.request_stop)
     th.join(20)
     assert not th.is_alive()
+
+
+def test_a_model_that_cannot_serve_stops_the_server_with_its_error() -> None:
+    """Whatever fails while loading (here: an object that is not a model) ends start-up with the error."""
+    cfg = replace(
+        ServerConfig(), host="127.0.0.1", http_port=free_port(), grpc_port=free_port(), no_store=True
+    )
+    server = ColweaveServer(cfg, lambda: object(), warm=False)
+    loop = asyncio.new_event_loop()
+    try:
+        code = loop.run_until_complete(asyncio.wait_for(server.run(), 30))
+    finally:
+        loop.close()
+    assert code == 1
+    assert server.state.load_error is not None
+    assert not server.state.ready

@@ -219,3 +219,24 @@ def test_overload_answers_429_and_resource_exhausted(make_server) -> None:
     assert 429 in statuses
     assert 200 in statuses
     assert post_embed(s.http, {"input": ["after"], "is_search_query": True}).status_code == 200
+
+
+def test_default_model_answers_to_weaviates_model_name(make_server) -> None:
+    """Serving Qdrant/colmodernvbert, the server accepts and reports ModernVBERT/colmodernvbert — the name
+    Weaviate's multi2multivec-weaviate module sends by default — and the repository id too."""
+    s = make_server(model="Qdrant/colmodernvbert")
+    for name in ("ModernVBERT/colmodernvbert", "Qdrant/colmodernvbert"):
+        r = post_embed(s.http, {"input": ["q"], "is_search_query": True, "model": name})
+        assert r.status_code == 200, r.text
+        assert r.json()["metadata"]["model"] == "ModernVBERT/colmodernvbert"
+    assert (
+        post_embed(s.http, {"input": ["q"], "is_search_query": True, "model": "other/model"}).status_code
+        == 422
+    )
+    assert httpx.get(f"{s.http}/v1/meta").json()["modules"]["multi2multivec-weaviate"]["model"] == (
+        "ModernVBERT/colmodernvbert"
+    )
+    s2 = make_server(model="Qdrant/colmodernvbert", model_name="my-name")
+    assert (
+        post_embed(s2.http, {"input": ["q"], "is_search_query": True, "model": "my-name"}).status_code == 200
+    )

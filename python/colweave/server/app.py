@@ -97,6 +97,7 @@ class ColweaveServer:
             if self._store_factory is not None and self.ops is not None:
                 self.state.store = await loop.run_in_executor(None, self._store_factory)
                 self.ops.attach(self.state.store)
+            svc = EmbeddingService(model, self.cfg, self.state.metrics)
         except Exception as e:
             self.state.load_error = f"{type(e).__name__}: {e}"
             if isinstance(e, (ValueError, RuntimeError, OSError)):
@@ -107,7 +108,6 @@ class ColweaveServer:
                 log.exception("failed to load the model")
             self.request_stop()
             return
-        svc = EmbeddingService(model, self.cfg, self.state.metrics)
         svc.start()
         self.state.embedding = svc
         self.state.ready = True
