@@ -408,6 +408,11 @@ class WeaviateServicer(weaviate_pb2_grpc.WeaviateServicer):
                 errors, uuids = await self._import(objects)
             except ServiceError as e:
                 errors, uuids = dict.fromkeys(range(len(objects)), e.message), [o.uuid for o in objects]
+            except Exception:
+                # Every object still gets a result: a client waiting for one would never finish its batch.
+                log.exception("BatchStream: importing %d objects failed", len(objects))
+                msg = "internal error (see the server log)"
+                errors, uuids = dict.fromkeys(range(len(objects)), msg), [o.uuid for o in objects]
             finally:
                 window.release()
             res = R.Results(
