@@ -122,7 +122,11 @@ def _serve(args: argparse.Namespace) -> int:
         from colweave.model import Encoder
 
         return Encoder(
-            cfg.model, device=cfg.device, threads=cfg.threads, max_image_pixels=cfg.max_image_pixels
+            cfg.model,
+            device=cfg.device,
+            threads=cfg.threads,
+            max_image_pixels=cfg.max_image_pixels,
+            spin=cfg.ort_spin,
         )
 
     def open_store() -> Store:

@@ -277,3 +277,16 @@ def test_info_names_the_model_not_a_path_from_the_exporting_machine() -> None:
     enc = Encoder(FIXTURES / "tiny-colweave")
     assert enc.info["model_id"] == "tiny-colweave"
     assert enc.info["dim"] == 32
+
+
+def test_spinning_sessions_give_the_same_vectors() -> None:
+    from colweave.model import Encoder
+
+    from .conftest import FIXTURES
+
+    plain = Encoder(FIXTURES / "tiny-colweave", threads=2)
+    spin = Encoder(FIXTURES / "tiny-colweave", threads=2, spin=True)
+    assert spin.info["spin"] is True
+    assert plain.info["spin"] is False
+    for a, b in zip(plain.embed_queries(["a query", "x"]), spin.embed_queries(["a query", "x"]), strict=True):
+        np.testing.assert_array_equal(a, b)

@@ -42,6 +42,7 @@ class ServerConfig:
     api_keys: tuple[str, ...] = ()
     device: str = "auto"
     threads: int | None = None
+    ort_spin: bool = False
     # Dynamic batching.
     max_batch_images: int = 8
     max_batch_texts: int = 64
@@ -109,6 +110,12 @@ FLAGS: tuple[_Flag, ...] = (
     ),
     _Flag("device", "where the model runs", choices=("auto", "cpu", "cuda")),
     _Flag("threads", "onnxruntime intra-op threads (default: all cores)", kind=int),
+    _Flag(
+        "ort_spin",
+        "let onnxruntime workers spin between operators: lower query latency on dedicated "
+        "cores, worse on shared ones",
+        boolean=True,
+    ),
     _Flag("max_batch_images", "most images one model call encodes together", kind=int),
     _Flag("max_batch_texts", "most queries one model call encodes together", kind=int),
     _Flag("max_wait_ms", "longest a request waits for others to share its batch", kind=float),
