@@ -22,6 +22,7 @@ from colweave.store.errors import (
     ObjectError,
     QueryError,
     SchemaError,
+    StorageFullError,
     StoreError,
 )
 from colweave.store.filters import Filter
@@ -55,6 +56,7 @@ __all__ = [
     "QueryError",
     "SchemaError",
     "SearchResult",
+    "StorageFullError",
     "Store",
     "StoreError",
     "StoredObject",

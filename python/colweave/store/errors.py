@@ -29,3 +29,8 @@ class NotFoundError(StoreError, LookupError):
 
 class AlreadyExistsError(StoreError, ValueError):
     """A collection or object with that name or UUID already exists."""
+
+
+class StorageFullError(StoreError, OSError):
+    """A write failed because the disk (or a quota) is full; nothing was changed and reads keep working.
+    Writes succeed again once space is freed. The server answers 507 / RESOURCE_EXHAUSTED."""

@@ -33,7 +33,8 @@ DISTANCES = ("cosine", "dot")
 STOPWORD_PRESETS = ("en", "none")
 MAX_KSIM = 10
 
-_CLASS_RE = re.compile(r"^[A-Z][_0-9A-Za-z]*$")
+# Weaviate's rule for class names (entities/schema validation): 255 characters at most.
+_CLASS_RE = re.compile(r"^[A-Z][_0-9A-Za-z]{0,254}$")
 _PROP_RE = re.compile(r"^[_A-Za-z][_0-9A-Za-z]{0,230}$")
 _VECTOR_RE = re.compile(r"^[_A-Za-z][-_0-9A-Za-z]{0,230}$")
 
@@ -131,10 +132,20 @@ def _float(d: JSON, key: str, default: float, where: str) -> float:
 
 
 def normalize_class_name(name: str) -> str:
-    """Weaviate upper-cases a collection name's first letter."""
+    """The one check every collection name passes wherever it enters (REST, gRPC, the library): Weaviate
+    upper-cases the first letter, then the name must match ``^[A-Z][_0-9A-Za-z]{0,254}$``. A name that
+    passes can never be a path (no separators, dots or other characters), but the store still maps names
+    to folders through its own catalogue rather than trusting this alone."""
     if not isinstance(name, str) or not name:
         raise SchemaError("class: a collection needs a non-empty name")
-    return name[0].upper() + name[1:]
+    out = name[0].upper() + name[1:]
+    if not _CLASS_RE.match(out):
+        shown = name if len(name) <= 80 else name[:80] + f"... ({len(name)} characters)"
+        raise SchemaError(
+            f"class: invalid collection name {shown!r}: it must match /[A-Z][_0-9A-Za-z]{{0,254}}/ "
+            "(a letter, then letters, digits or underscores, at most 255 characters)"
+        )
+    return out
 
 
 @dataclass
