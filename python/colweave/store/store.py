@@ -23,7 +23,6 @@ dies, even by ``kill -9``.
 
 from __future__ import annotations
 
-import contextlib
 import fcntl
 import json
 import logging
@@ -44,7 +43,7 @@ from colweave.store.errors import (
     StoreError,
     storage_errors,
 )
-from colweave.store.objects import Vectorizer, connect
+from colweave.store.objects import Vectorizer, connect, rollback
 from colweave.store.schema import CollectionConfig, normalize_class_name
 from colweave.store.segments import fsync_dir
 
@@ -71,14 +70,6 @@ def _connect_catalog(path: Path) -> sqlite3.Connection:
     con.execute("PRAGMA synchronous=FULL")
     con.executescript(CATALOG_SQL)
     return con
-
-
-def _rollback(db: sqlite3.Connection) -> None:
-    """Rolls back the open transaction, if SQLite has not already (it does on some errors, SQLITE_FULL
-    among them)."""
-    if db.in_transaction:
-        with contextlib.suppress(sqlite3.Error):
-            db.execute("ROLLBACK")
 
 
 class Store:
@@ -136,7 +127,7 @@ class Store:
             cat.execute("INSERT INTO meta (key, value) VALUES ('layout', '2')")
             cat.execute("COMMIT")
         except BaseException:
-            _rollback(cat)
+            rollback(cat)
             raise
 
     def _clean_up(self) -> None:
@@ -245,7 +236,7 @@ class Store:
                         fsync_dir(self.root)
                         cat.execute("COMMIT")
                     except BaseException:
-                        _rollback(cat)
+                        rollback(cat)
                         if final.exists():
                             os.rename(final, tmp)
                         raise
@@ -285,7 +276,7 @@ class Store:
                     fsync_dir(self.root)
                     cat.execute("COMMIT")
                 except BaseException:
-                    _rollback(cat)
+                    rollback(cat)
                     if trash.exists() and not path.exists():
                         os.rename(trash, path)
                     raise
