@@ -166,7 +166,10 @@ def add_arguments(parser: argparse.ArgumentParser, env: Mapping[str, str] | None
             default = _parse_env(f, env[f.env])
         shown = "(none)" if default in (None, (), []) else ("***" if f.name == "api_keys" else default)
         help_text = f"{f.help} [env: {f.env}] [default: {shown}]"
-        if f.boolean:
+        if f.boolean and f.name.startswith("no_"):
+            # BooleanOptionalAction would read "--no-store" as the negation of "--store" (False).
+            parser.add_argument(f.flag, dest=f.name, action="store_true", default=default, help=help_text)
+        elif f.boolean:
             parser.add_argument(
                 f.flag, dest=f.name, action=argparse.BooleanOptionalAction, default=default, help=help_text
             )
