@@ -17,6 +17,7 @@ from grpc_health.v1.health import aio as health_aio
 from grpc_reflection.v1alpha import reflection
 
 import colweave
+from colweave.server.access import AccessLogInterceptor
 from colweave.server.errors import ServiceError, UnauthenticatedError, ValidationError
 from colweave.server.state import ServerState
 from colweave.v1 import embedding_pb2 as pb
@@ -258,7 +259,7 @@ class GrpcServer:
         self.state = state
         cfg = state.cfg
         self.server = grpc.aio.server(
-            interceptors=[AuthInterceptor(state), DecodeGuard()],
+            interceptors=[AccessLogInterceptor(), AuthInterceptor(state), DecodeGuard()],
             options=[
                 ("grpc.max_receive_message_length", cfg.max_request_bytes),
                 ("grpc.max_send_message_length", max(cfg.max_request_bytes, 512 * 1024 * 1024)),
