@@ -127,6 +127,8 @@ def _serve(args: argparse.Namespace) -> int:
             threads=cfg.threads,
             max_image_pixels=cfg.max_image_pixels,
             spin=cfg.ort_spin,
+            runtime=cfg.runtime,
+            precision=cfg.precision,
         )
 
     def open_store() -> Store:
