@@ -138,6 +138,18 @@ def _serve(args: argparse.Namespace) -> int:
     return asyncio.run(server.run())
 
 
+def _add_ingest(sub: Any) -> None:
+    from colweave.ingest.cli import add_parser
+
+    add_parser(sub)
+
+
+def _ingest(args: argparse.Namespace) -> int:
+    from colweave.ingest.cli import run
+
+    return run(args)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="colweave", description=__doc__)
     parser.add_argument("--version", action="version", version=f"colweave {colweave.__version__}")
@@ -146,6 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     _add_export(sub)
     try:
         _add_serve(sub)
+        _add_ingest(sub)
     except ValueError as e:  # a malformed COLWEAVE_* variable
         parser.error(str(e))
     args = parser.parse_args(argv)
@@ -157,6 +170,8 @@ def main(argv: list[str] | None = None) -> int:
         return _export(args)
     if args.command == "serve":
         return _serve(args)
+    if args.command == "ingest":
+        return _ingest(args)
     parser.print_help()
     return 0
 
