@@ -129,6 +129,8 @@ def _serve(args: argparse.Namespace) -> int:
             threads=cfg.threads,
             max_image_pixels=cfg.max_image_pixels,
             spin=cfg.ort_spin,
+            runtime=cfg.runtime,
+            precision=cfg.precision,
         )
 
     def open_store() -> Store:
@@ -136,6 +138,18 @@ def _serve(args: argparse.Namespace) -> int:
 
     server = ColweaveServer(cfg, load_model, store_factory=None if cfg.no_store else open_store)
     return asyncio.run(server.run())
+
+
+def _add_ingest(sub: Any) -> None:
+    from colweave.ingest.cli import add_parser
+
+    add_parser(sub)
+
+
+def _ingest(args: argparse.Namespace) -> int:
+    from colweave.ingest.cli import run
+
+    return run(args)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -150,6 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("info", help="print the kernels' build and CPU facts")
     _add_export(sub)
     _add_serve(sub)
+    _add_ingest(sub)
     args = parser.parse_args(argv)
     if args.command == "info":
         print(f"colweave {colweave.__version__}")
@@ -159,6 +174,8 @@ def main(argv: list[str] | None = None) -> int:
         return _export(args)
     if args.command == "serve":
         return _serve(args)
+    if args.command == "ingest":
+        return _ingest(args)
     # No command: the usage on stderr and a usage error's exit status, as argparse gives for a bad one.
     parser.print_help(sys.stderr)
     return 2

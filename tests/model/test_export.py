@@ -53,7 +53,7 @@ def test_export_reproduces_transformers(
     manifest = export_model(CHECKPOINT, tmp_path / "m", log=lambda _: None)
     assert manifest["verify_max_abs_diff"] < 1e-5
     verify_files(tmp_path / "m", manifest)
-    assert _max_diff(Encoder(tmp_path / "m", device="cpu"), meta, ref) <= 1e-4
+    assert _max_diff(Encoder(tmp_path / "m", device="cpu", precision="fp32"), meta, ref) <= 1e-4
 
 
 def test_hub_processor_layout(tmp_path: Path, meta: dict[str, Any], ref: dict[str, np.ndarray]) -> None:
@@ -64,13 +64,13 @@ def test_hub_processor_layout(tmp_path: Path, meta: dict[str, Any], ref: dict[st
     (src / "preprocessor_config.json").write_text(json.dumps(proc.pop("image_processor")))
     (src / "processor_config.json").write_text(json.dumps({"image_seq_len": proc["image_seq_len"]}))
     export_model(src, tmp_path / "m", log=lambda _: None)
-    assert _max_diff(Encoder(tmp_path / "m", device="cpu"), meta, ref) <= 1e-4
+    assert _max_diff(Encoder(tmp_path / "m", device="cpu", precision="fp32"), meta, ref) <= 1e-4
 
 
 def test_fp16_keeps_accuracy(tmp_path: Path, meta: dict[str, Any], ref: dict[str, np.ndarray]) -> None:
     manifest = export_model(CHECKPOINT, tmp_path / "m", dtype="fp16", log=lambda _: None)
     assert manifest["dtype"] == "fp16"
-    enc = Encoder(tmp_path / "m", device="cpu")
+    enc = Encoder(tmp_path / "m", device="cpu", precision="fp32")
     for emb in enc.embed_queries(["fp16 query"]):
         assert emb.dtype == np.float32
     assert _max_diff(enc, meta, ref, n_images=2) <= 5e-3

@@ -43,6 +43,8 @@ class ServerConfig:
     device: str = "auto"
     threads: int | None = None
     ort_spin: bool = False
+    runtime: str = "auto"
+    precision: str = "auto"
     # Dynamic batching.
     max_batch_images: int = 8
     max_batch_texts: int = 64
@@ -115,6 +117,18 @@ FLAGS: tuple[_Flag, ...] = (
         "let onnxruntime workers spin between operators: lower query latency on dedicated "
         "cores, worse on shared ones",
         boolean=True,
+    ),
+    _Flag(
+        "runtime",
+        "CPU inference runtime; auto: OpenVINO when installed (bf16 on CPUs with native bf16), else "
+        "onnxruntime; the choice is logged",
+        choices=("auto", "onnxruntime", "openvino"),
+    ),
+    _Flag(
+        "precision",
+        "inference precision; auto: bf16 where the CPU has native bf16 (OpenVINO), int8 for an int8 "
+        "export, else fp32",
+        choices=("auto", "fp32", "bf16", "int8"),
     ),
     _Flag("max_batch_images", "most images one model call encodes together", kind=int),
     _Flag("max_batch_texts", "most queries one model call encodes together", kind=int),
