@@ -24,14 +24,15 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from colweave.layout import PageLayout, page_layout
 from colweave.model import hub
 from colweave.model.config import load_model_config, load_processor_config
 from colweave.model.errors import ModelFilesError, ModelInputError, TextInputError
 from colweave.model.images import DEFAULT_MAX_PIXELS, load_image
 from colweave.model.manifest import read_manifest
-from colweave.model.preprocess import ImagePreprocessor
+from colweave.model.preprocess import ImagePreprocessor, grid_for_size
 from colweave.model.session import SessionSettings, create_session
-from colweave.model.tokenizer import TextTokenizer
+from colweave.model.tokenizer import QueryToken, TextTokenizer
 
 SINGLE_GRAPH_NAMES = ("model_v2.onnx", "model.onnx")
 ENCODER_PATTERNS = [*hub.CHECKPOINT_PATTERNS, "*.onnx", "*.onnx.data", "*.onnx_data"]
@@ -41,6 +42,7 @@ ENCODER_PATTERNS = [*hub.CHECKPOINT_PATTERNS, "*.onnx", "*.onnx.data", "*.onnx_d
 class _Page:
     frames: list[np.ndarray]  # uint8 HWC tiles
     ids: np.ndarray
+    size: tuple[int, int]  # the decoded page's width, height
 
 
 def _as_list(items: object, what: str) -> list[Any]:
@@ -207,7 +209,7 @@ class Encoder:
                 f"the page prompt holds {int((ids == self._tok.image_token_id).sum())} image tokens, the "
                 f"{len(frames)} tiles give {expected}: tokenizer.json does not keep <image> as one token"
             )
-        return _Page(frames, ids)
+        return _Page(frames, ids, rgb.size)
 
     def _normalise(self, frames: Sequence[np.ndarray]) -> np.ndarray:
         return self._pre.normalise(frames)
@@ -215,7 +217,42 @@ class Encoder:
     def embed_images(self, images: Sequence[object]) -> list[np.ndarray]:
         """One float32 (n_i, dim) array per image: every non-padding token of the page prompt, in order."""
         items = _as_list(images, "images")
+        return self._embed_pages([self._prepare_page(i, im) for i, im in enumerate(items)])
+
+    def embed_images_with_layouts(self, images: Sequence[object]) -> list[tuple[np.ndarray, PageLayout]]:
+        """``embed_images``, each page's vectors with its layout (which vector is which tile and patch, and
+        the page box it covers; see ``colweave.layout``)."""
+        items = _as_list(images, "images")
         pages = [self._prepare_page(i, im) for i, im in enumerate(items)]
+        return list(zip(self._embed_pages(pages), [self._layout(p) for p in pages], strict=True))
+
+    def page_layout(self, width: int, height: int) -> PageLayout:
+        """The layout of a ``width x height`` page's vectors, without running the model."""
+        rows, cols = grid_for_size(height, width, self._proc.image)
+        return page_layout(
+            width,
+            height,
+            self._proc.image,
+            self._proc.image_seq_len,
+            self._tok.encode_document(rows, cols),
+            self._tok.image_token_id,
+        )
+
+    def _layout(self, page: _Page) -> PageLayout:
+        return page_layout(
+            *page.size,
+            self._proc.image,
+            self._proc.image_seq_len,
+            page.ids,
+            self._tok.image_token_id,
+        )
+
+    def query_tokens(self, text: str) -> list[QueryToken]:
+        """What each vector of ``embed_queries([text])[0]`` stands for: its token's text piece and kind
+        (``text``, ``prefix``, ``special`` or ``augmentation``, the ten appended mask tokens)."""
+        return self._tok.describe_query(text)
+
+    def _embed_pages(self, pages: list[_Page]) -> list[np.ndarray]:
         if not pages:
             return []
         out: list[np.ndarray | None] = [None] * len(pages)
