@@ -2,7 +2,8 @@
 
 MaxSim scores a page as the sum, over the query's vectors, of each one's best dot product with a page
 vector. ``explain`` keeps what that sum throws away: for every query token its best page vector, the
-score, and (when the page has a layout, see ``colweave.layout``) the patch and the box on the page;
+score, and (when the page has a layout, see ``colweave.layout``) the patch and the box on the page, plus
+the best image patch (the best vector can be a text token of the page's prompt, which has no box);
 and the similarity of every page vector to every query token, from which ``similarity_map`` gives the
 score of every image patch for one token, a set of tokens (a word), or the whole query (the maximum
 over its tokens).
@@ -42,8 +43,14 @@ class TokenMatch:
     vector: int  # its best page vector
     score: float
     patch: Patch | None  # None: the best vector is a text or special token of the page, or no layout
+    # The best image patch (the best vector may be a text token of the page prompt); None without layout.
+    best_patch: Patch | None = None
+    best_patch_score: float | None = None
 
     def to_json(self) -> dict[str, Any]:
+        best = None
+        if self.best_patch is not None:
+            best = {**self.best_patch.to_json(), "score": self.best_patch_score}
         return {
             "index": self.index,
             "text": self.token.text,
@@ -52,6 +59,7 @@ class TokenMatch:
             "vector": self.vector,
             "score": self.score,
             "patch": self.patch.to_json() if self.patch is not None else None,
+            "bestPatch": best,
         }
 
 
@@ -143,8 +151,14 @@ def explain(
     if tokens is not None and len(tokens) != q.shape[0]:
         raise ValueError(f"{len(tokens)} token descriptions for {q.shape[0]} query vectors")
     sim = np.ascontiguousarray(q @ p.T, dtype=np.float32)
+    rows = np.arange(sim.shape[0])
     best = sim.argmax(axis=1)
-    scores = sim[np.arange(sim.shape[0]), best]
+    scores = sim[rows, best]
+    if layout is not None:
+        image_idx = layout.patch_indices().ravel()
+        on_patches = sim[:, image_idx]
+        pick = on_patches.argmax(axis=1)
+        patch_vec, patch_scores = image_idx[pick].tolist(), on_patches[rows, pick].tolist()
     matches = []
     for i, (b, s) in enumerate(zip(best.tolist(), scores.tolist(), strict=True)):
         if tokens is None:
@@ -154,5 +168,18 @@ def explain(
             info = TokenInfo(
                 str(t.text), str(t.kind), int(getattr(t, "start", -1)), int(getattr(t, "end", -1))
             )
-        matches.append(TokenMatch(i, info, int(b), float(s), layout.patch(int(b)) if layout else None))
+        if layout is None:
+            matches.append(TokenMatch(i, info, int(b), float(s), None))
+        else:
+            matches.append(
+                TokenMatch(
+                    i,
+                    info,
+                    int(b),
+                    float(s),
+                    layout.patch(int(b)),
+                    layout.patch(patch_vec[i]),
+                    patch_scores[i],
+                )
+            )
     return Explanation(float(scores.astype(np.float32).sum(dtype=np.float32)), matches, sim, layout)

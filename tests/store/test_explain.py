@@ -222,8 +222,11 @@ def test_store_keeps_layouts_durably_and_explains_with_numpy_arithmetic(
             np.testing.assert_allclose(
                 ex.similarity_map([3]), sim[3][lay.patch_indices()], rtol=1e-5, atol=1e-6
             )
-            for t in ex.tokens:
+            idx = lay.patch_indices().ravel()
+            for t, row in zip(ex.tokens, sim, strict=True):
                 assert t.patch == lay.patch(t.vector)
+                assert t.best_patch == lay.patch(int(idx[row[idx].argmax()]))
+                assert t.best_patch_score == pytest.approx(float(row[idx].max()), rel=1e-5, abs=1e-6)
             kinds = [t.token.kind for t in ex.tokens]
             assert kinds.count("augmentation") == 10
             assert kinds[0] == kinds[-1] == "special"

@@ -19,7 +19,7 @@ from typing import Any
 
 import uvicorn
 
-from colweave.server import weaviate_grpc, weaviate_rest
+from colweave.server import explain_api, weaviate_grpc, weaviate_rest
 from colweave.server.config import ServerConfig
 from colweave.server.embedding import EmbeddingModel, EmbeddingService
 from colweave.server.grpc_app import GrpcServer
@@ -67,8 +67,11 @@ class ColweaveServer:
         extra: list[Any] = []
         if store_factory is not None:
             self.ops = WeaviateOps(self.state.require_embedding)
-            extra = weaviate_rest.routes(self.state, self.ops)
+            self.explain = explain_api.ExplainApi(self.state, self.ops)
+            extra = weaviate_rest.routes(self.state, self.ops) + explain_api.api_routes(self.explain)
         self.app = build_app(self.state, extra)
+        if self.ops is not None:
+            self.app.router.routes.extend(explain_api.page_routes())  # public: the page holds no data
         self.http = _Uvicorn(
             uvicorn.Config(
                 self.app,
@@ -133,6 +136,9 @@ class ColweaveServer:
         self.grpc = GrpcServer(self.state)
         if self.ops is not None:
             self.grpc.add_service("weaviate.v1.Weaviate", weaviate_grpc.register(self.state, self.ops))
+            self.grpc.add_service(
+                explain_api.GRPC_SERVICE, explain_api.register_grpc(self.state, self.explain)
+            )
         await self.grpc.start()
         http_task = asyncio.create_task(self.http.serve(), name="http")
         while not self.http.started and not http_task.done():

@@ -8,6 +8,7 @@ but not their (doc, name) keys, so it leaves layouts alone.
 
 from __future__ import annotations
 
+import io
 import sqlite3
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -61,3 +62,24 @@ def delete_docs(db: sqlite3.Connection, docs: Sequence[int]) -> None:
 def read(db: sqlite3.Connection, doc: int, name: str) -> PageLayout | None:
     row = db.execute("SELECT layout FROM layouts WHERE doc = ? AND name = ?", (doc, name)).fetchone()
     return None if row is None else PageLayout.from_json(row[0])
+
+
+def page_layout_for(model: Any, data: bytes, n_vectors: int) -> PageLayout | None:
+    """The layout of the page image ``data`` whose vectors the model just made (None when the model
+    cannot tell, or the image's size cannot be read again)."""
+    fn = getattr(model, "page_layout", None)
+    if fn is None:
+        return None
+    from PIL import Image
+
+    from colweave.model.images import ALLOWED_FORMATS
+
+    try:
+        with Image.open(io.BytesIO(data), formats=ALLOWED_FORMATS) as im:
+            width, height = im.size
+        layout = fn(width, height)
+    except Exception:  # the vectors exist; a page without a layout is still a page
+        return None
+    if not isinstance(layout, PageLayout) or layout.n_vectors != n_vectors:
+        return None
+    return layout
