@@ -332,6 +332,7 @@
       }
       if (seq !== state.openSeq) return;
       draw();
+      v.scrollIntoView({ block: "start" });
     } catch (err) {
       if (seq === state.openSeq) showError(err);
     }
@@ -391,6 +392,13 @@
       }
       body.appendChild(tr);
     }
+  }
+
+  function selectedGroup() {
+    const v = $("word").value;
+    const tokens = selectedTokens();
+    if (!tokens) return null;
+    return { label: v.startsWith("w") ? state.words[parseInt(v.slice(1), 10)].label : "", tokens };
   }
 
   function selectedTokens() {
@@ -460,13 +468,16 @@
         for (let c = 0; c < side; c++) {
           const [cr, cg, cb] = colour((scores[t.index][r][c] - lo) / span);
           ctx.fillStyle = "rgba(" + cr + "," + cg + "," + cb + "," + alpha + ")";
-          ctx.fillRect((x0 + c * pw) * sx, (y0 + r * ph) * sy, Math.ceil(pw * sx), Math.ceil(ph * sy));
+          // Whole-pixel edges shared by neighbours: no gaps, no doubly painted seams.
+          const ax = Math.round((x0 + c * pw) * sx), bx = Math.round((x0 + (c + 1) * pw) * sx);
+          const ay = Math.round((y0 + r * ph) * sy), by = Math.round((y0 + (r + 1) * ph) * sy);
+          ctx.fillRect(ax, ay, bx - ax, by - ay);
         }
       }
     }
     if ($("outline").checked) {
-      const chosen = selectedTokens();
-      const groups = chosen ? [{ label: "", tokens: chosen }] : state.words;
+      const chosen = selectedGroup();
+      const groups = chosen ? [chosen] : state.words;
       let outlined = 0;
       ctx.lineWidth = 2.5;
       ctx.font = "bold 12px system-ui, sans-serif";
@@ -485,10 +496,12 @@
         ctx.strokeStyle = "#e91e63";
         ctx.strokeRect(x0 * sx, y0 * sy, (x1 - x0) * sx, (y1 - y0) * sy);
         const text = g.label || ex.tokens[best.index].text.trim() || "#" + best.index;
+        const tw = ctx.measureText(text).width + 6;
+        const lx = Math.max(0, Math.min(x0 * sx, w - tw));  // the label stays on the canvas
         ctx.fillStyle = "#e91e63";
-        ctx.fillRect(x0 * sx, Math.max(0, y0 * sy - 15), ctx.measureText(text).width + 6, 15);
+        ctx.fillRect(lx, Math.max(0, y0 * sy - 15), tw, 15);
         ctx.fillStyle = "#fff";
-        ctx.fillText(text, x0 * sx + 3, Math.max(11, y0 * sy - 3));
+        ctx.fillText(text, lx + 3, Math.max(11, y0 * sy - 3));
       });
       v.dataset.outlined = String(outlined);
     }
