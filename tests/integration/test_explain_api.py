@@ -315,3 +315,29 @@ def test_api_keys_guard_the_routes_but_not_the_page(tmp_path: Path, encoder: Enc
         assert httpx.get(s.http + "/v1/colweave/image/Docs/x", timeout=30).status_code == 401
     finally:
         s.stop()
+
+
+def test_single_object_writes_keep_the_layout_too(
+    served: tuple[RunningServer, Any], encoder: Encoder
+) -> None:
+    """POST /v1/objects and PUT /v1/objects/{class}/{id} (the client's data.insert / data.replace) vectorize
+    through the server's path like batches do, and store the page layout with the vectors."""
+    s, client = served
+    coll = client.collections.get("Docs")
+    uid = coll.data.insert(
+        {"title": "single", "page": 9, "image": base64.b64encode(page_png(2, "single page")).decode()}
+    )
+
+    def layout() -> Any:
+        r = post(s, "/v1/colweave/explain", {"collection": "Docs", "id": str(uid), "query": "single"})
+        assert r.status_code == 200, r.text
+        return r.json()["layout"]
+
+    assert layout()["tileStarts"] == list(encoder.page_layout(400, 400).tile_starts)
+    coll.data.replace(
+        uid, {"title": "single", "page": 9, "image": base64.b64encode(page_png(3, "tall page")).decode()}
+    )
+    got = layout()
+    assert (got["width"], got["height"]) == (300, 900)
+    assert got["tileStarts"] == list(encoder.page_layout(300, 900).tile_starts)
+    coll.data.delete_by_id(uid)

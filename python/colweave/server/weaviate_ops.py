@@ -170,9 +170,13 @@ class WeaviateOps:
         if errs:
             raise ValidationError(errs[0])
         if mode == "insert":
-            return await self.run(coll.insert, obj.properties, uuid=obj.uuid, vectors=obj.vectors)
+            return await self.run(
+                coll.insert, obj.properties, uuid=obj.uuid, vectors=obj.vectors, layouts=obj.layouts
+            )
         if obj.uuid is None:
             raise ValidationError(f"{mode}: the object's id is required")
         method = coll.replace if mode == "replace" else coll.update
-        await self.run(functools.partial(method, obj.uuid, obj.properties, vectors=obj.vectors))
+        await self.run(
+            functools.partial(method, obj.uuid, obj.properties, vectors=obj.vectors, layouts=obj.layouts)
+        )
         return str(obj.uuid)

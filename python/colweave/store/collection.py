@@ -458,9 +458,10 @@ class Collection:
         *,
         uuid: str | uuidlib.UUID | None = None,
         vectors: dict[str, Any] | None = None,
+        layouts: dict[str, PageLayout] | None = None,
     ) -> str:
         """Inserts one object; raises if it is invalid or its UUID exists. Returns its UUID."""
-        res = self._write([DataObject(properties or {}, uuid, vectors)], "insert")
+        res = self._write([DataObject(properties or {}, uuid, vectors, layouts)], "insert")
         if res.errors:
             raise ObjectError(res.errors[0].message)
         u = res.uuids[0]
@@ -473,19 +474,29 @@ class Collection:
         return self._write(list(objects), "upsert")
 
     def replace(
-        self, uuid: str | uuidlib.UUID, properties: dict[str, Any], *, vectors: dict[str, Any] | None = None
+        self,
+        uuid: str | uuidlib.UUID,
+        properties: dict[str, Any],
+        *,
+        vectors: dict[str, Any] | None = None,
+        layouts: dict[str, PageLayout] | None = None,
     ) -> None:
         """Replaces an object's properties (and the vectors given; others are kept or re-vectorized)."""
-        res = self._write([DataObject(properties, uuid, vectors)], "replace")
+        res = self._write([DataObject(properties, uuid, vectors, layouts)], "replace")
         if res.errors:
             e = res.errors[0].message
             raise NotFoundError(e) if e.startswith("no object") else ObjectError(e)
 
     def update(
-        self, uuid: str | uuidlib.UUID, properties: dict[str, Any], *, vectors: dict[str, Any] | None = None
+        self,
+        uuid: str | uuidlib.UUID,
+        properties: dict[str, Any],
+        *,
+        vectors: dict[str, Any] | None = None,
+        layouts: dict[str, PageLayout] | None = None,
     ) -> None:
         """Merges ``properties`` into the object's (a merge-update, PATCH)."""
-        res = self._write([DataObject(properties, uuid, vectors)], "merge")
+        res = self._write([DataObject(properties, uuid, vectors, layouts)], "merge")
         if res.errors:
             e = res.errors[0].message
             raise NotFoundError(e) if e.startswith("no object") else ObjectError(e)
