@@ -263,8 +263,8 @@ def test_search_page_in_a_real_browser(server: ServeProcess, client: Any, browse
     drv.save_screenshot(str(shots / "2-page-heatmap.png"))
 
     # One word's map.
+    before = viewer.get_attribute("data-drawn")  # read first: the redraw may finish before the next call
     Select(drv.find_element(By.ID, "word")).select_by_visible_text("“invoice”")
-    before = viewer.get_attribute("data-drawn")
     wait(drv, lambda d: viewer.get_attribute("data-drawn") != before)
     assert int(viewer.get_attribute("data-outlined")) == 1
     drv.save_screenshot(str(shots / "3-word-invoice.png"))

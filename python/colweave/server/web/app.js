@@ -243,6 +243,7 @@
   // -- the page view ------------------------------------------------------------------------------
   function closeViewer() {
     $("viewer").hidden = true;
+    $("viewer").removeAttribute("data-drawn");
     const prev = state.current;
     state.current = -1;
     for (const b of document.querySelectorAll("#results button[aria-current]")) b.removeAttribute("aria-current");
