@@ -341,3 +341,25 @@ def test_single_object_writes_keep_the_layout_too(
     assert (got["width"], got["height"]) == (300, 900)
     assert got["tileStarts"] == list(encoder.page_layout(300, 900).tile_starts)
     coll.data.delete_by_id(uid)
+
+
+def test_the_page_needs_nothing_from_outside() -> None:
+    """Every asset the page loads is one colweave serves: no URL with a scheme or a host anywhere, and the
+    key goes in a header, never in a URL."""
+    import re
+
+    from colweave.server.explain_api import STATIC, WEB_DIR
+
+    html = (WEB_DIR / "index.html").read_text(encoding="utf-8")
+    refs = re.findall(r'(?:src|href)="([^"]*)"', html)
+    assert refs
+    assert all(r.startswith("/ui/") or r == "#" for r in refs), refs
+    assert {r.removeprefix("/ui/") for r in refs if r != "#"} == set(STATIC)
+    for name in STATIC:
+        text = (WEB_DIR / name).read_text(encoding="utf-8")
+        assert not re.search(r"\b(?:https?|wss?|ftp):|url\(\s*['\"]?//|@import", text), name
+    js = (WEB_DIR / "app.js").read_text(encoding="utf-8")
+    assert "sessionStorage.getItem(KEY)" in js
+    assert "h.Authorization = " in js
+    assert "apiKey=" not in js
+    assert "?key" not in js
