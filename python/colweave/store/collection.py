@@ -18,7 +18,7 @@ import logging
 import threading
 import uuid as uuidlib
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -26,6 +26,10 @@ import numpy as np
 import numpy.typing as npt
 
 from colweave import _native
+from colweave.explain import Explanation
+from colweave.explain import explain as explain_match
+from colweave.layout import PageLayout
+from colweave.store import layouts as layout_rows
 from colweave.store.bm25 import InvertedIndex
 from colweave.store.errors import (
     NotFoundError,
@@ -78,6 +82,7 @@ class _Prepared:
     created: int
     updated: int
     vectors: dict[str, F32]  # new multi-vectors (normalised); names absent keep the old one
+    layouts: dict[str, PageLayout] = field(default_factory=dict)  # of new vectors that have one
 
 
 class Collection:
@@ -274,7 +279,12 @@ class Collection:
                     if name not in self._config.vectors:
                         raise ObjectError(f"vector {name!r}: {self.name} has no such named vector")
                     vecs[name] = self._check_vector(name, v, dims, f"object {i}")
-                p = _Prepared(i, u, doc, props, blobs, old.created if old else now, now, vecs)
+                lays: dict[str, PageLayout] = {}
+                for n, lay in (obj.layouts or {}).items():
+                    if n not in vecs:
+                        raise ObjectError(f"layout {n!r}: only a vector given with the object has a layout")
+                    lays[n] = layout_rows.checked(lay, len(vecs[n]), f"object {i}: layout {n!r}")
+                p = _Prepared(i, u, doc, props, blobs, old.created if old else now, now, vecs, lays)
                 for name, vc in self._config.vectors.items():
                     if name in vecs or vc.vectorizer != MULTI2MULTIVEC:
                         continue
@@ -311,24 +321,29 @@ class Collection:
         that a bad image fails only its own object). Returns ``items`` without the objects that failed."""
         assert self.vectorizer is not None
         results: list[Any]
+        lays: list[PageLayout | None]
         try:
-            results = list(self.vectorizer.embed_images([img for _, _, img in todo]))
+            results, lays = layout_rows.embed_with_layouts(self.vectorizer, [img for _, _, img in todo])
             if len(results) != len(todo):
                 raise StoreError(f"the vectorizer returned {len(results)} vectors for {len(todo)} images")
         except Exception:
-            results = []
+            results, lays = [], []
             for _, _, img in todo:
                 try:
-                    (m,) = self.vectorizer.embed_images([img])
+                    (m,), (lay,) = layout_rows.embed_with_layouts(self.vectorizer, [img])
                     results.append(m)
+                    lays.append(lay)
                 except Exception as e:
                     results.append(e)
+                    lays.append(None)
         failed: set[int] = set()
-        for (p, name, _), m in zip(todo, results, strict=True):
+        for (p, name, _), m, lay in zip(todo, results, lays, strict=True):
             try:
                 if isinstance(m, Exception):
                     raise ObjectError(f"vector {name!r}: the vectorizer failed: {m}")
                 p.vectors[name] = self._check_vector(name, m, dims, f"object {p.index}")
+                if lay is not None:
+                    p.layouts[name] = layout_rows.checked(lay, len(p.vectors[name]), f"vector {name!r}")
             except ObjectError as e:
                 if p.index not in failed:
                     errors.append(BatchError(p.index, p.uuid, str(e)))
@@ -392,6 +407,7 @@ class Collection:
                         [(p.doc, name, s, st, n) for p, (s, st, n) in zip(owners[name], rows, strict=True)],
                     )
                     self._meta_set(f"dim.{name}", str(self._segments[name].dim))
+                    layout_rows.write(db, [(p.doc, name, p.layouts.get(name)) for p in owners[name]])
                 if new_props:
                     self._meta_set("config", json.dumps(config.to_weaviate()))
                 db.execute("COMMIT")
@@ -460,9 +476,10 @@ class Collection:
         *,
         uuid: str | uuidlib.UUID | None = None,
         vectors: dict[str, Any] | None = None,
+        layouts: dict[str, PageLayout] | None = None,
     ) -> str:
         """Inserts one object; raises if it is invalid or its UUID exists. Returns its UUID."""
-        res = self._write([DataObject(properties or {}, uuid, vectors)], "insert")
+        res = self._write([DataObject(properties or {}, uuid, vectors, layouts)], "insert")
         if res.errors:
             raise ObjectError(res.errors[0].message)
         u = res.uuids[0]
@@ -475,19 +492,29 @@ class Collection:
         return self._write(list(objects), "upsert")
 
     def replace(
-        self, uuid: str | uuidlib.UUID, properties: dict[str, Any], *, vectors: dict[str, Any] | None = None
+        self,
+        uuid: str | uuidlib.UUID,
+        properties: dict[str, Any],
+        *,
+        vectors: dict[str, Any] | None = None,
+        layouts: dict[str, PageLayout] | None = None,
     ) -> None:
         """Replaces an object's properties (and the vectors given; others are kept or re-vectorized)."""
-        res = self._write([DataObject(properties, uuid, vectors)], "replace")
+        res = self._write([DataObject(properties, uuid, vectors, layouts)], "replace")
         if res.errors:
             e = res.errors[0].message
             raise NotFoundError(e) if e.startswith("no object") else ObjectError(e)
 
     def update(
-        self, uuid: str | uuidlib.UUID, properties: dict[str, Any], *, vectors: dict[str, Any] | None = None
+        self,
+        uuid: str | uuidlib.UUID,
+        properties: dict[str, Any],
+        *,
+        vectors: dict[str, Any] | None = None,
+        layouts: dict[str, PageLayout] | None = None,
     ) -> None:
         """Merges ``properties`` into the object's (a merge-update, PATCH)."""
-        res = self._write([DataObject(properties, uuid, vectors)], "merge")
+        res = self._write([DataObject(properties, uuid, vectors, layouts)], "merge")
         if res.errors:
             e = res.errors[0].message
             raise NotFoundError(e) if e.startswith("no object") else ObjectError(e)
@@ -501,6 +528,7 @@ class Collection:
             try:
                 for table in ("objects", "blobs", "vectors"):
                     db.executemany(f"DELETE FROM {table} WHERE doc = ?", [(d,) for d in docs])
+                layout_rows.delete_docs(db, docs)
                 db.execute("COMMIT")
             except BaseException:
                 rollback(db)
@@ -751,6 +779,51 @@ class Collection:
             if len(page) < batch_size:
                 return
             after = page[-1].uuid
+
+    # -- explanations --------------------------------------------------------------------------------
+    def layout(self, uuid: str | uuidlib.UUID, *, target_vector: str | None = None) -> PageLayout | None:
+        """The page layout stored with an object's vector (None: self-provided vectors have none)."""
+        with self._lock:
+            name = self._target(target_vector)
+            doc = self._doc_of.get(parse_uuid(uuid))
+            if doc is None:
+                raise NotFoundError(f"no object with id '{parse_uuid(uuid)}' in {self.name}")
+            return layout_rows.read(self._db, doc, name)
+
+    def explain(
+        self,
+        uuid: str | uuidlib.UUID,
+        query: Any,
+        *,
+        target_vector: str | None = None,
+        tokens: Sequence[Any] | None = None,
+    ) -> Explanation:
+        """Why the object matched ``query`` (a text, embedded by the vectorizer, or a multi-vector; see
+        ``colweave.explain``): per query token its best vector, score and page box, and the similarity
+        map. ``tokens`` describes the rows of a multi-vector query (a text query's come from the
+        vectorizer's ``query_tokens`` when it has one)."""
+        with self._lock:
+            name = self._target(target_vector)
+            if isinstance(query, str):
+                q = self._embed_query(name, query)
+                describe = getattr(self.vectorizer, "query_tokens", None)
+                if tokens is None and describe is not None:
+                    tokens = describe(query)
+            q = self._query_matrix(name, query if not isinstance(query, str) else q)
+            doc = self._doc_of.get(parse_uuid(uuid))
+            if doc is None:
+                raise NotFoundError(f"no object with id '{parse_uuid(uuid)}' in {self.name}")
+            page = self._vector_of(name, doc)
+            if page is None:
+                raise QueryError(f"object '{parse_uuid(uuid)}' has no vector {name!r}")
+            if q.shape[1] != page.shape[1]:
+                raise QueryError(
+                    f"explain: the query has dimension {q.shape[1]}, {name!r} uses {page.shape[1]}"
+                )
+            try:
+                return explain_match(q, page, layout_rows.read(self._db, doc, name), tokens)
+            except ValueError as e:
+                raise QueryError(f"explain: {e}") from None
 
     # -- vector search -------------------------------------------------------------------------------
     def _allowed_docs(self, filters: FilterT | None) -> set[int] | None:

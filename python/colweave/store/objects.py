@@ -14,6 +14,7 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
+from colweave.layout import PageLayout
 from colweave.store.errors import ObjectError
 from colweave.store.schema import Property
 from colweave.store.tokenize import tokenize_value
@@ -39,6 +40,12 @@ CREATE TABLE IF NOT EXISTS vectors (
     slot INTEGER NOT NULL,
     start INTEGER NOT NULL,
     ntok INTEGER NOT NULL,
+    PRIMARY KEY (doc, name)
+);
+CREATE TABLE IF NOT EXISTS layouts (
+    doc INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    layout TEXT NOT NULL,
     PRIMARY KEY (doc, name)
 );
 """
@@ -77,11 +84,13 @@ VectorInput = npt.ArrayLike
 
 @dataclass
 class DataObject:
-    """One object to insert: properties, an optional UUID, optional multi-vectors by vector name."""
+    """One object to insert: properties, an optional UUID, optional multi-vectors by vector name, and
+    optionally the page layout of a vector (``colweave.layout``; only for vectors given here)."""
 
     properties: dict[str, Any] = field(default_factory=dict)
     uuid: str | uuidlib.UUID | None = None
     vectors: dict[str, VectorInput] | None = None
+    layouts: dict[str, PageLayout] | None = None
 
 
 @dataclass
