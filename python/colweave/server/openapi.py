@@ -14,6 +14,7 @@ import copy
 from typing import Any
 
 import colweave
+from colweave.server import explain_api
 
 _DETAIL = {"$ref": "#/components/schemas/Detail"}
 _WEAVIATE_ERROR = {"$ref": "#/components/schemas/WeaviateError"}
@@ -160,6 +161,11 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
         },
     },
 }
+
+# The search page's routes (explain, search, page images) document themselves beside their code.
+for _path, _ops in explain_api.OPENAPI_PATHS.items():
+    for _method, _op in _ops.items():
+        OPERATIONS[(_method, _path)] = _op
 
 
 def document() -> dict[str, Any]:
