@@ -150,7 +150,7 @@ class ColweaveServer:
             self.app.router.routes.extend(explain_api.page_routes())  # public: the page holds no data
 
         async def openapi_json(_: Request) -> Response:
-            return JSONResponse(openapi.document())
+            return JSONResponse(openapi.document(with_store=self.ops is not None))
 
         self.app.router.routes.append(Route("/openapi.json", openapi_json, methods=["GET"]))
         self.http = _Uvicorn(
