@@ -195,7 +195,7 @@ def fnmatch_like(pattern: str, text: str) -> bool:
     return fnmatch.fnmatchcase(text, "".join("[[]" if c == "[" else c for c in pattern))
 
 
-@settings(max_examples=3000, deadline=None)
+@settings(max_examples=1500, deadline=None)
 @given(
     st.text(alphabet="ab*?[].\n", max_size=12),
     st.text(alphabet="ab[].\n", max_size=16),
