@@ -367,6 +367,16 @@ def test_bad_filters_get_a_filter_error(tmp_path: Path) -> None:
             calls.append((f"fetch filter #{i}", lambda f=f: c.fetch_objects(filters=f)))
             calls.append((f"delete_many filter #{i}", lambda f=f: c.delete_many(filters=f)))
         assert refused(tmp_path, c, calls, FilterError) == len(calls)
+        # Chaining conditions with & and | builds flat And/Or nodes: 1,000 conditions are one level.
+        chained = Filter.by_property("n").greater_or_equal(0)
+        for i in range(999):
+            chained = chained & Filter.by_property("n").not_equal(-i - 1)
+        assert c.count(chained) == 5
+        any_of = Filter.by_property("n").equal(0)
+        for i in range(1, 999):
+            any_of = any_of | Filter.by_property("n").equal(i)
+        assert c.count(any_of) == 5
+        assert c.count(chained & any_of) == 5
         # At the bound, filters work.
         assert c.count(from_weaviate(nested_json(MAX_FILTER_DEPTH))) == c.count(nested_tree(MAX_FILTER_DEPTH))
 

@@ -62,11 +62,12 @@ class Record(Protocol):
 
 
 class _Base:
+    # ``a & b & c`` is one And of three (not nested Ands), so chaining conditions never deepens a filter.
     def __and__(self, other: _Base) -> _Base:
-        return And([self, other])
+        return And([*_parts(self, And), *_parts(other, And)])
 
     def __or__(self, other: _Base) -> _Base:
-        return Or([self, other])
+        return Or([*_parts(self, Or), *_parts(other, Or)])
 
     def __invert__(self) -> _Base:
         return Not(self)
@@ -96,6 +97,10 @@ class Not(_Base):
 
 
 FilterT = _Base
+
+
+def _parts(f: _Base, kind: type[And] | type[Or]) -> list[_Base]:
+    return list(f.operands) if type(f) is kind and isinstance(f, And | Or) else [f]
 
 
 class _Target:
