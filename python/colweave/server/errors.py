@@ -62,6 +62,14 @@ class OverloadedError(ServiceError):
     grpc_code = grpc.StatusCode.RESOURCE_EXHAUSTED
 
 
+class StorageFullError(ServiceError):
+    """The disk (or a quota) is full: the write changed nothing; reads keep working, writes succeed again
+    once space is freed."""
+
+    http_status = 507
+    grpc_code = grpc.StatusCode.RESOURCE_EXHAUSTED
+
+
 class NotReadyError(ServiceError):
     """The model is still loading or the server is shutting down."""
 

@@ -17,7 +17,8 @@ from grpc_health.v1.health import aio as health_aio
 from grpc_reflection.v1alpha import reflection
 
 import colweave
-from colweave.server.errors import ServiceError, UnauthenticatedError
+from colweave.server.access import AccessLogInterceptor
+from colweave.server.errors import ServiceError, UnauthenticatedError, ValidationError
 from colweave.server.state import ServerState
 from colweave.v1 import embedding_pb2 as pb
 from colweave.v1 import embedding_pb2_grpc as pb_grpc
@@ -65,6 +66,85 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         return await continuation(details)
 
 
+class _Undecodable:
+    """What a request that protobuf cannot parse becomes (too deeply nested, truncated, wrong type)."""
+
+    def __init__(self, method: str, error: Exception) -> None:
+        self.message = (
+            f"{method}: the request is not a valid protobuf message (or is nested too deeply): {error}"
+        )
+
+
+class DecodeGuard(grpc.aio.ServerInterceptor):  # type: ignore[misc]
+    """Turns a request protobuf cannot parse into INVALID_ARGUMENT (grpc answers UNKNOWN otherwise):
+    e.g. a filter nested deeper than protobuf's recursion limit."""
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(details)
+        if handler is None or handler.request_deserializer is None or not hasattr(handler, "_replace"):
+            return handler
+        decode = handler.request_deserializer
+        method = details.method
+
+        def guarded_decode(data: bytes) -> Any:
+            try:
+                return decode(data)
+            except Exception as e:
+                return _Undecodable(method, e)
+
+        code = grpc.StatusCode.INVALID_ARGUMENT
+        if handler.request_streaming:
+            behavior = handler.stream_stream or handler.stream_unary
+
+            async def checked(requests: AsyncIterator[Any], context: grpc.aio.ServicerContext) -> Any:
+                async for r in requests:
+                    if isinstance(r, _Undecodable):
+                        await context.abort(code, r.message)
+                    yield r
+
+            if handler.stream_stream is not None:
+
+                async def ss(requests: AsyncIterator[Any], context: grpc.aio.ServicerContext) -> Any:
+                    async for reply in behavior(checked(requests, context), context):
+                        yield reply
+
+                return handler._replace(request_deserializer=guarded_decode, stream_stream=ss)
+
+            async def su(requests: AsyncIterator[Any], context: grpc.aio.ServicerContext) -> Any:
+                return await behavior(checked(requests, context), context)
+
+            return handler._replace(request_deserializer=guarded_decode, stream_unary=su)
+
+        if handler.unary_stream is not None:
+            us_behavior = handler.unary_stream
+
+            async def us(request: Any, context: grpc.aio.ServicerContext) -> Any:
+                if isinstance(request, _Undecodable):
+                    await context.abort(code, request.message)
+                async for reply in us_behavior(request, context):
+                    yield reply
+
+            return handler._replace(request_deserializer=guarded_decode, unary_stream=us)
+        uu_behavior = handler.unary_unary
+
+        async def uu(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            if isinstance(request, _Undecodable):
+                await context.abort(code, request.message)
+            return await uu_behavior(request, context)
+
+        return handler._replace(request_deserializer=guarded_decode, unary_unary=uu)
+
+
+def check_dtype(dtype: int) -> None:
+    if dtype not in pb.DType.values():
+        known = ", ".join(pb.DType.keys())
+        raise ValidationError(f"dtype: {dtype} is not a known DType (one of {known})")
+
+
 def multivector(arr: np.ndarray, dtype: pb.DType) -> pb.MultiVector:
     if dtype == pb.DTYPE_FLOAT16:
         data = np.ascontiguousarray(arr, dtype="<f2").tobytes()
@@ -106,11 +186,13 @@ class EmbeddingServicer(pb_grpc.EmbeddingServiceServicer):
 
     async def _images(self, request: pb.EmbedImagesRequest) -> pb.EmbedResponse:
         svc = self.state.require_embedding()
+        check_dtype(request.dtype)
         res = await svc.embed_images(list(request.images))
         return self._response(res, request.dtype, request.request_id, tiles=True)
 
     async def _queries(self, request: pb.EmbedQueriesRequest) -> pb.EmbedResponse:
         svc = self.state.require_embedding()
+        check_dtype(request.dtype)
         res = await svc.embed_queries(list(request.texts))
         return self._response(res, request.dtype, request.request_id, tiles=False)
 
@@ -177,7 +259,7 @@ class GrpcServer:
         self.state = state
         cfg = state.cfg
         self.server = grpc.aio.server(
-            interceptors=[AuthInterceptor(state)],
+            interceptors=[AccessLogInterceptor(), AuthInterceptor(state), DecodeGuard()],
             options=[
                 ("grpc.max_receive_message_length", cfg.max_request_bytes),
                 ("grpc.max_send_message_length", max(cfg.max_request_bytes, 512 * 1024 * 1024)),

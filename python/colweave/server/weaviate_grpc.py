@@ -21,15 +21,16 @@ from weaviate.proto.v1 import (
     weaviate_pb2_grpc,
 )
 
+from colweave.server import guards
 from colweave.server import weaviate_wire as wire
-from colweave.server.errors import NotFoundError, ServiceError, ValidationError
+from colweave.server.errors import NotFoundError, ServiceError, StorageFullError, ValidationError
 from colweave.server.grpc_app import call_rpc
 from colweave.server.state import ServerState
 from colweave.server.weaviate_ops import WeaviateOps
 from colweave.store import filters as F
 from colweave.store.objects import DataObject
 from colweave.store.results import SearchResult
-from colweave.store.schema import CollectionConfig, normalize_class_name
+from colweave.store.schema import CollectionConfig
 
 log = logging.getLogger("colweave.weaviate")
 DEFAULT_LIMIT = 10
@@ -71,21 +72,32 @@ def _filter_value(f: base_pb2.Filters) -> Any:
     raise ValidationError(f"filters: unsupported or missing value ({kind or 'none'})")
 
 
-def parse_filters(f: base_pb2.Filters) -> F.FilterT:
-    """Weaviate's gRPC filter tree as the store's filter."""
+def _operator_name(op: int) -> str:
+    try:
+        return base_pb2.Filters.Operator.Name(op)
+    except ValueError:
+        return f"{op} (unknown)"
+
+
+def parse_filters(
+    f: base_pb2.Filters, budget: guards.FilterBudget | None = None, depth: int = 1
+) -> F.FilterT:
+    """Weaviate's gRPC filter tree as the store's filter (at most ``guards.MAX_FILTER_DEPTH`` deep)."""
+    budget = budget or guards.FilterBudget()
+    budget.enter(depth)
     op = f.operator
     if op in (base_pb2.Filters.OPERATOR_AND, base_pb2.Filters.OPERATOR_OR):
         if not f.filters:
             raise ValidationError("filters: and/or without operands")
-        parts = [parse_filters(x) for x in f.filters]
+        parts = [parse_filters(x, budget, depth + 1) for x in f.filters]
         return F.And(parts) if op == base_pb2.Filters.OPERATOR_AND else F.Or(parts)
     if op == base_pb2.Filters.OPERATOR_NOT:
         if len(f.filters) != 1:
             raise ValidationError("filters: not takes exactly one operand")
-        return F.Not(parse_filters(f.filters[0]))
+        return F.Not(parse_filters(f.filters[0], budget, depth + 1))
     name = _OPS.get(op)
     if name is None:
-        raise ValidationError(f"filters: operator {base_pb2.Filters.Operator.Name(op)} is not supported")
+        raise ValidationError(f"filters: operator {_operator_name(op)} is not supported")
     if f.HasField("target"):
         if f.target.WhichOneof("target") != "property":
             raise ValidationError("filters: only property, id and time targets are supported (no references)")
@@ -95,7 +107,11 @@ def parse_filters(f: base_pb2.Filters) -> F.FilterT:
     else:
         raise ValidationError("filters: a filter needs one target property")
     target = _TARGETS.get(path, "property")
-    return F.Where(target, name, _filter_value(f), path if target == "property" else "")
+    value = _filter_value(f)
+    if target == "id" and name != "is_none":
+        for v in value if isinstance(value, list) else [value]:
+            guards.uuid_str(v, "filters: _id")
+    return F.Where(target, name, value, path if target == "property" else "")
 
 
 def _target_vector(*sources: Any) -> str | None:
@@ -114,16 +130,20 @@ def _target_vector(*sources: Any) -> str | None:
 
 
 def _query_vectors(msg: Any, where: str) -> np.ndarray | None:
-    """A multi-vector from ``vectors`` (preferred) or ``vector_bytes`` of a NearVector/Hybrid message."""
+    """A multi-vector from ``vectors`` (preferred) or ``vector_bytes`` of a NearVector/Hybrid message,
+    at most ``guards.MAX_QUERY_TOKENS`` rows."""
+    out: np.ndarray | None = None
     if len(msg.vectors):
         if len(msg.vectors) > 1:
             raise ValidationError(f"{where}: one query vector expected, got {len(msg.vectors)}")
-        return wire.decode_vector(msg.vectors[0], where)
-    if msg.vector_bytes:
-        return wire.decode_vector(base_pb2.Vectors(vector_bytes=msg.vector_bytes), where)
-    if len(msg.vector):
-        return np.asarray([list(msg.vector)], np.float32)
-    return None
+        out = wire.decode_vector(msg.vectors[0], where)
+    elif msg.vector_bytes:
+        out = wire.decode_vector(base_pb2.Vectors(vector_bytes=msg.vector_bytes), where)
+    elif len(msg.vector):
+        out = np.asarray([list(msg.vector)], np.float32)
+    if out is not None:
+        guards.query_tokens(int(out.shape[0]), where)
+    return out
 
 
 def _ms(t: dt.datetime | None) -> int:
@@ -159,15 +179,24 @@ class WeaviateServicer(weaviate_pb2_grpc.WeaviateServicer):
             or req.HasField("rerank")
         ):
             raise ValidationError("sort, group-by, generative and rerank are not supported by this server")
-        coll = await self.ops.run(self.ops.store.get_collection, req.collection)
+        name = guards.collection_name(req.collection, "collection")
+        limit = req.limit or DEFAULT_LIMIT
+        guards.page(limit, req.offset)
+        filters = parse_filters(req.filters) if req.HasField("filters") else None
+        after = guards.uuid_str(req.after, "after") if req.after else None
+        max_chars = self.state.cfg.max_text_chars
+        for field, text in (("bm25", req.bm25_search.query), ("hybrid", req.hybrid_search.query)):
+            if len(text) > max_chars:
+                raise ValidationError(
+                    f"{field}: the query has {len(text)} characters; the limit is {max_chars}"
+                )
+        coll = await self.ops.run(self.ops.store.get_collection, name)
         cfg: CollectionConfig = coll.config
         md = req.metadata
         include_vector: bool | list[str] = list(md.vectors) if len(md.vectors) else bool(md.vector)
         props: list[str] | None = None
         if req.HasField("properties") and not req.properties.return_all_nonref_properties:
             props = list(req.properties.non_ref_properties)
-        filters = parse_filters(req.filters) if req.HasField("filters") else None
-        limit = req.limit or DEFAULT_LIMIT
         common: dict[str, Any] = {
             "limit": limit,
             "offset": req.offset,
@@ -182,7 +211,7 @@ class WeaviateServicer(weaviate_pb2_grpc.WeaviateServicer):
         if req.HasField("near_text"):
             nt = req.near_text
             target, qv = await self.ops.query_vector(cfg, _target_vector(nt), " ".join(nt.query))
-            results = await self.ops.run(
+            results = await self.ops.heavy(
                 coll.near_vector,
                 qv,
                 target_vector=target,
@@ -195,7 +224,7 @@ class WeaviateServicer(weaviate_pb2_grpc.WeaviateServicer):
             qv = _query_vectors(nv, "near_vector")
             if qv is None:
                 raise ValidationError("near_vector: no vector given")
-            results = await self.ops.run(
+            results = await self.ops.heavy(
                 coll.near_vector,
                 qv,
                 target_vector=_target_vector(nv),
@@ -218,7 +247,7 @@ class WeaviateServicer(weaviate_pb2_grpc.WeaviateServicer):
                 if vtarget is not None and cfg.vectors[vtarget].vectorizer != "none":
                     target, qv = await self.ops.query_vector(cfg, vtarget, h.query)
             fusion = "ranked" if h.fusion_type == h.FUSION_TYPE_RANKED else "relativeScore"
-            results = await self.ops.run(
+            results = await self.ops.heavy(
                 coll.hybrid,
                 h.query,
                 alpha=alpha,
@@ -231,7 +260,7 @@ class WeaviateServicer(weaviate_pb2_grpc.WeaviateServicer):
             )
         elif req.HasField("bm25_search"):
             b = req.bm25_search
-            results = await self.ops.run(
+            results = await self.ops.heavy(
                 coll.bm25, b.query, query_properties=list(b.properties) or None, autocut=autocut, **common
             )
         elif any(
@@ -248,9 +277,9 @@ class WeaviateServicer(weaviate_pb2_grpc.WeaviateServicer):
         ):
             raise ValidationError("only near_text, near_vector, hybrid and bm25 searches are supported")
         else:
-            results = await self.ops.run(
+            results = await self.ops.heavy(
                 coll.fetch_objects,
-                after=req.after or None,
+                after=after,
                 **{k: v for k, v in common.items()},
             )
         types = {p.name: p.data_type for p in cfg.properties}
@@ -299,9 +328,10 @@ class WeaviateServicer(weaviate_pb2_grpc.WeaviateServicer):
             t0 = time.perf_counter()
             if len(request.aggregations) or request.HasField("group_by"):
                 raise ValidationError("only the total count (objects_count) is supported by Aggregate")
-            coll = await self.ops.run(self.ops.store.get_collection, request.collection)
+            name = guards.collection_name(request.collection, "collection")
             filters = parse_filters(request.filters) if request.HasField("filters") else None
-            n = await self.ops.run(coll.count, filters)
+            coll = await self.ops.run(self.ops.store.get_collection, name)
+            n = await self.ops.heavy(coll.count, filters)
             return aggregate_pb2.AggregateReply(
                 took=time.perf_counter() - t0,
                 single_result=aggregate_pb2.AggregateReply.Single(objects_count=n),
@@ -310,9 +340,13 @@ class WeaviateServicer(weaviate_pb2_grpc.WeaviateServicer):
         return await self._call("weaviate.v1/Aggregate", context, run)
 
     # -- Batches ----------------------------------------------------------------------------------
-    async def _import(self, objects: list[batch_pb2.BatchObject]) -> tuple[dict[int, str], list[str]]:
-        """Stores a batch: per-index errors, and the UUIDs in input order."""
+    async def _import(
+        self, objects: list[batch_pb2.BatchObject]
+    ) -> tuple[dict[int, str], list[str], StorageFullError | None]:
+        """Stores a batch: per-index errors, the UUIDs in input order, and the disk-full error if one
+        collection's objects could not be written for lack of space."""
         errors: dict[int, str] = {}
+        disk_full: StorageFullError | None = None
         by_coll: dict[str, list[tuple[int, DataObject]]] = {}
         uuids: list[str] = []
         for i, o in enumerate(objects):
@@ -321,15 +355,21 @@ class WeaviateServicer(weaviate_pb2_grpc.WeaviateServicer):
             try:
                 if o.tenant:
                     raise ValidationError(f"{where}: multi-tenancy is not supported by this server")
+                name = guards.collection_name(o.collection, f"{where}.collection")
+                oid = guards.uuid_str(o.uuid, f"{where}.uuid") if o.uuid else None
                 props = wire.batch_properties(o.properties, where) if o.HasField("properties") else {}
                 vectors = wire.batch_vectors(o, where)
-                obj = DataObject(props, o.uuid or None, dict(vectors) or None)
-                by_coll.setdefault(normalize_class_name(o.collection), []).append((i, obj))
+                obj = DataObject(props, oid, dict(vectors) or None)
+                by_coll.setdefault(name, []).append((i, obj))
             except ValidationError as e:
                 errors[i] = e.message
         for name, items in by_coll.items():
             try:
                 res = await self.ops.insert_many(name, [obj for _, obj in items])
+            except StorageFullError as e:
+                disk_full = e
+                errors.update({i: e.message for i, _ in items})
+                continue
             except (NotFoundError, ValidationError) as e:
                 errors.update({i: e.message for i, _ in items})
                 continue
@@ -338,14 +378,16 @@ class WeaviateServicer(weaviate_pb2_grpc.WeaviateServicer):
             for j, (i, _) in enumerate(items):
                 if res.uuids[j] is not None:
                     uuids[i] = str(res.uuids[j])
-        return errors, uuids
+        return errors, uuids, disk_full
 
     async def BatchObjects(
         self, request: batch_pb2.BatchObjectsRequest, context: grpc.aio.ServicerContext
     ) -> Any:
         async def run() -> batch_pb2.BatchObjectsReply:
             t0 = time.perf_counter()
-            errors, _ = await self._import(list(request.objects))
+            errors, _, disk_full = await self._import(list(request.objects))
+            if disk_full is not None and len(errors) == len(request.objects):
+                raise disk_full  # nothing was stored: RESOURCE_EXHAUSTED for the whole call
             return batch_pb2.BatchObjectsReply(
                 took=time.perf_counter() - t0,
                 errors=[
@@ -361,15 +403,18 @@ class WeaviateServicer(weaviate_pb2_grpc.WeaviateServicer):
     ) -> Any:
         async def run() -> batch_delete_pb2.BatchDeleteReply:
             t0 = time.perf_counter()
+            name = guards.collection_name(request.collection, "collection")
             if not request.HasField("filters"):
                 raise ValidationError("delete_many needs a filter")
-            coll = await self.ops.run(self.ops.store.get_collection, request.collection)
             filters = parse_filters(request.filters)
-            matches = await self.ops.run(coll.fetch_objects, filters=filters)
+            coll = await self.ops.run(self.ops.store.get_collection, name)
+            matches = await self.ops.heavy(coll.fetch_objects, filters=filters, limit=guards.MAX_RESULTS)
             if request.dry_run:
                 deleted = 0
             else:
-                deleted = await self.ops.run(coll.delete_many, ids=[m.uuid for m in matches], filters=filters)
+                deleted = await self.ops.heavy(
+                    coll.delete_many, ids=[m.uuid for m in matches], filters=filters
+                )
             objs = []
             if request.verbose:
                 objs = [
@@ -405,7 +450,7 @@ class WeaviateServicer(weaviate_pb2_grpc.WeaviateServicer):
 
         async def handle(objects: list[batch_pb2.BatchObject]) -> None:
             try:
-                errors, uuids = await self._import(objects)
+                errors, uuids, _ = await self._import(objects)
             except ServiceError as e:
                 errors, uuids = dict.fromkeys(range(len(objects)), e.message), [o.uuid for o in objects]
             except Exception:
@@ -421,11 +466,16 @@ class WeaviateServicer(weaviate_pb2_grpc.WeaviateServicer):
             )
             await out.put(R(results=res))
 
+        protocol_error: list[str] = []
+
         async def reader() -> None:
             started = False
             try:
                 async for msg in requests:
                     kind = msg.WhichOneof("message")
+                    if kind != "start" and not started:
+                        protocol_error.append(f"BatchStream: the first message must be 'start', got {kind!r}")
+                        break
                     if kind == "start":
                         if not started:
                             started = True
@@ -473,6 +523,8 @@ class WeaviateServicer(weaviate_pb2_grpc.WeaviateServicer):
                 if reply is None:
                     break
                 yield reply
+            if protocol_error:
+                await context.abort(grpc.StatusCode.INVALID_ARGUMENT, protocol_error[0])
         finally:
             read_task.cancel()
             self.state.metrics.requests.labels("grpc", "weaviate.v1/BatchStream", "OK").inc()

@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import functools
+import logging
+import os
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
 import numpy as np
@@ -23,7 +26,9 @@ from colweave.server.errors import (
     ConflictError,
     NotFoundError,
     NotReadyError,
+    OverloadedError,
     ServiceError,
+    StorageFullError,
     ValidationError,
 )
 from colweave.store import errors as store_errors
@@ -32,25 +37,101 @@ from colweave.store.schema import MULTI2MULTIVEC, CollectionConfig
 from colweave.store.store import Store
 
 T = TypeVar("T")
+log = logging.getLogger("colweave.weaviate")
+_DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
+
+
+def _disk_full_message(e: BaseException) -> str:
+    detail = str(e) or "no space left on device"
+    return f"disk full: the write was not applied (nothing changed; free space and retry): {detail}"
 
 
 @contextlib.contextmanager
 def store_errors_as_service_errors() -> Iterator[None]:
     try:
         yield
+    except store_errors.StorageFullError as e:
+        raise StorageFullError(_disk_full_message(e)) from None
     except store_errors.NotFoundError as e:
         raise NotFoundError(str(e)) from None
     except store_errors.AlreadyExistsError as e:
         raise ConflictError(str(e)) from None
     except (store_errors.StoreError, ValueError) as e:
         raise ValidationError(str(e)) from None
+    except OSError as e:
+        if e.errno in _DISK_FULL:
+            raise StorageFullError(_disk_full_message(e)) from None
+        raise
+
+
+class HeavyWork:
+    """Admission for store work that may take long (searches, scans, batch writes).
+
+    At most ``slots`` such calls run at once and at most ``queue`` wait; beyond that a request is refused
+    (429 / RESOURCE_EXHAUSTED). A call whose client has gone before it started is never run, and a slot is
+    held until the thread really finishes (a cancelled asyncio task does not free it early), so abandoned
+    queries cannot pile up behind the limit and make a one-object fetch wait.
+    """
+
+    def __init__(self, slots: int, queue: int) -> None:
+        self.slots = slots
+        self.queue = queue
+        self._free = slots
+        self._waiters: list[asyncio.Future[None]] = []
+
+    @property
+    def running(self) -> int:
+        return self.slots - self._free
+
+    @property
+    def waiting(self) -> int:
+        return len(self._waiters)
+
+    async def acquire(self) -> None:
+        if self._free > 0 and not self._waiters:
+            self._free -= 1
+            return
+        if len(self._waiters) >= self.queue:
+            raise OverloadedError(
+                f"{self.running} searches running and {len(self._waiters)} waiting (limit {self.queue}); "
+                "retry later"
+            )
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append(fut)
+        try:
+            await fut
+        except asyncio.CancelledError:
+            if fut in self._waiters:
+                self._waiters.remove(fut)
+            elif fut.done() and not fut.cancelled():
+                self.release()  # the slot was handed over just as the client went: pass it on
+            raise
+
+    def release(self) -> None:
+        while self._waiters:
+            fut = self._waiters.pop(0)
+            if not fut.done():
+                fut.set_result(None)
+                return
+        self._free += 1
 
 
 class WeaviateOps:
-    def __init__(self, embedding: Callable[[], EmbeddingService], threads: int = 8) -> None:
+    def __init__(
+        self,
+        embedding: Callable[[], EmbeddingService],
+        threads: int = 8,
+        heavy_slots: int | None = None,
+        heavy_queue: int = 64,
+    ) -> None:
         self._store: Store | None = None
         self._embedding = embedding
+        slots = heavy_slots or max(1, min(threads // 2, os.cpu_count() or 1))
+        # Light calls (one object, schema) and heavy ones (searches, scans, batches) have their own
+        # threads: a light call never queues behind heavy ones.
         self._executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="colweave-store")
+        self._heavy_executor = ThreadPoolExecutor(max_workers=slots, thread_name_prefix="colweave-search")
+        self.heavy_work = HeavyWork(slots, heavy_queue)
 
     def attach(self, store: Store) -> None:
         """The store, once opened (start-up opens it in a worker thread)."""
@@ -71,8 +152,32 @@ class WeaviateOps:
 
         return await asyncio.get_running_loop().run_in_executor(self._executor, call)
 
+    async def heavy(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """``run`` for work that may take long: admitted by ``HeavyWork``; skipped if the client left."""
+        loop = asyncio.get_running_loop()
+        await self.heavy_work.acquire()
+
+        def call() -> T:
+            with store_errors_as_service_errors():
+                return fn(*args, **kwargs)
+
+        try:
+            cf: Future[T] = self._heavy_executor.submit(call)
+        except BaseException:
+            self.heavy_work.release()
+            raise
+
+        def done(_: Future[T]) -> None:
+            with contextlib.suppress(RuntimeError):  # the loop has closed (shutdown)
+                loop.call_soon_threadsafe(self.heavy_work.release)
+
+        cf.add_done_callback(done)
+        # Cancelling the wrapper cancels cf if it has not started (then it never runs).
+        return await asyncio.wrap_future(cf)
+
     def close(self) -> None:
         self._executor.shutdown(wait=True)
+        self._heavy_executor.shutdown(wait=True)
         if self._store is not None:
             self._store.close()
 
@@ -149,7 +254,7 @@ class WeaviateOps:
         coll = await self.run(self.store.get_collection, collection)
         vec_errors = await self.vectorize(coll.config, objects)
         keep = [i for i in range(len(objects)) if i not in vec_errors]
-        res = await self.run(coll.insert_many, [objects[i] for i in keep]) if keep else BatchResult([], [])
+        res = await self.heavy(coll.insert_many, [objects[i] for i in keep]) if keep else BatchResult([], [])
         uuids: list[str | None] = [None] * len(objects)
         errors = [BatchError(i, None, msg) for i, msg in vec_errors.items()]
         for j, i in enumerate(keep):

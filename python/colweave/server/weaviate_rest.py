@@ -15,14 +15,20 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from colweave.server.errors import BadRequestError, NotFoundError, ValidationError
+from colweave.server import guards
+from colweave.server.errors import (
+    BadRequestError,
+    NotFoundError,
+    StorageFullError,
+    ValidationError,
+)
 from colweave.server.http_app import ORJSONResponse, read_json
 from colweave.server.state import ServerState
 from colweave.server.weaviate_ops import WeaviateOps
 from colweave.store.filters import from_weaviate as filters_from_weaviate
 from colweave.store.objects import DataObject, StoredObject
 from colweave.store.results import SearchResult
-from colweave.store.schema import Property, normalize_class_name
+from colweave.store.schema import Property
 
 
 def ms(t: dt.datetime | None) -> int | None:
@@ -69,11 +75,22 @@ def data_object(body: Any, where: str, *, uuid: str | None = None) -> tuple[str,
     cls = body.get("class")
     if not isinstance(cls, str) or not cls:
         raise ValidationError(f"{where}: 'class' is required")
+    name = guards.collection_name(cls, f"{where}.class")
     props = body.get("properties") or {}
     if not isinstance(props, dict):
         raise ValidationError(f"{where}: 'properties' must be an object")
     oid = uuid if uuid is not None else body.get("id")
-    return normalize_class_name(cls), DataObject(dict(props), oid, _vectors_from_json(body, where))
+    if oid is not None:
+        oid = guards.uuid_str(oid, f"{where}.id")
+    return name, DataObject(dict(props), oid, _vectors_from_json(body, where))
+
+
+def path_name(request: Request) -> str:
+    return guards.collection_name(request.path_params["name"], "path: collection")
+
+
+def path_id(request: Request) -> str:
+    return guards.uuid_str(request.path_params["id"], "path: id")
 
 
 def include_vector(request: Request) -> bool:
@@ -94,17 +111,20 @@ def routes(state: ServerState, ops: WeaviateOps) -> list[Route]:
         return ORJSONResponse(coll.config.to_weaviate())
 
     async def schema_get(request: Request) -> Response:
-        cfg = await ops.config(request.path_params["name"])
+        cfg = await ops.config(path_name(request))
         return ORJSONResponse(cfg.to_weaviate())
 
     async def schema_delete(request: Request) -> Response:
-        await ops.run(ops.store.delete_collection, request.path_params["name"])
+        await ops.run(ops.store.delete_collection, path_name(request))
         return Response(status_code=200)
 
     async def schema_add_property(request: Request) -> Response:
+        name = path_name(request)
         body = await read_json(request)
+        if not isinstance(body, dict):
+            raise BadRequestError("expected a property object")
         prop = await ops.run(Property.from_weaviate, body)
-        coll = await ops.run(ops.store.get_collection, request.path_params["name"])
+        coll = await ops.run(ops.store.get_collection, name)
         await ops.run(coll.add_property, prop)
         return ORJSONResponse(prop.to_weaviate())
 
@@ -117,8 +137,9 @@ def routes(state: ServerState, ops: WeaviateOps) -> list[Route]:
         return ORJSONResponse(object_json(coll.name, stored, False))
 
     async def _get(request: Request) -> tuple[Any, StoredObject | None]:
-        coll = await ops.run(ops.store.get_collection, request.path_params["name"])
-        stored = await ops.run(coll.get, request.path_params["id"], include_vector=include_vector(request))
+        name, oid = path_name(request), path_id(request)
+        coll = await ops.run(ops.store.get_collection, name)
+        stored = await ops.run(coll.get, oid, include_vector=include_vector(request))
         return coll, stored
 
     async def objects_get(request: Request) -> Response:
@@ -128,49 +149,55 @@ def routes(state: ServerState, ops: WeaviateOps) -> list[Route]:
         return ORJSONResponse(object_json(coll.name, stored, include_vector(request)))
 
     async def objects_head(request: Request) -> Response:
-        coll = await ops.run(ops.store.get_collection, request.path_params["name"])
-        found = await ops.run(coll.exists, request.path_params["id"])
+        name, oid = path_name(request), path_id(request)
+        coll = await ops.run(ops.store.get_collection, name)
+        found = await ops.run(coll.exists, oid)
         return Response(status_code=204 if found else 404)
 
     async def objects_replace(request: Request) -> Response:
+        pname, oid = path_name(request), path_id(request)
         body = await read_json(request)
         if isinstance(body, dict):
-            body.setdefault("class", request.path_params["name"])
-        name, obj = data_object(body, "object", uuid=request.path_params["id"])
+            body.setdefault("class", pname)
+        name, obj = data_object(body, "object", uuid=oid)
         await ops.write_one(name, obj, "replace")
         coll = await ops.run(ops.store.get_collection, name)
-        stored = await ops.run(coll.get, request.path_params["id"])
+        stored = await ops.run(coll.get, oid)
         assert stored is not None
         return ORJSONResponse(object_json(coll.name, stored, False))
 
     async def objects_merge(request: Request) -> Response:
+        pname, oid = path_name(request), path_id(request)
         body = await read_json(request)
         if isinstance(body, dict):
-            body.setdefault("class", request.path_params["name"])
-        name, obj = data_object(body, "object", uuid=request.path_params["id"])
+            body.setdefault("class", pname)
+        name, obj = data_object(body, "object", uuid=oid)
         await ops.write_one(name, obj, "merge")
         return Response(status_code=204)
 
     async def objects_delete(request: Request) -> Response:
-        coll = await ops.run(ops.store.get_collection, request.path_params["name"])
-        if not await ops.run(coll.delete, request.path_params["id"]):
+        name, oid = path_name(request), path_id(request)
+        coll = await ops.run(ops.store.get_collection, name)
+        if not await ops.run(coll.delete, oid):
             raise NotFoundError(f"no object with id '{request.path_params['id']}' in {coll.name}")
         return Response(status_code=204)
 
     async def objects_list(request: Request) -> Response:
         q = request.query_params
-        try:
-            limit = int(q.get("limit", "25"))
-            offset = int(q.get("offset", "0"))
-        except ValueError:
-            raise ValidationError("limit and offset must be integers") from None
-        names = [q["class"]] if q.get("class") else await ops.run(ops.store.list_collections)
+        limit = guards.int_param(q.get("limit"), "limit", 25)
+        offset = guards.int_param(q.get("offset"), "offset", 0)
         vec = include_vector(request)
+        guards.page(limit, offset, vectors=vec)
+        after = guards.uuid_str(q["after"], "after") if q.get("after") else None
+        if "class" in q:
+            names = [guards.collection_name(q["class"], "class")]
+        else:
+            names = await ops.run(ops.store.list_collections)
         out: list[dict[str, Any]] = []
         for n in names:
             coll = await ops.run(ops.store.get_collection, n)
-            page = await ops.run(
-                coll.fetch_objects, limit=limit - len(out) + offset, after=q.get("after"), include_vector=vec
+            page = await ops.heavy(
+                coll.fetch_objects, limit=limit - len(out) + offset, after=after, include_vector=vec
             )
             for r in page:
                 out.append(object_json(coll.name, r, vec))
@@ -194,9 +221,14 @@ def routes(state: ServerState, ops: WeaviateOps) -> list[Route]:
             except ValidationError as e:
                 errors[i] = e.message
         ids: dict[int, str] = {}
+        disk_full: StorageFullError | None = None
         for name, idx in by_coll.items():
             try:
                 res = await ops.insert_many(name, [objects[i] for i in idx])
+            except StorageFullError as e:
+                disk_full = e
+                errors.update({i: e.message for i in idx})
+                continue
             except (NotFoundError, ValidationError) as e:
                 errors.update({i: e.message for i in idx})
                 continue
@@ -213,6 +245,8 @@ def routes(state: ServerState, ops: WeaviateOps) -> list[Route]:
                 entry["id"] = ids[i]
             entry["result"] = {"errors": {"error": [{"message": errors[i]}]}} if i in errors else {}
             out.append(entry)
+        if disk_full is not None and not ids:
+            raise disk_full  # nothing was stored: the whole request is 507
         return ORJSONResponse(out)
 
     async def batch_delete(request: Request) -> Response:
@@ -222,17 +256,21 @@ def routes(state: ServerState, ops: WeaviateOps) -> list[Route]:
             raise ValidationError("'match' with 'class' and 'where' is required")
         if not isinstance(match.get("where"), dict):
             raise ValidationError("match.where: a filter is required")
+        name = guards.collection_name(match["class"], "match.class")
+        guards.json_depth(match["where"], "match.where")
         dry_run = bool(body.get("dryRun", False))
         verbose = body.get("output", "minimal") == "verbose"
-        coll = await ops.run(ops.store.get_collection, match["class"])
+        coll = await ops.run(ops.store.get_collection, name)
         filters = await ops.run(filters_from_weaviate, match["where"])
-        matches = await ops.run(coll.fetch_objects, filters=filters)
+        matches = await ops.heavy(coll.fetch_objects, filters=filters, limit=guards.MAX_RESULTS)
         deleted = (
-            0 if dry_run else await ops.run(coll.delete_many, ids=[m.uuid for m in matches], filters=filters)
+            0
+            if dry_run
+            else await ops.heavy(coll.delete_many, ids=[m.uuid for m in matches], filters=filters)
         )
         results: dict[str, Any] = {
             "matches": len(matches),
-            "limit": len(matches),
+            "limit": guards.MAX_RESULTS,
             "successful": deleted,
             "failed": 0 if dry_run else len(matches) - deleted,
         }
