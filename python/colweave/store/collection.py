@@ -69,6 +69,10 @@ log = logging.getLogger(__name__)
 
 F32 = npt.NDArray[np.float32]
 VECTOR_SET = "vector,hybridVector"
+# Weaviate's QUERY_MAXIMUM_RESULTS default: offset + limit of one result page.
+QUERY_MAXIMUM_RESULTS = 10_000
+# A query multi-vector holds at most this many tokens (Weaviate Embeddings' limit on a query).
+MAX_QUERY_TOKENS = 8192
 KEYWORD_SET = "keyword,bm25"
 
 
@@ -93,8 +97,17 @@ class Collection:
         self._db = connect(path / "objects.sqlite")
         meta = dict(self._db.execute("SELECT key, value FROM meta").fetchall())
         if "config" not in meta:
+            self._db.close()
             raise StoreError(f"{path}: not a collection (no config)")
-        self._config = CollectionConfig.from_weaviate(json.loads(meta["config"]))
+        try:
+            self._config = CollectionConfig.from_weaviate(json.loads(meta["config"]))
+        except (SchemaError, ValueError) as e:
+            # A config written before a bound existed (e.g. MUVERA sizes): refuse to open it, clearly,
+            # rather than allocate what it asks for. It can still be deleted.
+            self._db.close()
+            raise StoreError(
+                f"collection at {path.name} cannot be opened: its stored config is invalid: {e}"
+            ) from None
         self.vector_dtype = meta.get("vector_dtype", "float16")
         self._segments: dict[str, VectorSegment] = {}
         self._slot_of: dict[str, dict[int, int]] = {}
@@ -142,6 +155,7 @@ class Collection:
 
     def _schema_changed(self) -> None:
         self._props_by_name = {p.name: p for p in self._config.properties}
+        self._props_by_lower = {p.name.lower(): p.name for p in self._config.properties}
         self._default_props = [p for p in self._config.properties if p.data_type != "blob"]
         self._bm25.refresh_schema()
 
@@ -183,10 +197,9 @@ class Collection:
         return target_vector
 
     def _check_vector(self, name: str, v: Any, dims: dict[str, int], where: str) -> F32:
-        try:
-            m = np.asarray(v, dtype=np.float32)
-        except (TypeError, ValueError):
-            raise ObjectError(f"{where}: vector {name!r} is not a numeric matrix") from None
+        m = _numeric_matrix(v)
+        if m is None:
+            raise ObjectError(f"{where}: vector {name!r} is not a numeric matrix")
         if m.ndim != 2 or m.shape[0] == 0 or m.shape[1] == 0:
             raise ObjectError(
                 f"{where}: vector {name!r} must be a non-empty multi-vector (tokens, dim), "
@@ -252,6 +265,14 @@ class Collection:
                         raise ObjectError(f"property names must be strings, got {key!r}")
                     prop = self._props_by_name.get(key) or pending.get(key) or local_new.get(key)
                     if prop is None:
+                        other = self._props_by_lower.get(key.lower()) or next(
+                            (n for n in (*pending, *local_new) if n.lower() == key.lower()), None
+                        )
+                        if other is not None:
+                            raise ObjectError(
+                                f"property {key!r}: collides with property {other!r} "
+                                "(property names must differ other than by case)"
+                            )
                         t = infer_data_type(value)
                         if t is None:
                             continue  # null or empty: nothing to infer, nothing to store
@@ -861,16 +882,22 @@ class Collection:
         return [int(snap.slot_doc[i]) for i in idx], scores
 
     def _query_matrix(self, name: str, v: Any) -> F32:
-        try:
-            q = np.asarray(v, dtype=np.float32)
-        except (TypeError, ValueError):
-            raise QueryError("near_vector: the query is not a numeric matrix") from None
+        q = _numeric_matrix(v)
+        if q is None:
+            raise QueryError("near_vector: the query is not a numeric matrix")
         if q.ndim == 1:
             q = q[None, :]
-        if q.ndim != 2 or q.shape[0] == 0 or q.shape[1] == 0 or not np.all(np.isfinite(q)):
+        if q.ndim != 2 or q.shape[0] == 0 or q.shape[1] == 0:
+            raise QueryError(f"near_vector: expected a (tokens, dim) multi-vector, got shape {q.shape}")
+        if q.shape[0] > MAX_QUERY_TOKENS:
             raise QueryError(
-                f"near_vector: expected a finite (tokens, dim) multi-vector, got shape {q.shape}"
+                f"near_vector: the query has {q.shape[0]} tokens, at most {MAX_QUERY_TOKENS} are allowed"
             )
+        dim = self._segments[name].dim
+        if dim is not None and q.shape[1] != dim:
+            raise QueryError(f"near_vector: the query has dimension {q.shape[1]}, {name!r} uses {dim}")
+        if not np.all(np.isfinite(q)):
+            raise QueryError("near_vector: the query has NaN or infinite values")
         return self._for_distance(name, q)
 
     def near_vector(
@@ -1038,11 +1065,43 @@ def muvera_pool(index_config: dict[str, Any], k: int) -> int:
     return max(ef, k)
 
 
+def _numeric_matrix(v: Any) -> F32 | None:
+    """``v`` as float32, or None when it is not numbers: booleans, strings and objects are not (numpy
+    would turn ``True`` into 1.0), nor are integers beyond float range."""
+    if isinstance(v, list | tuple):
+        for row in v:
+            if isinstance(row, bool):
+                return None
+            if isinstance(row, list | tuple) and any(isinstance(x, bool) for x in row):
+                return None
+    try:
+        a = np.asarray(v)
+        if a.dtype.kind not in "fiu":
+            return None
+        with np.errstate(over="ignore"):  # beyond float32: inf, refused as not finite
+            return np.asarray(a, dtype=np.float32)
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
 def _check_page(limit: int | None, offset: int) -> None:
+    """limit and offset are non-negative integers with ``offset + limit`` at most
+    :data:`QUERY_MAXIMUM_RESULTS` (Weaviate's default); ``limit=None`` (everything, for the library's
+    own use) still bounds ``offset``."""
     if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 0):
-        raise QueryError(f"limit: must be a non-negative integer, got {limit!r}")
+        raise QueryError(f"limit: must be a non-negative integer, got {_short(limit)}")
     if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
-        raise QueryError(f"offset: must be a non-negative integer, got {offset!r}")
+        raise QueryError(f"offset: must be a non-negative integer, got {_short(offset)}")
+    if offset + (limit or 0) > QUERY_MAXIMUM_RESULTS:
+        raise QueryError(
+            f"query maximum results exceeded: offset ({offset}) + limit ({limit or 0}) must be at most "
+            f"{QUERY_MAXIMUM_RESULTS}"
+        )
+
+
+def _short(v: Any) -> str:
+    r = repr(v)
+    return r if len(r) <= 40 else r[:40] + "..."
 
 
 def _cut(rows: list[Any], offset: int, limit: int, cut: int | None, values: list[float]) -> list[Any]:

@@ -16,7 +16,7 @@ import numpy.typing as npt
 
 from colweave.layout import PageLayout
 from colweave.store.errors import ObjectError
-from colweave.store.schema import Property
+from colweave.store.schema import UUID_RE, Property
 from colweave.store.tokenize import tokenize_value
 
 SCHEMA_SQL = """
@@ -152,13 +152,14 @@ class Rec:
 
 
 def parse_uuid(v: str | uuidlib.UUID | None, where: str = "uuid") -> str:
+    """A UUID in its canonical form (lower case). Text must be the hyphenated 8-4-4-4-12 form, as in
+    Weaviate: braces, ``urn:uuid:`` and the hyphen-less form are refused."""
     if isinstance(v, uuidlib.UUID):
         return str(v)
-    try:
-        u = uuidlib.UUID(str(v))
-    except ValueError:
-        raise ObjectError(f"{where}: {v!r} is not a valid UUID") from None
-    return str(u)
+    if not isinstance(v, str) or UUID_RE.match(v) is None:
+        shown = repr(v) if len(repr(v)) <= 60 else repr(v)[:60] + "..."
+        raise ObjectError(f"{where}: {shown} is not a valid UUID (expected the form 8-4-4-4-12 hex digits)")
+    return v.lower()
 
 
 def ms_now() -> int:
