@@ -40,6 +40,7 @@ class HashModel:
     def info(self) -> dict[str, Any]:
         return {
             "model_id": "test/hash-model",
+            "model_type": "colmodernvbert",  # it stands in for ColModernVBERT: served under Weaviate's name
             "dim": self.dim,
             "dtype": "fp32",
             "providers": ["CPUExecutionProvider"],

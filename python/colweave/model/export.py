@@ -409,7 +409,8 @@ def export_model(
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "layout": "single" if single_graph else "split",
-        "source": resolved.source,
+        # A hub id as given; for a local checkpoint only its directory's name (the path is this machine's).
+        "source": resolved.source if resolved.revision is not None else Path(resolved.source).name,
         "revision": resolved.revision,
         "model_type": model.config.model_type,
         "embedding_dim": int(model.config.embedding_dim),
