@@ -50,7 +50,8 @@ def _require_export_deps() -> Any:
         import transformers  # noqa: F401
     except ImportError as e:
         raise RuntimeError(
-            f"colweave export needs the export extra ({e.name} is missing): pip install 'colweave[export]'"
+            f"colweave export needs the export extra ({e.name} is missing): in the colweave clone, run "
+            "`.venv/bin/pip install -e '.[export]'` (or `make export-env` for a separate .venv-export)"
         ) from e
     return torch
 
