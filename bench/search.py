@@ -207,7 +207,9 @@ def main() -> None:
             import bm25s  # type: ignore[import-untyped]
         except ImportError:
             print(
-                "bm25: bm25s is not installed (in the clone: make dev, or .venv/bin/pip install -e '.[bench]'); skipped"
+                "bm25: bm25s is not installed (in the clone: make dev, or "
+                ".venv/bin/pip install -e '.[bench]'); "
+                "skipped"
             )
             return
         docs = [tokenize(corpus.text(i)) for i in range(n)]
