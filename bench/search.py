@@ -206,7 +206,11 @@ def main() -> None:
         try:
             import bm25s  # type: ignore[import-untyped]
         except ImportError:
-            print("bm25: bm25s is not installed (pip install colweave[bench]); skipped")
+            print(
+                "bm25: bm25s is not installed (in the clone: make dev, or "
+                ".venv/bin/pip install -e '.[bench]'); "
+                "skipped"
+            )
             return
         docs = [tokenize(corpus.text(i)) for i in range(n)]
         retriever = bm25s.BM25(method="lucene", k1=1.2, b=0.75)

@@ -38,8 +38,16 @@ class ServeProcess:
         self.proc.wait(10)
 
 
-def serve(data_dir: Path, *extra: str, ready_timeout: float = 60) -> ServeProcess:
-    http_port, grpc_port = free_port(), free_port()
+def serve(
+    data_dir: Path,
+    *extra: str,
+    ready_timeout: float = 60,
+    http_port: int | None = None,
+    grpc_port: int | None = None,
+) -> ServeProcess:
+    """The tiny model served on free ports (or the given ones), once it reports ready."""
+    http_port = http_port or free_port()
+    grpc_port = grpc_port or free_port()
     log = data_dir.parent / f"serve-{http_port}.log"
     cmd = [
         sys.executable,

@@ -35,11 +35,13 @@ class HashModel:
         self.delay = delay
         self.calls: list[int] = []
         self.lock = threading.Lock()
+        self.entered = threading.Event()  # set when a call has started (tests wait on it, not on a sleep)
 
     @property
     def info(self) -> dict[str, Any]:
         return {
             "model_id": "test/hash-model",
+            "model_type": "colmodernvbert",  # it stands in for ColModernVBERT: served under Weaviate's name
             "dim": self.dim,
             "dtype": "fp32",
             "providers": ["CPUExecutionProvider"],
@@ -54,6 +56,7 @@ class HashModel:
     def embed_images(self, images: Sequence[Any]) -> list[np.ndarray]:
         with self.lock:
             self.calls.append(len(images))
+        self.entered.set()
         time.sleep(self.delay)
         out = []
         for img in images:
@@ -69,6 +72,7 @@ class HashModel:
     def embed_queries(self, texts: Sequence[str]) -> list[np.ndarray]:
         with self.lock:
             self.calls.append(len(texts))
+        self.entered.set()
         time.sleep(self.delay)
         return [self._vec(t.encode(), 2 + len(t.split())) for t in texts]
 

@@ -104,7 +104,7 @@ def test_graceful_shutdown_finishes_in_flight_requests() -> None:
 
     t = threading.Thread(target=slow)
     t.start()
-    time.sleep(0.3)  # the request is now inside the model
+    assert model.entered.wait(10)  # the request is now inside the model
     s.stop()
     t.join(timeout=10)
     assert result["status"] == 200

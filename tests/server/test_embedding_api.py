@@ -70,7 +70,7 @@ def test_embed_documents_and_queries_like_weaviate(make_server) -> None:
     assert len(body["embeddings"]) == 2
     for got, exp in zip(body["embeddings"], want, strict=True):
         np.testing.assert_array_equal(np.asarray(got, np.float32), exp)
-    assert body["metadata"]["model"] == "test/hash-model"
+    assert body["metadata"]["model"] == "ModernVBERT/colmodernvbert"  # a ColModernVBERT stand-in
     assert body["metadata"]["num_embeddings_inferred"] == 2
     assert body["metadata"]["usage"]["total_tokens"] == sum(len(v) for v in want)
 
@@ -157,7 +157,7 @@ def test_colweave_grpc_unary_stream_and_info(make_server) -> None:
         stub = pb_grpc.EmbeddingServiceStub(ch)
         r = stub.EmbedImages(pb.EmbedImagesRequest(images=images, request_id="r1"), timeout=10)
         assert r.request_id == "r1"
-        assert r.model == "test/hash-model"
+        assert r.model == "ModernVBERT/colmodernvbert"
         for mv, exp in zip(r.embeddings, s.model.embed_images(images), strict=True):
             assert mv.dtype == pb.DTYPE_FLOAT32
             np.testing.assert_array_equal(decode(mv), exp)
@@ -173,7 +173,7 @@ def test_colweave_grpc_unary_stream_and_info(make_server) -> None:
         img_replies = list(stub.EmbedImagesStream(iter([pb.EmbedImagesRequest(images=[png()])] * 2)))
         assert len(img_replies) == 2
         info = stub.Info(pb.InfoRequest())
-        assert info.model_id == "test/hash-model"
+        assert info.model_id == "ModernVBERT/colmodernvbert"  # the served name
         assert info.dim == HashModel.dim
         assert info.limits.max_images_per_request == s.server.cfg.max_images_per_request
         with pytest.raises(grpc.RpcError) as e:

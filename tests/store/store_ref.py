@@ -92,22 +92,3 @@ def ref_bm25(
                     scores[u] = scores.get(u, 0.0) + s
     order = {u: i for i, (u, _) in enumerate(objs)}
     return sorted(scores.items(), key=lambda kv: (-kv[1], order[kv[0]]))
-
-
-def ref_autocut(y: list[float], cut: int) -> int:
-    """Weaviate's autocut, re-derived: cut after the ``cut``-th local maximum of the distance between the
-    normalised curve and the diagonal."""
-    n = len(y)
-    if n <= 2:
-        return n
-    if y[-1] == y[0]:
-        return n
-    d = [(y[i] - y[0]) / (y[-1] - y[0]) - i / (n - 1) for i in range(n)]
-    seen = 0
-    for i in range(1, n):
-        right = d[i - 2] if i == n - 1 else d[i + 1]
-        if d[i] > d[i - 1] and d[i] > right:
-            seen += 1
-            if seen >= cut:
-                return i
-    return n

@@ -71,6 +71,9 @@ def test_sigkill_during_batch_inserts(tmp_path: Path, seed: int) -> None:
     begun: list[int] = []
     target = int(rng.integers(3, 8))
     last = ""
+    # Bounded: a child that stops writing is killed, so readline() returns "" and the test fails.
+    watchdog = threading.Timer(120, proc.kill)
+    watchdog.start()
     while len(acked) < target or last != "BEGIN":  # stop right after a batch has started
         line = proc.stdout.readline()
         assert line, "the child died early"
@@ -79,7 +82,8 @@ def test_sigkill_during_batch_inserts(tmp_path: Path, seed: int) -> None:
     time.sleep(float(rng.uniform(0, 0.004)))  # land inside that batch's insert (a few ms)
     os.kill(proc.pid, signal.SIGKILL)
     rest = proc.stdout.read()
-    proc.wait()
+    proc.wait(30)
+    watchdog.cancel()
     for line in rest.splitlines():
         kind, b = line.split()
         (acked.add if kind == "ACK" else begun.append)(int(b))
@@ -155,7 +159,8 @@ def test_readers_never_see_half_a_batch(tmp_path: Path) -> None:
     for b in range(15):
         c.insert_many([DataObject({"title": f"{b}"}, vectors={"v": np.ones((3, DIM))}) for _ in range(BATCH)])
     stop.set()
-    t.join()
+    t.join(60)
+    assert not t.is_alive()
     assert seen
     assert all(n % BATCH == 0 for n in seen)
     s.close()

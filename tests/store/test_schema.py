@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -10,15 +9,102 @@ from hypothesis import strategies as st
 from colweave.store import CollectionConfig, MuveraConfig, Property, SchemaError, VectorConfig
 from colweave.store.schema import DATA_TYPES, TOKENIZATIONS, infer_data_type
 
-SAMPLE = Path(__file__).resolve().parents[3] / "shared" / "reference" / "weaviate-schema-sample.json"
+
+def _weaviate_sample() -> dict:
+    """What Weaviate 1.36 answers to ``GET /v1/schema/DemoCollection`` for the docs' multimodal collection
+    (one BLOB property, one text property, a multi2multivec-weaviate multi-vector), key order included:
+    every setting the client did not send is Weaviate's default."""
+    hnsw = {
+        "skip": False,
+        "cleanupIntervalSeconds": 300,
+        "maxConnections": 32,
+        "efConstruction": 128,
+        "ef": -1,
+        "dynamicEfMin": 100,
+        "dynamicEfMax": 500,
+        "dynamicEfFactor": 8,
+        "vectorCacheMaxObjects": 10**12,
+        "flatSearchCutoff": 40000,
+        "distance": "cosine",
+        "pq": {
+            "enabled": False,
+            "bitCompression": False,
+            "segments": 0,
+            "centroids": 256,
+            "trainingLimit": 100000,
+            "encoder": {"type": "kmeans", "distribution": "log-normal"},
+        },
+        "bq": {"enabled": False},
+        "sq": {"enabled": False, "trainingLimit": 100000, "rescoreLimit": 20},
+        "rq": {"enabled": False, "bits": 8, "rescoreLimit": 20},
+        "filterStrategy": "sweeping",
+        "multivector": {
+            "enabled": True,
+            "aggregation": "maxSim",
+            "muvera": {"enabled": False, "ksim": 4, "dprojections": 16, "repetitions": 10},
+        },
+        "skipDefaultQuantization": False,
+        "trackDefaultQuantization": False,
+    }
+    module = {
+        "imageFields": ["doc_page"],
+        "baseURL": "",
+        "model": "ModernVBERT/colmodernvbert",
+        "vectorizeClassName": False,
+    }
+    blob = {
+        "name": "doc_page",
+        "dataType": ["blob"],
+        "indexFilterable": True,
+        "indexSearchable": False,
+        "indexRangeFilters": False,
+    }
+    text = {
+        "name": "title",
+        "dataType": ["text"],
+        "indexFilterable": True,
+        "indexSearchable": True,
+        "indexRangeFilters": False,
+        "tokenization": "word",
+    }
+    return {
+        "vectorConfig": {
+            "document": {
+                "vectorizer": {"multi2multivec-weaviate": module},
+                "vectorIndexType": "hnsw",
+                "vectorIndexConfig": hnsw,
+            }
+        },
+        "class": "DemoCollection",
+        "properties": [blob, text],
+        "invertedIndexConfig": {
+            "bm25": {"b": 0.75, "k1": 1.2},
+            "cleanupIntervalSeconds": 60,
+            "stopwords": {"preset": "en", "additions": None, "removals": None},
+            "usingBlockMaxWAND": True,
+        },
+        "multiTenancyConfig": {"enabled": False, "autoTenantCreation": False, "autoTenantActivation": False},
+        "replicationConfig": {
+            "factor": 1,
+            "asyncEnabled": False,
+            "deletionStrategy": "NoAutomatedResolution",
+        },
+        "shardingConfig": {
+            "virtualPerPhysical": 128,
+            "desiredCount": 1,
+            "actualCount": 1,
+            "desiredVirtualCount": 128,
+            "actualVirtualCount": 128,
+            "key": "_id",
+            "strategy": "hash",
+            "function": "murmur3",
+        },
+    }
 
 
 @pytest.fixture
 def sample() -> dict:
-    path = SAMPLE if SAMPLE.exists() else Path("/work/shared/reference/weaviate-schema-sample.json")
-    if not path.exists():
-        pytest.skip("the shared Weaviate schema sample is not available")
-    return json.loads(path.read_text())
+    return _weaviate_sample()
 
 
 def test_sample_round_trips_exactly(sample: dict) -> None:

@@ -228,3 +228,14 @@ def load_processor_config(model_dir: Path, model: ModelConfig | None = None) -> 
 def load_model_config(model_dir: Path) -> ModelConfig:
     path = model_dir / "config.json"
     return ModelConfig.from_dict(read_json(path), str(path))
+
+
+def model_type_of(model_dir: Path) -> str | None:
+    """``model_type`` from the directory's ``config.json`` (``colmodernvbert`` for ColModernVBERT and its
+    fine-tunes), or None when it cannot be read."""
+    try:
+        raw = json.loads((model_dir / "config.json").read_text())
+    except (OSError, ValueError):
+        return None
+    value = raw.get("model_type") if isinstance(raw, dict) else None
+    return value if isinstance(value, str) else None

@@ -29,7 +29,7 @@ from PIL import Image
 
 from colweave.layout import PageLayout, page_layout
 from colweave.model import hub
-from colweave.model.config import load_model_config, load_processor_config
+from colweave.model.config import load_model_config, load_processor_config, model_type_of
 from colweave.model.errors import ModelFilesError, ModelInputError, TextInputError
 from colweave.model.images import DEFAULT_MAX_PIXELS, load_image
 from colweave.model.manifest import read_manifest
@@ -213,7 +213,9 @@ class Encoder:
             "model_id": source
             if hub.looks_like_repo_id(source := str(m.get("source") or ""))
             else self.model_dir.name,
-            "source": m.get("source"),
+            # Hub id, or a local checkpoint's directory name (never a path on the exporting machine).
+            "source": source if hub.looks_like_repo_id(source) else (Path(source).name or None),
+            "model_type": m.get("model_type") or model_type_of(self.model_dir),
             "revision": m.get("revision"),
             "model_dir": str(self.model_dir),
             "layout": self.layout,

@@ -50,7 +50,8 @@ def _require_export_deps() -> Any:
         import transformers  # noqa: F401
     except ImportError as e:
         raise RuntimeError(
-            f"colweave export needs the export extra ({e.name} is missing): pip install 'colweave[export]'"
+            f"colweave export needs the export extra ({e.name} is missing): in the colweave clone, run "
+            "`.venv/bin/pip install -e '.[export]'` (or `make export-env` for a separate .venv-export)"
         ) from e
     return torch
 
@@ -409,7 +410,8 @@ def export_model(
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "layout": "single" if single_graph else "split",
-        "source": resolved.source,
+        # A hub id as given; for a local checkpoint only its directory's name (the path is this machine's).
+        "source": resolved.source if resolved.revision is not None else Path(resolved.source).name,
         "revision": resolved.revision,
         "model_type": model.config.model_type,
         "embedding_dim": int(model.config.embedding_dim),

@@ -223,7 +223,8 @@ def requested_providers(settings: SessionSettings) -> list[str | tuple[str, dict
     if settings.device == "cuda" and not cuda_ok:
         raise ValueError(
             "device='cuda' but this onnxruntime has no CUDAExecutionProvider (available: "
-            f"{', '.join(available)}): install colweave[gpu] (onnxruntime-gpu) in place of onnxruntime"
+            f"{', '.join(available)}): install onnxruntime-gpu in place of onnxruntime (in the colweave "
+            "clone: `.venv/bin/pip uninstall -y onnxruntime && .venv/bin/pip install -e '.[gpu]'`)"
         )
     if settings.device == "cpu" or not cuda_ok:
         return ["CPUExecutionProvider"]

@@ -204,9 +204,10 @@ class ColweaveServer:
             await self.grpc.set_serving(True)
         i = svc.info
         log.info(
-            "ready in %.1f s: model %s (dim %d, %s, providers %s)",
+            "ready in %.1f s: model %s, served as %s (dim %d, %s, providers %s)",
             time.perf_counter() - t0,
             i.model_id,
+            i.name,
             i.dim,
             i.dtype,
             ",".join(i.providers),

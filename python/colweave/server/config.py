@@ -22,6 +22,8 @@ DEFAULT_MODEL = "Qdrant/colmodernvbert"
 # The name Weaviate's multi2multivec-weaviate module sends in `model` by default.
 COLMODERNVBERT = "ModernVBERT/colmodernvbert"
 COLMODERNVBERT_SOURCES = (DEFAULT_MODEL, COLMODERNVBERT, "ModernVBERT/colmodernvbert-merged")
+# config.json's model_type of ColModernVBERT checkpoints (transformers' ColModernVBertForRetrieval).
+COLMODERNVBERT_TYPE = "colmodernvbert"
 
 
 def default_data_dir() -> Path:
@@ -62,11 +64,15 @@ class ServerConfig:
     log_format: str = "text"
     shutdown_grace_s: float = 30.0
 
-    def served_name(self, model_id: str) -> str:
-        """The name clients use for the served model."""
+    def served_name(self, model_id: str, model_type: str | None = None) -> str:
+        """The name clients use for the served model: ``--model-name``, else Weaviate's default model name
+        for any ColModernVBERT (a hub export of it, or an export of ModernVBERT/* or a fine-tune of it:
+        ``model_type`` colmodernvbert in its files), else the model's id."""
         if self.model_name:
             return self.model_name
-        return COLMODERNVBERT if self.model in COLMODERNVBERT_SOURCES else model_id
+        if self.model in COLMODERNVBERT_SOURCES or model_type == COLMODERNVBERT_TYPE:
+            return COLMODERNVBERT
+        return model_id
 
     def redacted(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
@@ -97,8 +103,8 @@ FLAGS: tuple[_Flag, ...] = (
     _Flag("model", "model directory or Hugging Face hub id (downloaded and cached on first use)"),
     _Flag(
         "model_name",
-        "the model name clients send and see (default: ModernVBERT/colmodernvbert for "
-        "ColModernVBERT, else the model's id)",
+        "the model name clients send and see; a ColModernVBERT model answers to "
+        "ModernVBERT/colmodernvbert (Weaviate's default) unless this is set, another model to its id",
     ),
     _Flag("data_dir", "data directory of the embedded store", kind=Path),
     _Flag("no_store", "serve embeddings only (no Weaviate collections)", boolean=True),

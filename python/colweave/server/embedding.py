@@ -51,7 +51,9 @@ class ModelInfo:
             return getattr(info, name, default)
 
         model_id = str(get("model_id", "unknown"))
-        name = cfg.served_name(model_id) if cfg is not None else model_id
+        model_type = get("model_type")
+        model_type = model_type if isinstance(model_type, str) else None
+        name = cfg.served_name(model_id, model_type) if cfg is not None else model_id
         return cls(
             model_id=model_id,
             name=name,

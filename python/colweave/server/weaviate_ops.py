@@ -187,6 +187,41 @@ class WeaviateOps:
         coll = await self.run(self.store.get_collection, name)
         return coll.config
 
+    async def create_collection(self, body: dict[str, Any]) -> CollectionConfig:
+        """Creates a collection from Weaviate's JSON; one whose vectorizer names a model this server does
+        not serve is refused (it would otherwise be vectorized by whatever model is served)."""
+        with store_errors_as_service_errors():
+            cfg = CollectionConfig.from_weaviate(body)
+        try:
+            svc = self._embedding()
+        except NotReadyError:
+            svc = None  # still loading: vectorize() and query_vector() check once it has loaded
+        if svc is not None:
+            for vector in cfg.vectors:
+                self.check_model(svc, cfg, vector)
+        coll = await self.run(self.store.create_collection, body)
+        return coll.config
+
+    @staticmethod
+    def model_mismatch(svc: EmbeddingService, cfg: CollectionConfig, vector: str) -> str | None:
+        """Why ``vector`` of ``cfg`` cannot be vectorized here (its module names another model), or None."""
+        vc = cfg.vectors[vector]
+        if vc.vectorizer != MULTI2MULTIVEC:
+            return None
+        want = vc.vectorizer_config.get("model")
+        if not want or want in svc.info.accepted:
+            return None
+        return (
+            f"{cfg.name}: vector {vector!r} is configured for model {want!r}, but this server serves "
+            f"{svc.info.name!r}: serve {want!r} (--model), or, if the served model is that model, start "
+            f"colweave with --model-name {want!r}"
+        )
+
+    def check_model(self, svc: EmbeddingService, cfg: CollectionConfig, vector: str) -> None:
+        why = self.model_mismatch(svc, cfg, vector)
+        if why is not None:
+            raise ValidationError(why)
+
     # -- vectorization ----------------------------------------------------------------------------
     async def vectorize(self, cfg: CollectionConfig, objects: Sequence[DataObject]) -> dict[int, str]:
         """Adds the multi2multivec-weaviate vectors that objects lack (from the first image field with a
@@ -207,6 +242,11 @@ class WeaviateOps:
         if not jobs:
             return errors
         svc = self._embedding()
+        refused = {name: why for name in cfg.vectors if (why := self.model_mismatch(svc, cfg, name))}
+        for i, name, _ in jobs:
+            if name in refused:
+                errors[i] = refused[name]
+        jobs = [job for job in jobs if job[1] not in refused]
         step = max(1, svc.cfg.max_queue // 2)
         for start in range(0, len(jobs), step):
             chunk = jobs[start : start + step]
@@ -249,7 +289,9 @@ class WeaviateOps:
                 f"vector {target!r} of {cfg.name} has no vectorizer (self-provided): "
                 "send a vector instead of text"
             )
-        res = await self._embedding().embed_queries([text])
+        svc = self._embedding()
+        self.check_model(svc, cfg, target)
+        res = await svc.embed_queries([text])
         return target, res.outputs[0]
 
     # -- writes -----------------------------------------------------------------------------------

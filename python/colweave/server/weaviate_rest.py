@@ -1,6 +1,6 @@
 """Weaviate's REST subset over the embedded store: schema, objects, batch objects.
 
-Shapes follow Weaviate (``shared/reference/weaviate.md`` §2): collection names have their first letter
+Shapes follow Weaviate (``docs/weaviate-wire.md``): collection names have their first letter
 upper-cased, deleting a missing collection answers 200, unknown keys in a schema body (the client's
 ``skip_vectorization``, ``vectorize_property_name``) are ignored, errors are ``{"error": [{"message"}]}``.
 """
@@ -107,8 +107,8 @@ def routes(state: ServerState, ops: WeaviateOps) -> list[Route]:
         body = await read_json(request)
         if not isinstance(body, dict):
             raise BadRequestError("expected a collection (class) object")
-        coll = await ops.run(ops.store.create_collection, body)
-        return ORJSONResponse(coll.config.to_weaviate())
+        cfg = await ops.create_collection(body)
+        return ORJSONResponse(cfg.to_weaviate())
 
     async def schema_get(request: Request) -> Response:
         cfg = await ops.config(path_name(request))

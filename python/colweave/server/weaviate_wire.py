@@ -1,6 +1,6 @@
 """Weaviate's gRPC wire formats, in both directions: vectors, batch properties, result values, UUIDs.
 
-Facts from ``shared/reference/weaviate.md`` §2 and what weaviate-client 4.24.1 sends and parses:
+Facts (``docs/weaviate-wire.md``) from Weaviate and what weaviate-client 4.24.1 sends and parses:
 * ``Vectors{vector_bytes, type}``: ``VECTOR_TYPE_SINGLE_FP32`` is raw little-endian float32;
   ``VECTOR_TYPE_MULTI_FP32`` is a little-endian uint16 ``dim`` followed by row-major float32 rows.
 * Batch properties arrive split: scalars in a ``Struct`` (every number a double), typed arrays

@@ -1,4 +1,4 @@
-//! Hybrid-search fusion of ranked result lists, with Weaviate's two rules (`shared/reference/weaviate.md` §3).
+//! Hybrid-search fusion of ranked result lists, with Weaviate's two rules (`docs/search-semantics.md`).
 //!
 //! * [`Fusion::RelativeScore`]: each leg's scores are min-max normalised and multiplied by the leg's
 //!   weight (`w·(s − min)/(max − min)`; a leg whose scores are all equal contributes `w`); an object's

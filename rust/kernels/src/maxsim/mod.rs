@@ -1,6 +1,6 @@
 //! MaxSim (late interaction): `score[i] = Σ_q max_{t ∈ doc i} q · t`.
 //!
-//! Layout and method (see `shared/reference/performance.md`):
+//! Layout and method (see `docs/architecture.md`):
 //! * Documents are packed back to back (`docs`, `total_tokens × dim`, float32 or float16) and delimited by
 //!   `offsets` (`n_docs + 1` values): no padding, variable lengths.
 //! * The query is packed once per call into panels of [`PANEL`] (16) query rows, transposed so that one
