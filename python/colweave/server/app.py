@@ -66,7 +66,7 @@ class ColweaveServer:
         self.ops: WeaviateOps | None = None
         extra: list[Any] = []
         if store_factory is not None:
-            self.ops = WeaviateOps(self.state.require_embedding)
+            self.ops = WeaviateOps(self.state.require_embedding, metrics=self.state.metrics)
             extra = weaviate_rest.routes(self.state, self.ops)
         self.app = build_app(self.state, extra)
         self.http = _Uvicorn(

@@ -169,6 +169,9 @@ def add_arguments(parser: argparse.ArgumentParser, env: Mapping[str, str] | None
         if f.boolean and f.name.startswith("no_"):
             # BooleanOptionalAction would read "--no-store" as the negation of "--store" (False).
             parser.add_argument(f.flag, dest=f.name, action="store_true", default=default, help=help_text)
+            parser.add_argument(
+                "--no-" + f.flag[2:], dest=f.name, action="store_false", help=argparse.SUPPRESS
+            )
         elif f.boolean:
             parser.add_argument(
                 f.flag, dest=f.name, action=argparse.BooleanOptionalAction, default=default, help=help_text
