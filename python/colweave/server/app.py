@@ -21,6 +21,7 @@ import uvicorn
 
 from colweave.server import weaviate_grpc, weaviate_rest
 from colweave.server.config import ServerConfig
+from colweave.server.connections import ConnectionGuard, connection_cap, raise_fd_limit
 from colweave.server.embedding import EmbeddingModel, EmbeddingService
 from colweave.server.grpc_app import GrpcServer
 from colweave.server.http_app import build_app
@@ -69,6 +70,10 @@ class ColweaveServer:
             self.ops = WeaviateOps(self.state.require_embedding, metrics=self.state.metrics)
             extra = weaviate_rest.routes(self.state, self.ops)
         self.app = build_app(self.state, extra)
+        fd_limit = raise_fd_limit()
+        self.connections = ConnectionGuard(
+            connection_cap(cfg.max_connections, fd_limit), cfg.header_timeout_s
+        )
         self.http = _Uvicorn(
             uvicorn.Config(
                 self.app,
@@ -77,6 +82,8 @@ class ColweaveServer:
                 log_config=None,
                 access_log=False,
                 lifespan="off",
+                http=self.connections.protocol(),
+                timeout_keep_alive=cfg.keep_alive_s,  # type: ignore[arg-type]
                 timeout_graceful_shutdown=max(1, int(cfg.shutdown_grace_s)),
             )
         )
@@ -126,6 +133,7 @@ class ColweaveServer:
     async def run(self) -> int:
         """Serves until a signal (or ``request_stop``); returns the process exit code."""
         loop = asyncio.get_running_loop()
+        loop.set_exception_handler(self.connections.loop_exception_handler)
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, self.request_stop)
