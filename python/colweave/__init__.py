@@ -23,6 +23,8 @@ if TYPE_CHECKING:
 
 # The model layer (onnxruntime, tokenizers, Pillow) loads on first use, so `import colweave` stays light.
 _LAZY = {"Encoder": "colweave.model"}
+#: ``colweave.ingest(...)``: the ingest package, which is callable (see ``colweave.ingest``).
+_LAZY_MODULES = ("ingest",)
 
 
 def __getattr__(name: str) -> Any:
@@ -30,6 +32,10 @@ def __getattr__(name: str) -> Any:
         import importlib
 
         return getattr(importlib.import_module(_LAZY[name]), name)
+    if name in _LAZY_MODULES:
+        import importlib
+
+        return importlib.import_module(f"colweave.{name}")
     raise AttributeError(f"module 'colweave' has no attribute {name!r}")
 
 
@@ -40,6 +46,7 @@ __all__ = [
     "UnsupportedIsaError",
     "available_isas",
     "default_isa",
+    "ingest",
     "maxsim",
     "maxsim_topk",
 ]

@@ -1,5 +1,7 @@
-"""The ``colweave`` command line. Every flag can also be given as an environment variable ``COLWEAVE_*``
-(shown in each command's ``--help``); a flag on the command line wins."""
+"""The colweave command line.
+
+Every flag can also be given as an environment variable COLWEAVE_* (shown in each command's --help); a
+flag on the command line wins over the variable."""
 
 from __future__ import annotations
 
@@ -34,39 +36,39 @@ def _add_export(sub: Any) -> None:
         dest="source",
         required=src is None,
         default=src,
-        help="hub id (org/name) or local checkpoint directory [env COLWEAVE_EXPORT_FROM]",
+        help="hub id (org/name) or local checkpoint directory (env COLWEAVE_EXPORT_FROM)",
     )
     p.add_argument(
-        "--out", required=out is None, default=out, help="output model directory [env COLWEAVE_EXPORT_OUT]"
+        "--out", required=out is None, default=out, help="output model directory (env COLWEAVE_EXPORT_OUT)"
     )
     p.add_argument(
         "--dtype",
         choices=["fp32", "fp16"],
         default=_env_default("EXPORT_DTYPE", "fp32"),
-        help="graph precision; fp16 keeps RoPE in fp32 (for GPUs) [env COLWEAVE_EXPORT_DTYPE]",
+        help="graph precision; fp16 keeps RoPE in fp32 (for GPUs) (env COLWEAVE_EXPORT_DTYPE)",
     )
     p.add_argument(
         "--quantize",
         choices=["int8"],
         default=_env_default("EXPORT_QUANTIZE"),
-        help="dynamic int8 quantisation of the MatMuls (for CPUs) [env COLWEAVE_EXPORT_QUANTIZE]",
+        help="dynamic int8 quantisation of the MatMuls (for CPUs) (env COLWEAVE_EXPORT_QUANTIZE)",
     )
     p.add_argument(
         "--revision",
         default=_env_default("EXPORT_REVISION"),
-        help="hub revision (branch, tag or commit) [env COLWEAVE_EXPORT_REVISION]",
+        help="hub revision (branch, tag or commit) (env COLWEAVE_EXPORT_REVISION)",
     )
     p.add_argument(
         "--opset",
         type=int,
-        default=int(_env_default("EXPORT_OPSET", "18")),
-        help="ONNX opset [env COLWEAVE_EXPORT_OPSET]",
+        default=_env_default("EXPORT_OPSET", "18"),  # a string: argparse converts it (errors included)
+        help="ONNX opset (env COLWEAVE_EXPORT_OPSET)",
     )
     p.add_argument(
         "--no-verify",
         action="store_true",
         default=_env_default("EXPORT_NO_VERIFY", "").lower() in ("1", "true", "yes"),
-        help="skip the onnxruntime-vs-PyTorch check on a sample [env COLWEAVE_EXPORT_NO_VERIFY]",
+        help="skip the onnxruntime-vs-PyTorch check on a sample (env COLWEAVE_EXPORT_NO_VERIFY)",
     )
 
 
@@ -127,6 +129,8 @@ def _serve(args: argparse.Namespace) -> int:
             threads=cfg.threads,
             max_image_pixels=cfg.max_image_pixels,
             spin=cfg.ort_spin,
+            runtime=cfg.runtime,
+            precision=cfg.precision,
         )
 
     def open_store() -> Store:
@@ -136,16 +140,31 @@ def _serve(args: argparse.Namespace) -> int:
     return asyncio.run(server.run())
 
 
+def _add_ingest(sub: Any) -> None:
+    from colweave.ingest.cli import add_parser
+
+    add_parser(sub)
+
+
+def _ingest(args: argparse.Namespace) -> int:
+    from colweave.ingest.cli import run
+
+    return run(args)
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="colweave", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="colweave",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="Run 'colweave <command> --help' for a command's flags.",
+    )
     parser.add_argument("--version", action="version", version=f"colweave {colweave.__version__}")
-    sub = parser.add_subparsers(dest="command")
+    sub = parser.add_subparsers(dest="command", metavar="<command>")
     sub.add_parser("info", help="print the kernels' build and CPU facts")
     _add_export(sub)
-    try:
-        _add_serve(sub)
-    except ValueError as e:  # a malformed COLWEAVE_* variable
-        parser.error(str(e))
+    _add_serve(sub)
+    _add_ingest(sub)
     args = parser.parse_args(argv)
     if args.command == "info":
         print(f"colweave {colweave.__version__}")
@@ -155,8 +174,11 @@ def main(argv: list[str] | None = None) -> int:
         return _export(args)
     if args.command == "serve":
         return _serve(args)
-    parser.print_help()
-    return 0
+    if args.command == "ingest":
+        return _ingest(args)
+    # No command: the usage on stderr and a usage error's exit status, as argparse gives for a bad one.
+    parser.print_help(sys.stderr)
+    return 2
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import importlib.util
 import warnings
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,16 @@ from colweave.model.session import SessionSettings, create_session
 from .conftest import IMAGES, INT8, SINGLE, SPLIT
 
 TOL = 1e-4
+#: fp32 runtimes this installation has (OpenVINO is the optional ``openvino`` extra).
+RUNTIMES = [
+    "onnxruntime",
+    pytest.param(
+        "openvino",
+        marks=pytest.mark.skipif(
+            importlib.util.find_spec("openvino") is None, reason="OpenVINO not installed (extra 'openvino')"
+        ),
+    ),
+]
 
 
 def _image_inputs(meta: dict[str, Any]) -> tuple[list[str], list[bytes]]:
@@ -38,9 +49,15 @@ def _queries(meta: dict[str, Any]) -> tuple[list[str], list[str]]:
     return list(meta["queries"]), [q["text"] for q in meta["queries"].values()]
 
 
+@pytest.mark.parametrize("runtime", RUNTIMES)
 @pytest.mark.parametrize("layout_dir", [SPLIT, SINGLE], ids=["split", "qdrant-single-graph"])
-def test_parity_with_transformers(layout_dir: Path, meta: dict[str, Any], ref: dict[str, np.ndarray]) -> None:
-    enc = Encoder(layout_dir, device="cpu", threads=1)
+def test_parity_with_transformers(
+    layout_dir: Path, runtime: str, meta: dict[str, Any], ref: dict[str, np.ndarray]
+) -> None:
+    """fp32 is exact on either runtime (OpenVINO's CPU default would be bf16: the hint must be set)."""
+    enc = Encoder(layout_dir, device="cpu", threads=1, runtime=runtime, precision="fp32")
+    assert enc.runtime == runtime
+    assert enc.precision == "fp32"
     names, images = _image_inputs(meta)
     for name, emb in zip(names, enc.embed_images(images), strict=True):
         want = ref[f"image/{name}/embeddings"]
@@ -67,7 +84,14 @@ def test_long_query_exceeds_the_sliding_window(meta: dict[str, Any]) -> None:
 def test_results_do_not_depend_on_batch_composition(
     tiles: int, tokens: int, meta: dict[str, Any], ref: dict[str, np.ndarray]
 ) -> None:
-    enc = Encoder(SPLIT, device="cpu", threads=1, max_tiles_per_batch=tiles, max_tokens_per_batch=tokens)
+    enc = Encoder(
+        SPLIT,
+        device="cpu",
+        threads=1,
+        precision="fp32",
+        max_tiles_per_batch=tiles,
+        max_tokens_per_batch=tokens,
+    )
     names, images = _image_inputs(meta)
     order = list(range(len(names)))[::-1]
     got = enc.embed_images([images[i] for i in order])
@@ -284,8 +308,8 @@ def test_spinning_sessions_give_the_same_vectors() -> None:
 
     from .conftest import FIXTURES
 
-    plain = Encoder(FIXTURES / "tiny-colweave", threads=2)
-    spin = Encoder(FIXTURES / "tiny-colweave", threads=2, spin=True)
+    plain = Encoder(FIXTURES / "tiny-colweave", threads=2, runtime="onnxruntime")
+    spin = Encoder(FIXTURES / "tiny-colweave", threads=2, spin=True, runtime="onnxruntime")
     assert spin.info["spin"] is True
     assert plain.info["spin"] is False
     for a, b in zip(plain.embed_queries(["a query", "x"]), spin.embed_queries(["a query", "x"]), strict=True):

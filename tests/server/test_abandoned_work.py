@@ -16,7 +16,7 @@ from colweave.v1 import embedding_pb2_grpc as pb_grpc
 
 from .conftest import HashModel, RunningServer, png
 
-DELAY = 1.0  # seconds per model call: the abandoned requests would keep the model busy this long each
+DELAY = 2.0  # seconds per model call: the abandoned requests would keep the model busy this long each
 ABANDONED = 4
 
 
@@ -34,11 +34,11 @@ def body(i: int) -> dict:
 
 
 def abandon_http(s: RunningServer) -> None:
-    """ABANDONED one-image requests whose clients give up after 0.2 s (the first is running by then)."""
+    """ABANDONED one-image requests whose clients give up after DELAY / 4 (the first is running by then)."""
 
     def one(i: int) -> None:
         with pytest.raises(httpx.TimeoutException):
-            httpx.post(f"{s.http}/v1/embeddings/embed", json=body(i), timeout=0.2)
+            httpx.post(f"{s.http}/v1/embeddings/embed", json=body(i), timeout=DELAY / 4)
 
     with concurrent.futures.ThreadPoolExecutor(ABANDONED) as pool:
         list(pool.map(one, range(ABANDONED)))
@@ -49,7 +49,7 @@ def abandon_grpc(s: RunningServer) -> None:
         stub = pb_grpc.EmbeddingServiceStub(ch)
         stub.Info(pb.InfoRequest(), timeout=10)  # connected: the deadline is spent in the queue, not dialing
         futs = [
-            stub.EmbedImages.future(pb.EmbedImagesRequest(images=[png(20 + i, 20)]), timeout=0.2)
+            stub.EmbedImages.future(pb.EmbedImagesRequest(images=[png(20 + i, 20)]), timeout=DELAY / 4)
             for i in range(ABANDONED)
         ]
         for f in futs:

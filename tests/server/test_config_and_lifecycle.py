@@ -56,7 +56,7 @@ def test_env_then_flag_precedence_and_types() -> None:
     assert cfg.no_store is True
     assert cfg.max_wait_ms == 2.5
     assert cfg.device == "cpu"
-    cfg = parse(["--http-port", "9100", "--api-key", "k3", "--no-no-store"], env)
+    cfg = parse(["--http-port", "9100", "--api-key", "k3", "--store"], env)
     assert cfg.http_port == 9100
     assert cfg.api_keys == ("k3",)
     assert cfg.no_store is False

@@ -15,8 +15,11 @@ vectors therefore do not depend on what else is in the call beyond float roundin
 
 from __future__ import annotations
 
+import logging
 import os
-from collections.abc import Iterator, Sequence
+from collections import deque
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,21 +33,35 @@ from colweave.model.errors import ModelFilesError, ModelInputError, TextInputErr
 from colweave.model.images import DEFAULT_MAX_PIXELS, load_image
 from colweave.model.manifest import read_manifest
 from colweave.model.preprocess import ImagePreprocessor
-from colweave.model.session import SessionSettings, create_session
+from colweave.model.session import PRECISIONS, RUNTIMES, SessionSettings, create_session, resolve
 from colweave.model.tokenizer import TextTokenizer
 
 SINGLE_GRAPH_NAMES = ("model_v2.onnx", "model.onnx")
 ENCODER_PATTERNS = [*hub.CHECKPOINT_PATTERNS, "*.onnx", "*.onnx.data", "*.onnx_data"]
 
+log = logging.getLogger("colweave.model")
+
+
+def _from_env(value: str | None, name: str, allowed: tuple[str, ...]) -> str:
+    """An explicit argument, else ``COLWEAVE_<NAME>``, else ``auto``; validated."""
+    if value is None:
+        value = os.environ.get(f"COLWEAVE_{name.upper()}", "").strip().lower() or "auto"
+        if value not in allowed:
+            raise ValueError(f"COLWEAVE_{name.upper()}={value!r}: expected one of {', '.join(allowed)}")
+    return value
+
 
 @dataclass
 class _Page:
-    frames: list[np.ndarray]  # uint8 HWC tiles
+    pixels: np.ndarray  # float32 (n_tiles, 3, tile, tile): normalised tiles in model order
     ids: np.ndarray
 
 
+_SINGLE_ITEMS = (str, bytes, bytearray, memoryview, np.ndarray, Image.Image, os.PathLike)
+
+
 def _as_list(items: object, what: str) -> list[Any]:
-    if isinstance(items, (str, bytes, bytearray, memoryview, np.ndarray, Image.Image, os.PathLike)):
+    if isinstance(items, _SINGLE_ITEMS):
         raise ModelInputError(
             f"{what} must be a list, got a single {type(items).__name__}: wrap it in a list"
         )
@@ -72,10 +89,16 @@ def _batches(lengths: Sequence[int], order: Sequence[int], budget: int) -> Itera
 
 
 class Encoder:
-    """``Encoder(model_dir, device="auto", threads=None)``; see the module docstring.
+    """``Encoder(model_dir, device="auto", threads=None, runtime=None, precision=None)``; see the module
+    docstring.
 
     ``model_dir`` is a model directory, or a hub id of one (downloaded through ``huggingface_hub``).
     ``max_image_pixels`` bounds every decoded image (decompression bombs raise ``ImageSizeError``).
+    ``runtime`` (``auto``, ``onnxruntime``, ``openvino``) and ``precision`` (``auto``, ``fp32``, ``bf16``,
+    ``int8``) default to ``$COLWEAVE_RUNTIME`` / ``$COLWEAVE_PRECISION``, else ``auto``: the fastest path
+    that keeps quality on this CPU (``colweave.model.session.resolve``); the choice is logged and in
+    ``info``. ``prepare_workers`` threads decode, resize, tile and normalise the next pages while the
+    current one runs (0: everything in the calling thread, in order; results are identical either way).
     """
 
     def __init__(
@@ -88,6 +111,9 @@ class Encoder:
         max_tokens_per_batch: int = 8192,
         max_image_pixels: int = DEFAULT_MAX_PIXELS,
         spin: bool = False,
+        runtime: str | None = None,
+        precision: str | None = None,
+        prepare_workers: int = 1,
     ) -> None:
         for name, value in (
             ("max_tiles_per_batch", 1 if max_tiles_per_batch is None else max_tiles_per_batch),
@@ -96,14 +122,30 @@ class Encoder:
         ):
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if not isinstance(prepare_workers, int) or isinstance(prepare_workers, bool) or prepare_workers < 0:
+            raise ValueError(f"prepare_workers must be a non-negative integer, got {prepare_workers!r}")
         # spin: let onnxruntime's idle workers spin between operators. Lower latency on dedicated cores
         # (a 33-token fp32 query: ~43 ms instead of ~49 here), worse where cores are shared.
-        self._settings = SessionSettings(device=device, threads=threads, spin=bool(spin))
+        requested = SessionSettings(
+            device=device,
+            threads=threads,
+            spin=bool(spin),
+            runtime=_from_env(runtime, "runtime", RUNTIMES),
+            precision=_from_env(precision, "precision", PRECISIONS),
+        )
         path = Path(model_dir).expanduser()
         if not path.is_dir():
             path = hub.resolve(model_dir, patterns=ENCODER_PATTERNS).path
         self.model_dir = path
         self._manifest = read_manifest(path)
+        choice = resolve(requested, quantized=(self._manifest or {}).get("quantize") == "int8")
+        self._settings = choice.settings
+        self.runtime, self.precision = choice.settings.runtime, choice.settings.precision
+        log.info(
+            "model %s: runtime %s, precision %s (%s)", path.name, self.runtime, self.precision, choice.reason
+        )
+        self.choice_reason = choice.reason
+        self.prepare_workers = prepare_workers
         self._model_cfg = load_model_config(path)
         self._proc = load_processor_config(path, self._model_cfg)
         self._pre = ImagePreprocessor(self._proc.image)
@@ -180,6 +222,9 @@ class Encoder:
             "device": self._settings.device,
             "threads": self._settings.threads,
             "spin": self._settings.spin,
+            "runtime": self.runtime,
+            "precision": self.precision,
+            "runtime_reason": self.choice_reason,
             "image_seq_len": self._proc.image_seq_len,
             "tile_size": img.tile_size,
             "longest_edge": img.longest_edge,
@@ -195,6 +240,7 @@ class Encoder:
     # ---------------------------------------------------------------- images
 
     def _prepare_page(self, i: int, image: object) -> _Page:
+        """Decode, resize, tile, normalise, prompt: everything a page needs before the graphs run."""
         try:
             cfg = self._proc.image
             edge = cfg.longest_edge if cfg.do_resize else None
@@ -209,50 +255,78 @@ class Encoder:
                 f"the page prompt holds {int((ids == self._tok.image_token_id).sum())} image tokens, the "
                 f"{len(frames)} tiles give {expected}: tokenizer.json does not keep <image> as one token"
             )
-        return _Page(frames, ids)
+        return _Page(self._pre.normalise(frames), ids)
 
-    def _normalise(self, frames: Sequence[np.ndarray]) -> np.ndarray:
-        return self._pre.normalise(frames)
+    def _prepared(self, images: Iterable[object]) -> Iterator[_Page]:
+        """The prepared pages in input order. With ``prepare_workers`` > 0 worker threads prepare up to that
+        many pages ahead while the caller runs the graphs on the current one (Pillow's resizes and numpy's
+        table look-ups release the GIL); an error surfaces when its page's turn comes."""
+        if self.prepare_workers == 0 or (isinstance(images, Sequence) and len(images) <= 1):
+            for i, im in enumerate(images):
+                yield self._prepare_page(i, im)
+            return
+        pending: deque[Future[_Page]] = deque()
+        with ThreadPoolExecutor(self.prepare_workers, thread_name_prefix="colweave-prepare") as pool:
+            try:
+                for i, im in enumerate(images):
+                    pending.append(pool.submit(self._prepare_page, i, im))
+                    if len(pending) > self.prepare_workers:
+                        yield pending.popleft().result()
+                while pending:
+                    yield pending.popleft().result()
+            finally:
+                for f in pending:
+                    f.cancel()
 
     def embed_images(self, images: Sequence[object]) -> list[np.ndarray]:
         """One float32 (n_i, dim) array per image: every non-padding token of the page prompt, in order."""
-        items = _as_list(images, "images")
-        pages = [self._prepare_page(i, im) for i, im in enumerate(items)]
-        if not pages:
-            return []
-        out: list[np.ndarray | None] = [None] * len(pages)
-        lengths = [len(p.ids) for p in pages]
+        return list(self.iter_embed_images(_as_list(images, "images")))
+
+    def iter_embed_images(self, images: Iterable[object]) -> Iterator[np.ndarray]:
+        """``embed_images`` for a stream (e.g. pages rendered one by one): yields each page's vectors in
+        input order, once its batch has run. Batches are formed as in ``embed_images`` (pages in order, up
+        to ``max_tokens_per_batch`` padded tokens), so the vectors are the same."""
+        if isinstance(images, _SINGLE_ITEMS):
+            _as_list(images, "images")  # raises: one image where an iterable of them belongs
+        group: list[_Page] = []
+        longest = 0
+        for page in self._prepared(images):
+            n = len(page.ids)
+            if group and (len(group) + 1) * max(longest, n) > self.max_tokens_per_batch:
+                yield from self._embed_group(group)
+                group, longest = [], 0
+            group.append(page)
+            longest = max(longest, n)
+        if group:
+            yield from self._embed_group(group)
+
+    def _embed_group(self, pages: Sequence[_Page]) -> list[np.ndarray]:
         if self.layout == "split":
-            for group in _batches(lengths, range(len(pages)), self.max_tokens_per_batch):
-                frames = [f for i in group for f in pages[i].frames]
-                feats = np.concatenate(
-                    [
-                        self._run_vision(frames[s : s + self.max_tiles_per_batch])
-                        for s in range(0, len(frames), self.max_tiles_per_batch)
-                    ]
-                )
-                for i, emb in zip(group, self._run_text([pages[i].ids for i in group], feats), strict=True):
-                    out[i] = emb
-        else:
-            tiles = [len(p.frames) for p in pages]
-            for group in _batches(lengths, range(len(pages)), self.max_tokens_per_batch):
-                for sub in _batches(tiles, group, self.max_tiles_per_batch):
-                    pv = self._pad_tiles([pages[i].frames for i in sub])
-                    for i, emb in zip(sub, self._run_single([pages[i].ids for i in sub], pv), strict=True):
-                        out[i] = emb
+            pixels = pages[0].pixels if len(pages) == 1 else np.concatenate([p.pixels for p in pages])
+            step = self.max_tiles_per_batch
+            feats = np.concatenate(
+                [self._run_vision(pixels[s : s + step]) for s in range(0, len(pixels), step)]
+            )
+            return self._run_text([p.ids for p in pages], feats)
+        out: list[np.ndarray | None] = [None] * len(pages)
+        tiles = [len(p.pixels) for p in pages]
+        for sub in _batches(tiles, range(len(pages)), self.max_tiles_per_batch):
+            pv = self._pad_tiles([pages[i].pixels for i in sub])
+            for i, emb in zip(sub, self._run_single([pages[i].ids for i in sub], pv), strict=True):
+                out[i] = emb
         return [o for o in out if o is not None]
 
-    def _run_vision(self, frames: Sequence[np.ndarray]) -> np.ndarray:
+    def _run_vision(self, pixels: np.ndarray) -> np.ndarray:
         assert self._vision is not None
-        result = self._vision.run(["image_features"], {"pixel_values": self._normalise(frames)})[0]
+        result = self._vision.run(["image_features"], {"pixel_values": np.ascontiguousarray(pixels)})[0]
         return np.asarray(result, dtype=np.float32)
 
-    def _pad_tiles(self, per_page: Sequence[Sequence[np.ndarray]]) -> np.ndarray:
+    def _pad_tiles(self, per_page: Sequence[np.ndarray]) -> np.ndarray:
         t = self._proc.image.tile_size
         n = max(len(f) for f in per_page)
         pv = np.zeros((len(per_page), n, 3, t, t), dtype=np.float32)
-        for b, frames in enumerate(per_page):
-            pv[b, : len(frames)] = self._normalise(frames)
+        for b, pixels in enumerate(per_page):
+            pv[b, : len(pixels)] = pixels
         return pv
 
     # ---------------------------------------------------------------- text

@@ -1,19 +1,49 @@
-"""The one place that builds onnxruntime sessions: device → providers (validated), a loud warning when CUDA
-was asked for but the session runs on the CPU, full graph optimisation, thread counts, arena settings."""
+"""The one place that builds inference sessions.
+
+Two runtimes read the same ONNX graphs:
+
+* **onnxruntime** (always installed): the CPU provider, or CUDA with onnxruntime-gpu. Device → providers
+  (validated), a loud warning when CUDA was asked for but the session runs on the CPU, full graph
+  optimisation, thread counts, arena settings.
+* **OpenVINO** (the ``openvino`` extra; CPU only here): fp32 (``INFERENCE_PRECISION_HINT=f32``, exact),
+  bf16 (the hint set to bf16: AMX / AVX512-BF16 matrix units), int8 (weight-only: every MatMul's constant
+  weights stored as int8 with one fp32 scale per output channel, decompressed inside the kernels; see
+  ``colweave.model.openvino_runtime``).
+
+``resolve`` turns ``runtime="auto"`` / ``precision="auto"`` into a concrete choice for the CPU at hand and
+says why; ``create_session`` builds one graph's session for a resolved choice. Both graphs of a model use
+the same choice.
+"""
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import onnxruntime as ort
 
 log = logging.getLogger("colweave.model")
 
 DEVICES = ("auto", "cpu", "cuda")
+RUNTIMES = ("auto", "onnxruntime", "openvino")
+PRECISIONS = ("auto", "fp32", "bf16", "int8")
+
+#: ``ONEDNN_MAX_CPU_ISA`` values (oneDNN's names, upper case) that keep the bf16 matrix instructions usable.
+_BF16_ISAS: tuple[str, ...] = (
+    "AVX512_CORE_BF16",
+    "AVX10_1_512",
+    "AVX512_CORE_AMX",
+    "AVX512_CORE_AMX_FP16",
+    "AVX10_1_512_AMX",
+    "AVX10_1_512_AMX_FP16",
+    "ALL",
+    "DEFAULT",
+)
 
 
 class CudaFallbackWarning(RuntimeWarning):
@@ -23,22 +53,167 @@ class CudaFallbackWarning(RuntimeWarning):
 @dataclass(frozen=True)
 class SessionSettings:
     device: str = "auto"
-    threads: int | None = None  # intra-op threads; None: onnxruntime's default (one per physical core)
+    threads: int | None = None  # intra-op threads; None: the runtime's default (one per physical core)
     device_id: int = 0
     #: Let idle onnxruntime workers spin between operators. Off by default: where cores are shared (other
     #: processes, a server's own threads) spinning workers steal the time the busy ones need; a query on 2
-    #: contended cores measured 126 ms with spinning and 75 ms without.
+    #: contended cores measured 126 ms with spinning and 75 ms without. (OpenVINO has no such switch.)
     spin: bool = False
+    runtime: str = "auto"
+    precision: str = "auto"
 
     def __post_init__(self) -> None:
         if self.device not in DEVICES:
             raise ValueError(f"device must be one of {DEVICES}, got {self.device!r}")
+        if self.runtime not in RUNTIMES:
+            raise ValueError(f"runtime must be one of {RUNTIMES}, got {self.runtime!r}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
         if self.threads is not None and (
             not isinstance(self.threads, int) or isinstance(self.threads, bool) or self.threads < 1
         ):
             raise ValueError(f"threads must be a positive integer or None, got {self.threads!r}")
         if not isinstance(self.device_id, int) or self.device_id < 0:
             raise ValueError(f"device_id must be a non-negative integer, got {self.device_id!r}")
+
+
+# ---------------------------------------------------------------- what this machine has
+
+
+def openvino_available() -> bool:
+    return importlib.util.find_spec("openvino") is not None
+
+
+def cpu_flags() -> frozenset[str]:
+    """The CPU feature flags the kernel reports (Linux ``/proc/cpuinfo``); empty where unknown."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                if key.strip() in ("flags", "Features"):
+                    return frozenset(value.split())
+    except OSError:
+        pass
+    return frozenset()
+
+
+def native_bf16(flags: frozenset[str] | None = None, env: dict[str, str] | None = None) -> bool:
+    """Whether the CPU multiplies bf16 matrices natively (AVX512-BF16 or AMX-BF16) and oneDNN may use it.
+
+    ``ONEDNN_MAX_CPU_ISA`` capped below the bf16 ISAs (e.g. ``AVX2``) counts as no native bf16: OpenVINO
+    would then emulate bf16, slower than fp32.
+    """
+    flags = cpu_flags() if flags is None else flags
+    env = dict(os.environ) if env is None else env
+    cap = env.get("ONEDNN_MAX_CPU_ISA", "").strip().upper()
+    if cap and cap not in _BF16_ISAS:
+        return False
+    return bool({"avx512_bf16", "amx_bf16"} & flags)
+
+
+def cpu_isa_summary(flags: frozenset[str] | None = None) -> str:
+    """The matrix-relevant ISA extensions of this CPU, for logs and benchmarks."""
+    flags = cpu_flags() if flags is None else flags
+    x86 = ("avx2", "fma", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_bf16", "amx_int8")
+    names = (*x86, "asimd", "asimddp", "bf16", "sve", "i8mm")
+    have = [n for n in names if n in flags]
+    cap = os.environ.get("ONEDNN_MAX_CPU_ISA")
+    return " ".join(have) + (f" (ONEDNN_MAX_CPU_ISA={cap})" if cap else "") if have else "unknown"
+
+
+def _cuda_available() -> bool:
+    return "CUDAExecutionProvider" in ort.get_available_providers()
+
+
+# ---------------------------------------------------------------- auto → a concrete choice
+
+
+@dataclass(frozen=True)
+class Choice:
+    settings: SessionSettings  # runtime and precision concrete
+    reason: str
+
+
+def resolve(settings: SessionSettings, *, quantized: bool = False) -> Choice:
+    """Picks the runtime and precision; ``quantized``: the graphs are already int8 (``--quantize int8``).
+
+    ``auto`` on a CPU: OpenVINO bf16 where the CPU has native bf16 (AMX / AVX512-BF16: 5.5x onnxruntime
+    fp32 on a 2-core Xeon, per-token cosine 0.99998); else OpenVINO fp32 (faster than onnxruntime fp32, also
+    with oneDNN capped to AVX2: see ``bench/encode.py``); onnxruntime fp32 when OpenVINO is not installed.
+    A GPU (``device="cuda"``, or ``auto`` with onnxruntime-gpu) always runs onnxruntime at the graph's own
+    precision. Impossible combinations raise ``ValueError`` saying what would work.
+    """
+    runtime, precision = settings.runtime, settings.precision
+    gpu = settings.device == "cuda" or (settings.device == "auto" and _cuda_available())
+    have_ov = openvino_available()
+    bf16 = native_bf16()
+    graph = "int8" if quantized else "fp32"
+
+    if runtime == "openvino" and settings.device == "cuda":
+        raise ValueError(
+            "runtime='openvino' runs on the CPU here: use device='cpu' (or runtime='onnxruntime')"
+        )
+    if runtime == "openvino" and not have_ov:
+        raise ValueError("runtime='openvino' but OpenVINO is not installed: pip install 'colweave[openvino]'")
+    if quantized and precision not in ("auto", "int8"):
+        raise ValueError(
+            f"precision={precision!r} but this model directory holds int8-quantised graphs: use "
+            "precision='int8' (or 'auto'), or a model exported without --quantize"
+        )
+    if precision == "bf16":
+        if runtime == "onnxruntime":
+            raise ValueError("onnxruntime has no bf16 CPU path: use runtime='openvino' (or 'auto')")
+        if not have_ov:
+            raise ValueError("precision='bf16' needs OpenVINO: pip install 'colweave[openvino]'")
+        if not bf16:
+            raise ValueError(
+                "precision='bf16' but this CPU has no native bf16 (AVX512-BF16 or AMX-BF16; "
+                f"ISA: {cpu_isa_summary()}): it would be emulated, slower than fp32. Use 'fp32' or 'int8'"
+            )
+    if precision == "int8" and not quantized and runtime == "onnxruntime":
+        raise ValueError(
+            "onnxruntime runs int8 from a model exported with `colweave export --quantize int8`; this "
+            "directory is fp32: export an int8 copy, or use runtime='openvino' (int8 weight compression)"
+        )
+    if precision == "int8" and not quantized and not have_ov:
+        raise ValueError(
+            "precision='int8' on an fp32 model needs OpenVINO (pip install 'colweave[openvino]'), or a "
+            "model exported with `colweave export --quantize int8`"
+        )
+
+    if runtime == "auto":
+        if gpu or not have_ov:
+            runtime = "onnxruntime"
+        elif quantized:
+            runtime = "onnxruntime"  # its own dynamic-int8 graphs: onnxruntime's kernels were made for them
+        else:
+            runtime = "openvino"
+    if precision == "auto":
+        if quantized:
+            precision = "int8"
+        elif runtime == "openvino" and bf16:
+            precision = "bf16"
+        else:
+            precision = "fp32"
+
+    if gpu and runtime == "onnxruntime":
+        why = "a GPU: onnxruntime with CUDA at the graph's own precision"
+    elif settings.runtime == "auto" and settings.precision == "auto":
+        if runtime == "openvino" and precision == "bf16":
+            why = f"native bf16 on this CPU ({cpu_isa_summary()}): OpenVINO bf16"
+        elif runtime == "openvino":
+            why = f"no native bf16 on this CPU ({cpu_isa_summary()}): OpenVINO fp32, faster than onnxruntime"
+        elif quantized:
+            why = "the model directory holds int8 graphs: onnxruntime int8"
+        else:
+            hint = " (pip install 'colweave[openvino]' for the faster OpenVINO runtime)" if not gpu else ""
+            why = f"OpenVINO is not installed: onnxruntime {graph}{hint}"
+    else:
+        why = f"requested runtime={settings.runtime}, precision={settings.precision}"
+    return Choice(replace(settings, runtime=runtime, precision=precision), why)
+
+
+# ---------------------------------------------------------------- onnxruntime
 
 
 def requested_providers(settings: SessionSettings) -> list[str | tuple[str, dict[str, str]]]:
@@ -75,8 +250,7 @@ def session_options(settings: SessionSettings) -> ort.SessionOptions:
     return opts
 
 
-def create_session(path: Path, settings: SessionSettings) -> ort.InferenceSession:
-    """An InferenceSession for ``path`` under ``settings``; warns loudly on a CUDA → CPU fallback."""
+def _create_ort_session(path: Path, settings: SessionSettings) -> ort.InferenceSession:
     providers = requested_providers(settings)
     try:
         sess = ort.InferenceSession(os.fspath(path), session_options(settings), providers=providers)
@@ -92,5 +266,18 @@ def create_session(path: Path, settings: SessionSettings) -> ort.InferenceSessio
             "embedding will be much slower."
         )
         log.error(message)
-        warnings.warn(message, CudaFallbackWarning, stacklevel=3)
+        warnings.warn(message, CudaFallbackWarning, stacklevel=4)
     return sess
+
+
+def create_session(path: Path, settings: SessionSettings) -> Any:
+    """A session for ``path``: an onnxruntime ``InferenceSession``, or an OpenVINO session with the same
+    ``run`` / ``get_inputs`` / ``get_outputs`` / ``get_providers`` methods. ``auto`` values are resolved
+    first (as for an fp32 graph); pass settings from ``resolve`` to control that."""
+    if settings.runtime == "auto" or settings.precision == "auto":
+        settings = resolve(settings).settings
+    if settings.runtime == "openvino":
+        from colweave.model.openvino_runtime import OpenVINOSession
+
+        return OpenVINOSession(path, settings)
+    return _create_ort_session(path, settings)

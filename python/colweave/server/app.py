@@ -10,23 +10,31 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import io
 import logging
 import signal
+import socket
 import time
 from collections.abc import Callable, Generator
 from typing import Any
 
 import uvicorn
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
 
-from colweave.server import weaviate_grpc, weaviate_rest
-from colweave.server.config import ServerConfig
+import colweave
+from colweave.server import openapi, weaviate_grpc, weaviate_rest
+from colweave.server.access import AccessLog
+from colweave.server.config import FLAGS, ServerConfig
 from colweave.server.connections import ConnectionGuard, connection_cap, raise_fd_limit
 from colweave.server.embedding import EmbeddingModel, EmbeddingService
 from colweave.server.grpc_app import GrpcServer
 from colweave.server.http_app import build_app
 from colweave.server.state import ServerState
 from colweave.server.weaviate_ops import WeaviateOps
+from colweave.store.errors import StoreError
 
 log = logging.getLogger("colweave.server")
 
@@ -47,6 +55,74 @@ def warm_up(model: EmbeddingModel) -> None:
     buf = io.BytesIO()
     Image.new("RGB", (64, 48), (255, 255, 255)).save(buf, format="PNG")
     model.embed_images([buf.getvalue()])
+
+
+class StartupError(Exception):
+    """Start-up cannot go on; the message is one line that says why and what to change."""
+
+
+def _port_in_use(host: str, port: int, flag: str) -> StartupError:
+    env = next(f.env for f in FLAGS if f.flag == flag)
+    return StartupError(
+        f"port {port} on {host} is already in use (another colweave or Weaviate?): stop that process or "
+        f"choose another port with {flag} (or {env})"
+    )
+
+
+def bind_http_socket(host: str, port: int) -> socket.socket:
+    """The HTTP listening socket, bound here so a busy port is one clear error (uvicorn would exit)."""
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+    except socket.gaierror as e:
+        raise StartupError(f"--host {host}: cannot resolve it ({e.strerror})") from None
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as e:
+        sock.close()
+        if e.errno == errno.EADDRINUSE:
+            raise _port_in_use(host, port, "--http-port") from None
+        raise StartupError(f"cannot listen on {host}:{port} (--host, --http-port): {e.strerror}") from None
+    sock.listen(2048)
+    sock.setblocking(False)
+    return sock
+
+
+def check_grpc_port(host: str, port: int) -> None:
+    """Fails with one clear line when the gRPC port is taken (grpc's own error is a C-core log line)."""
+    if port == 0:
+        return
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+    except socket.gaierror as e:
+        raise StartupError(f"--host {host}: cannot resolve it ({e.strerror})") from None
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as e:
+            if e.errno == errno.EADDRINUSE:
+                raise _port_in_use(host, port, "--grpc-port") from None
+            raise StartupError(
+                f"cannot listen on {host}:{port} (--host, --grpc-port): {e.strerror}"
+            ) from None
+
+
+def log_configuration(cfg: ServerConfig) -> None:
+    """The start-up configuration, one readable line per setting (API keys redacted)."""
+    red = cfg.redacted()
+    width = max(len(f.flag) for f in FLAGS)
+    log.info("configuration (flag, value):")
+    for f in FLAGS:
+        value = red[f.name]
+        if isinstance(value, (list, tuple)):
+            shown = ", ".join(str(v) for v in value) or "(none)"
+        elif value in (None, ""):
+            shown = "(none)"
+        else:
+            shown = str(value)
+        log.info("  %-*s %s", width, f.flag, shown, extra={"config": {f.name: value}})
 
 
 class ColweaveServer:
@@ -74,9 +150,14 @@ class ColweaveServer:
         self.connections = ConnectionGuard(
             connection_cap(cfg.max_connections, fd_limit), cfg.header_timeout_s
         )
+
+        async def openapi_json(_: Request) -> Response:
+            return JSONResponse(openapi.document())
+
+        self.app.router.routes.append(Route("/openapi.json", openapi_json, methods=["GET"]))
         self.http = _Uvicorn(
             uvicorn.Config(
-                self.app,
+                AccessLog(self.app),
                 host=cfg.host,
                 port=cfg.http_port,
                 log_config=None,
@@ -98,16 +179,21 @@ class ColweaveServer:
         loop = asyncio.get_running_loop()
         t0 = time.perf_counter()
         try:
+            if self._store_factory is not None and self.ops is not None:
+                # The store first: it is quick to open, and a data directory held by another server should
+                # be the one error, before minutes of model loading.
+                self.state.store = await loop.run_in_executor(None, self._store_factory)
+                self.ops.attach(self.state.store)
             model = await loop.run_in_executor(None, self._model_factory)
             if self._warm:
                 await loop.run_in_executor(None, warm_up, model)
-            if self._store_factory is not None and self.ops is not None:
-                self.state.store = await loop.run_in_executor(None, self._store_factory)
-                self.ops.attach(self.state.store)
             svc = EmbeddingService(model, self.cfg, self.state.metrics)
         except Exception as e:
             self.state.load_error = f"{type(e).__name__}: {e}"
-            if isinstance(e, (ValueError, RuntimeError, OSError)):
+            if isinstance(e, StoreError):
+                log.error("cannot start: %s (--data-dir, COLWEAVE_DATA_DIR)", e)
+                log.debug("details", exc_info=True)
+            elif isinstance(e, (ValueError, RuntimeError, OSError)):
                 # The model layer's errors say what to do (offline with no cache, missing files, ...).
                 log.error("cannot start: %s", e)
                 log.debug("details", exc_info=True)
@@ -137,12 +223,30 @@ class ColweaveServer:
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, self.request_stop)
-        log.info("starting with %s", self.cfg.redacted())
+        log.info("colweave %s starting", colweave.__version__)
+        log_configuration(self.cfg)
+        try:
+            http_sock = bind_http_socket(self.cfg.host, self.cfg.http_port)
+            try:
+                check_grpc_port(self.cfg.host, self.cfg.grpc_port)
+            except StartupError:
+                http_sock.close()
+                raise
+        except StartupError as e:
+            log.error("cannot start: %s", e)
+            self.state.load_error = str(e)
+            return 1
         self.grpc = GrpcServer(self.state)
         if self.ops is not None:
             self.grpc.add_service("weaviate.v1.Weaviate", weaviate_grpc.register(self.state, self.ops))
-        await self.grpc.start()
-        http_task = asyncio.create_task(self.http.serve(), name="http")
+        try:
+            await self.grpc.start()
+        except (RuntimeError, OSError) as e:  # taken between the check and grpc's own bind
+            http_sock.close()
+            log.error("cannot start: the gRPC port (--grpc-port %d): %s", self.cfg.grpc_port, e)
+            self.state.load_error = str(e)
+            return 1
+        http_task = asyncio.create_task(self.http.serve(sockets=[http_sock]), name="http")
         while not self.http.started and not http_task.done():
             await asyncio.sleep(0.01)
         if http_task.done():
@@ -153,7 +257,7 @@ class ColweaveServer:
         log.info(
             "listening: http://%s:%d (REST), %s:%d (gRPC)",
             self.cfg.host,
-            self.cfg.http_port,
+            http_sock.getsockname()[1],
             self.cfg.host,
             self.grpc.port,
         )

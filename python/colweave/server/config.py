@@ -43,6 +43,8 @@ class ServerConfig:
     device: str = "auto"
     threads: int | None = None
     ort_spin: bool = False
+    runtime: str = "auto"
+    precision: str = "auto"
     # Dynamic batching.
     max_batch_images: int = 8
     max_batch_texts: int = 64
@@ -121,6 +123,18 @@ FLAGS: tuple[_Flag, ...] = (
         "cores, worse on shared ones",
         boolean=True,
     ),
+    _Flag(
+        "runtime",
+        "CPU inference runtime; auto: OpenVINO when installed (bf16 on CPUs with native bf16), else "
+        "onnxruntime; the choice is logged",
+        choices=("auto", "onnxruntime", "openvino"),
+    ),
+    _Flag(
+        "precision",
+        "inference precision; auto: bf16 where the CPU has native bf16 (OpenVINO), int8 for an int8 "
+        "export, else fp32",
+        choices=("auto", "fp32", "bf16", "int8"),
+    ),
     _Flag("max_batch_images", "most images one model call encodes together", kind=int),
     _Flag("max_batch_texts", "most queries one model call encodes together", kind=int),
     _Flag("max_wait_ms", "longest a request waits for others to share its batch", kind=float),
@@ -175,43 +189,80 @@ def _parse_env(flag: _Flag, raw: str) -> Any:
     return value
 
 
+_METAVARS = {
+    "model": "DIR_OR_ID",
+    "model_name": "NAME",
+    "host": "ADDR",
+    "http_port": "PORT",
+    "grpc_port": "PORT",
+    "api_keys": "KEY",
+}
+
+
+def _negation(f: _Flag) -> str:
+    """The flag that turns a boolean off: --store for --no-store, --no-ort-spin for --ort-spin."""
+    if f.name.startswith("no_"):
+        return "--" + f.name[3:].replace("_", "-")
+    return "--no-" + f.name.replace("_", "-")
+
+
 def add_arguments(parser: argparse.ArgumentParser, env: Mapping[str, str] | None = None) -> None:
-    """Adds every server flag; defaults come from the environment when the variable is set."""
-    env = os.environ if env is None else env
+    """Adds every server flag. Nothing is read from the environment here (a malformed variable must not
+    break ``--help`` or ``--version``): ``from_args`` resolves flag, then variable, then default. ``env``
+    (default: ``os.environ`` at parse time) is the environment ``from_args`` will read."""
     defaults = ServerConfig()
+    parser.set_defaults(_colweave_env=None if env is None else dict(env))
     for f in FLAGS:
         default = getattr(defaults, f.name)
-        if f.env in env:
-            default = _parse_env(f, env[f.env])
-        shown = "(none)" if default in (None, (), []) else ("***" if f.name == "api_keys" else default)
-        help_text = f"{f.help} [env: {f.env}] [default: {shown}]"
-        if f.boolean and f.name.startswith("no_"):
-            # BooleanOptionalAction would read "--no-store" as the negation of "--store" (False).
-            parser.add_argument(f.flag, dest=f.name, action="store_true", default=default, help=help_text)
-            parser.add_argument(
-                "--no-" + f.flag[2:], dest=f.name, action="store_false", help=argparse.SUPPRESS
-            )
+        if f.name == "api_keys" or default in (None, "", (), []):
+            shown = ""
         elif f.boolean:
+            shown = "; default off"
+        elif f.name == "data_dir":
+            shown = "; default $XDG_DATA_HOME/colweave or ~/.local/share/colweave"
+        else:
+            shown = f"; default {default}"
+        help_text = f"{f.help} (env {f.env}{shown})"
+        metavar = _METAVARS.get(f.name) or {int: "N", float: "X", Path: "DIR"}.get(f.kind)
+        if f.boolean:
+            # Two plain store_const flags: argparse's BooleanOptionalAction treats every option that starts
+            # with --no- as the negative one, so --no-store would turn the store *on*.
+            parser.add_argument(f.flag, dest=f.name, action="store_const", const=True, help=help_text)
             parser.add_argument(
-                f.flag, dest=f.name, action=argparse.BooleanOptionalAction, default=default, help=help_text
+                _negation(f),
+                dest=f.name,
+                action="store_const",
+                const=False,
+                help=f"the opposite of {f.flag} (overrides {f.env})",
             )
         elif f.multiple:
             parser.add_argument(
-                f.flag.rstrip("s"), f.flag, dest=f.name, action="append", default=None, help=help_text
+                f.flag.rstrip("s"), f.flag, dest=f.name, action="append", metavar=metavar, help=help_text
             )
-            parser.set_defaults(**{f"_{f.name}_env": list(default)})
         else:
             parser.add_argument(
-                f.flag, dest=f.name, type=f.kind, choices=f.choices, default=default, help=help_text
+                f.flag, dest=f.name, type=f.kind, choices=f.choices, metavar=metavar, help=help_text
             )
+        parser.set_defaults(**{f.name: None})
 
 
-def from_args(ns: argparse.Namespace) -> ServerConfig:
+def from_args(ns: argparse.Namespace, env: Mapping[str, str] | None = None) -> ServerConfig:
+    """The configuration: a flag given on the command line, else its ``COLWEAVE_*`` variable, else the
+    default. Raises ``ValueError`` naming the variable or flag for a bad value."""
+    if env is None:
+        env = getattr(ns, "_colweave_env", None)
+    if env is None:
+        env = os.environ
+    defaults = ServerConfig()
     values: dict[str, Any] = {}
     for f in FLAGS:
-        v = getattr(ns, f.name)
+        v = getattr(ns, f.name, None)
+        if v is None and f.env in env:
+            v = _parse_env(f, env[f.env])
+        if v is None:
+            v = getattr(defaults, f.name)
         if f.multiple:
-            v = tuple(v) if v is not None else tuple(getattr(ns, f"_{f.name}_env", ()))
+            v = tuple(v)
         values[f.name] = v
     cfg = ServerConfig(**values)
     validate(cfg)

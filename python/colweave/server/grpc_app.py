@@ -18,6 +18,7 @@ from grpc_health.v1.health import aio as health_aio
 from grpc_reflection.v1alpha import reflection
 
 import colweave
+from colweave.server.access import AccessLogInterceptor
 from colweave.server.connections import connection_cap, grpc_options
 from colweave.server.errors import ServiceError, UnauthenticatedError, ValidationError
 from colweave.server.state import ServerState
@@ -260,7 +261,7 @@ class GrpcServer:
         self.state = state
         cfg = state.cfg
         self.server = grpc.aio.server(
-            interceptors=[AuthInterceptor(state), DecodeGuard()],
+            interceptors=[AccessLogInterceptor(), AuthInterceptor(state), DecodeGuard()],
             options=[
                 ("grpc.max_receive_message_length", cfg.max_request_bytes),
                 ("grpc.max_send_message_length", max(cfg.max_request_bytes, 512 * 1024 * 1024)),

@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -53,7 +53,10 @@ async def _disconnected(request: Request) -> None:
 async def until_disconnect(request: Request, fn: Callable[[Request], Awaitable[Response]]) -> Response:
     """Runs ``fn`` and cancels it when the client disconnects: queued model or store work it waits for is
     then dropped instead of run for nobody."""
-    await request.body()  # read (and cache) the body first: afterwards receive() only reports disconnects
+    try:
+        await request.body()  # read (and cache) the body first: afterwards receive() only reports disconnects
+    except ClientDisconnect:
+        raise ClientGone from None
     work = asyncio.ensure_future(fn(request))
     watch = asyncio.ensure_future(_disconnected(request))
     try:

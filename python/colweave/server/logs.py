@@ -20,7 +20,7 @@ class JsonFormatter(logging.Formatter):
         }
         if record.exc_info:
             out["exception"] = self.formatException(record.exc_info)
-        for key in ("config", "event"):
+        for key in ("config", "event", "access"):
             if hasattr(record, key):
                 out[key] = getattr(record, key)
         return json.dumps(out, default=str)

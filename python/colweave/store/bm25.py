@@ -16,7 +16,7 @@ from colweave.store.errors import QueryError
 from colweave.store.schema import CollectionConfig, Property
 from colweave.store.tokenize import stopwords, tokenize, tokenize_value
 
-_BOOST = re.compile(r"^(?P<name>[^\^]+)(\^(?P<boost>[0-9]*\.?[0-9]+))?$")
+_BOOST = re.compile(r"^(?P<name>[^\^]+)(\^(?P<boost>[0-9]*\.?[0-9]+))?\Z")
 
 
 @dataclass

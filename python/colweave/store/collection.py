@@ -27,7 +27,16 @@ import numpy.typing as npt
 
 from colweave import _native
 from colweave.store.bm25 import InvertedIndex
-from colweave.store.errors import NotFoundError, ObjectError, QueryError, SchemaError, StoreError
+from colweave.store.errors import (
+    NotFoundError,
+    ObjectError,
+    QueryError,
+    SchemaError,
+    StoreError,
+    disk_full_error,
+    is_disk_full,
+    storage_errors,
+)
 from colweave.store.filters import And, FilterT, Or, Predicate, Where, compile_filter
 from colweave.store.objects import (
     BatchError,
@@ -40,6 +49,7 @@ from colweave.store.objects import (
     ms_now,
     ms_to_datetime,
     parse_uuid,
+    rollback,
 )
 from colweave.store.results import Metadata, SearchResult, autocut, explain_ranked, explain_relative
 from colweave.store.schema import (
@@ -140,13 +150,14 @@ class Collection:
             new = CollectionConfig.from_weaviate(self._config.to_weaviate())
             new.properties.append(prop)
             new.validate()
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                self._meta_set("config", json.dumps(new.to_weaviate()))
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+            with storage_errors(f"adding property {prop.name!r} to {self.name}"):
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    self._meta_set("config", json.dumps(new.to_weaviate()))
+                    self._db.execute("COMMIT")
+                except BaseException:
+                    rollback(self._db)
+                    raise
             self._config.properties.append(prop)
             self._schema_changed()
             # A new searchable property has no values yet: nothing to index.
@@ -341,6 +352,7 @@ class Collection:
             config = CollectionConfig.from_weaviate(self._config.to_weaviate())
             config.properties.extend(new_props)
             config.validate()
+        dims_before = {name: seg.dim for name, seg in self._segments.items()}
         try:
             for name, seg in self._segments.items():
                 batch = [p for p in items if name in p.vectors]
@@ -384,11 +396,17 @@ class Collection:
                     self._meta_set("config", json.dumps(config.to_weaviate()))
                 db.execute("COMMIT")
             except BaseException:
-                db.execute("ROLLBACK")
+                rollback(db)
                 raise
-        except BaseException:
+        except BaseException as e:
+            # Nothing committed: the files go back to their committed lengths, and nothing in memory
+            # has changed but the dimension of a segment that got its first rows.
             for name, before in rollbacks.items():
                 self._segments[name].rollback(before)
+            for name, dim in dims_before.items():
+                self._segments[name].dim = dim
+            if is_disk_full(e):
+                raise disk_full_error(f"writing {len(items)} object(s) to {self.name}") from e
             raise
         # Committed: publish.
         if new_props:
@@ -478,14 +496,15 @@ class Collection:
         if not docs:
             return 0
         db = self._db
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            for table in ("objects", "blobs", "vectors"):
-                db.executemany(f"DELETE FROM {table} WHERE doc = ?", [(d,) for d in docs])
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
+        with storage_errors(f"deleting {len(docs)} object(s) from {self.name}"):
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                for table in ("objects", "blobs", "vectors"):
+                    db.executemany(f"DELETE FROM {table} WHERE doc = ?", [(d,) for d in docs])
+                db.execute("COMMIT")
+            except BaseException:
+                rollback(db)
+                raise
         self._sorted = None
         for d in docs:
             rec = self._recs.pop(d)
@@ -521,8 +540,8 @@ class Collection:
         gen = seg.generation + 1
         rows = seg.compact_to(gen)
         db = self._db
-        db.execute("BEGIN IMMEDIATE")
         try:
+            db.execute("BEGIN IMMEDIATE")
             db.executemany(
                 "UPDATE vectors SET slot = ?, start = ?, ntok = ? WHERE doc = ? AND name = ?",
                 [(s, st, n, d, name) for d, s, st, n in rows],
@@ -530,9 +549,8 @@ class Collection:
             self._meta_set(f"gen.{name}", str(gen))
             db.execute("COMMIT")
         except BaseException:
-            db.execute("ROLLBACK")
-            for p in (seg.vec_path(gen), seg.fde_path(gen)):
-                p.unlink(missing_ok=True)
+            rollback(db)
+            seg.discard(gen)
             raise
         seg.switch(gen, rows)
         self._slot_of[name] = {d: s for d, s, _, _ in rows}
@@ -543,14 +561,14 @@ class Collection:
         if seg.rows and seg.dead_rows() * 2 > seg.rows:
             try:
                 self._compact(name)
-            except OSError as e:  # the write that got us here is committed: report, do not fail it
+            except Exception as e:  # the write that got us here is committed: report, do not fail it
                 log.warning(
                     "compaction of %s.%s failed (will retry on the next write): %s", self.name, name, e
                 )
 
     def compact(self) -> None:
         """Rewrites every vector segment without its deleted (tombstoned) slots."""
-        with self._lock:
+        with self._lock, storage_errors(f"compacting {self.name}"):
             for name in self._segments:
                 self._compact(name)
 

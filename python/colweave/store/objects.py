@@ -3,6 +3,7 @@ object's filterable state, and the SQLite schema of a collection's database."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import sqlite3
 import uuid as uuidlib
@@ -52,6 +53,14 @@ def connect(path: Path) -> sqlite3.Connection:
     con.execute("PRAGMA foreign_keys=OFF")
     con.executescript(SCHEMA_SQL)
     return con
+
+
+def rollback(db: sqlite3.Connection) -> None:
+    """Rolls back the open transaction, unless SQLite already has (it does by itself on some errors,
+    a full disk among them); never raises, so the error that got here is the one reported."""
+    if db.in_transaction:
+        with contextlib.suppress(sqlite3.Error):
+            db.execute("ROLLBACK")
 
 
 class Vectorizer(Protocol):

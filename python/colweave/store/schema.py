@@ -34,9 +34,9 @@ STOPWORD_PRESETS = ("en", "none")
 MAX_KSIM = 10
 
 # Weaviate's rule for class names (entities/schema validation): 255 characters at most.
-_CLASS_RE = re.compile(r"^[A-Z][_0-9A-Za-z]{0,254}$")
-_PROP_RE = re.compile(r"^[_A-Za-z][_0-9A-Za-z]{0,230}$")
-_VECTOR_RE = re.compile(r"^[_A-Za-z][-_0-9A-Za-z]{0,230}$")
+_CLASS_RE = re.compile(r"^[A-Z][_0-9A-Za-z]{0,254}\Z")
+_PROP_RE = re.compile(r"^[_A-Za-z][_0-9A-Za-z]{0,230}\Z")
+_VECTOR_RE = re.compile(r"^[_A-Za-z][-_0-9A-Za-z]{0,230}\Z")
 
 
 def _hnsw_defaults() -> JSON:
@@ -563,7 +563,7 @@ class CollectionConfig:
 
 # --- values ---------------------------------------------------------------------------------------------
 
-_RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
+_RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})\Z")
 
 
 def parse_date(v: Any) -> dt.datetime | None:

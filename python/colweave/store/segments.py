@@ -14,6 +14,8 @@ a dead slot spanning whatever gap it left; searches pass the live slots as ``can
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
 import threading
 from dataclasses import dataclass
@@ -38,6 +40,30 @@ def fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _write_at(path: Path, offset: int, arrays: list[npt.NDArray[np.generic]]) -> bool:
+    """Writes ``arrays`` at ``offset`` of ``path`` (cutting off whatever lies past ``offset`` first) and
+    fsyncs it. Returns whether the file was created. Short writes are continued; errors propagate."""
+    new_file = not path.exists()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o644)
+    try:
+        if os.fstat(fd).st_size != offset:
+            os.ftruncate(fd, offset)
+        pos = offset
+        for a in arrays:
+            view = np.ascontiguousarray(a).reshape(-1).view(np.uint8).data
+            done = 0
+            while done < len(view):
+                n = os.pwrite(fd, view[done:], pos + done)
+                if n <= 0:  # pragma: no cover - pwrite raises rather than return 0 on a regular file
+                    raise OSError(errno.ENOSPC, "short write")
+                done += n
+            pos += done
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    return new_file
 
 
 def muvera_encode(cfg: MuveraConfig, mats: list[F32], *, is_query: bool) -> F32:
@@ -143,37 +169,47 @@ class VectorSegment:
         self._snap = None
 
     # -- writes --------------------------------------------------------------------------------------
+    def committed_bytes(self) -> tuple[int, int]:
+        """The lengths of the vector and encoding files that committed slots reference; anything past
+        them is garbage (an append that failed or was not committed)."""
+        return (self._rows * (self.dim or 0) * self.dtype.itemsize, len(self._starts) * self.fde_dim * 4)
+
     def append(self, mats: list[F32]) -> tuple[list[tuple[int, int, int]], tuple[int, int]]:
         """Writes multi-vectors (already checked and normalised) durably; returns their
         ``(slot, start, ntok)`` and the file sizes to roll back to if the commit fails.
-        Nothing is visible to readers until :meth:`publish`."""
-        vp, fp = self.vec_path(), self.fde_path()
-        before = (vp.stat().st_size if vp.exists() else 0, fp.stat().st_size if fp.exists() else 0)
+        Nothing is visible to readers until :meth:`publish`.
+
+        The bytes are written at the committed ends of the files (never appended after whatever a
+        failed write left there), and a failure at any step (a short write, ENOSPC, fsync, the
+        encoder) truncates both files back to their committed lengths before it is re-raised."""
+        before = self.committed_bytes()
         placed = []
         slot, start = len(self._starts), self._rows
-        new_file = not vp.exists()
-        with open(vp, "ab") as f:
-            for m in mats:
-                f.write(np.ascontiguousarray(m, self.dtype).tobytes())
-                placed.append((slot, start, int(m.shape[0])))
-                slot += 1
-                start += int(m.shape[0])
-            f.flush()
-            os.fsync(f.fileno())
-        if self.muvera.enabled and mats:
-            fdes = muvera_encode(self.muvera, mats, is_query=False)
-            with open(fp, "ab") as f:
-                f.write(np.ascontiguousarray(fdes, np.float32).tobytes())
-                f.flush()
-                os.fsync(f.fileno())
-        if new_file:
-            fsync_dir(self.dir)
+        for m in mats:
+            placed.append((slot, start, int(m.shape[0])))
+            slot += 1
+            start += int(m.shape[0])
+        try:
+            new_file = _write_at(
+                self.vec_path(), before[0], [np.ascontiguousarray(m, self.dtype) for m in mats]
+            )
+            if self.muvera.enabled and mats:
+                fdes = muvera_encode(self.muvera, mats, is_query=False)
+                new_file |= _write_at(self.fde_path(), before[1], [np.ascontiguousarray(fdes, np.float32)])
+            if new_file:
+                fsync_dir(self.dir)
+        except BaseException:
+            self.rollback(before)
+            raise
         return placed, before
 
     def rollback(self, before: tuple[int, int]) -> None:
+        """Truncates the files back to ``before`` (their committed lengths). Best effort: if truncating
+        fails too, the next append truncates first and :meth:`open` drops the rest."""
         for p, size in zip((self.vec_path(), self.fde_path()), before, strict=True):
-            if p.exists():
-                os.truncate(p, size)
+            with contextlib.suppress(OSError):
+                if p.exists() and p.stat().st_size != size:
+                    os.truncate(p, size)
 
     def publish(self, placed: list[tuple[int, int, int]], docs: list[int]) -> None:
         """Makes committed slots visible."""
@@ -238,22 +274,28 @@ class VectorSegment:
         snap = self.snapshot()
         vp, fp = self.vec_path(gen), self.fde_path(gen)
         out: list[tuple[int, int, int, int]] = []
+        parts: list[npt.NDArray[np.generic]] = []
         start = 0
-        with open(vp, "wb") as f:
-            for new_slot, s in enumerate(snap.live):
-                a, b = int(snap.offsets[s]), int(snap.offsets[s + 1])
-                f.write(np.asarray(snap.rows[a:b]).tobytes())
-                out.append((int(snap.slot_doc[s]), new_slot, start, b - a))
-                start += b - a
-            f.flush()
-            os.fsync(f.fileno())
-        if snap.fdes is not None:
-            with open(fp, "wb") as f:
-                f.write(np.ascontiguousarray(snap.fdes[snap.live]).tobytes())
-                f.flush()
-                os.fsync(f.fileno())
-        fsync_dir(self.dir)
+        for new_slot, s in enumerate(snap.live):
+            a, b = int(snap.offsets[s]), int(snap.offsets[s + 1])
+            parts.append(np.ascontiguousarray(snap.rows[a:b]))
+            out.append((int(snap.slot_doc[s]), new_slot, start, b - a))
+            start += b - a
+        try:
+            _write_at(vp, 0, parts)
+            if snap.fdes is not None:
+                _write_at(fp, 0, [np.ascontiguousarray(snap.fdes[snap.live])])
+            fsync_dir(self.dir)
+        except BaseException:
+            self.discard(gen)
+            raise
         return out
+
+    def discard(self, gen: int) -> None:
+        """Removes generation ``gen``'s files (a compaction that failed or was not committed)."""
+        for p in (self.vec_path(gen), self.fde_path(gen)):
+            with contextlib.suppress(OSError):  # else removed on the next open, as other generations are
+                p.unlink(missing_ok=True)
 
     def switch(self, gen: int, rows: list[tuple[int, int, int, int]]) -> None:
         """Adopts generation ``gen`` (already committed in SQLite) and deletes the old files."""

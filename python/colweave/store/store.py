@@ -1,30 +1,75 @@
 """The store: a data directory of independent collections.
 
-``<data_dir>/collections/<Name>/`` holds one collection (see ``collection.py``). A collection is created
-in a temporary directory and renamed into place once its config is durable; deleting one renames it
-away first and then removes it, so a crash never leaves half a collection under its name. A lock file
-(``flock``) keeps a second process (or a second ``Store``) from opening the same directory; the operating
-system releases it when the process dies, even by ``kill -9``.
+Layout::
+
+    <data_dir>/.lock                 flock: one process (one Store) at a time
+    <data_dir>/catalog.sqlite        collection name -> folder
+    <data_dir>/collections/<folder>/ one collection (see ``collection.py``)
+
+A collection name never becomes a path: every name is checked (:func:`normalize_class_name`, Weaviate's
+rule) and then looked up in the catalogue, which maps it to an opaque folder id ``c-<32 hex digits>``
+chosen by the store. Names are unique case-insensitively (Weaviate refuses ``DOCS`` next to ``Docs``)
+and looked up exactly. Data directories of the earlier layout (``collections/<Name>/``) are adopted
+into the catalogue once, when first opened, and keep their folders.
+
+A collection is created in a temporary folder, renamed into place and committed to the catalogue in one
+catalogue transaction; deleting one renames its folder away inside the transaction that removes its
+catalogue row, then removes the files. On open, whatever an interrupted create or delete left (hidden
+temporary folders, folders no catalogue row names, rows whose folder is gone) is cleaned up, so a crash
+never leaves half a collection under its name. A full disk fails a create with :class:`StorageFullError`
+and leaves nothing behind. The lock file (``flock``) is released by the operating system when the process
+dies, even by ``kill -9``.
 """
 
 from __future__ import annotations
 
 import fcntl
 import json
+import logging
 import os
+import re
 import shutil
+import sqlite3
 import threading
 import uuid as uuidlib
 from pathlib import Path
 from typing import Any
 
 from colweave.store.collection import Collection
-from colweave.store.errors import AlreadyExistsError, NotFoundError, SchemaError, StoreError
-from colweave.store.objects import Vectorizer, connect
+from colweave.store.errors import (
+    AlreadyExistsError,
+    NotFoundError,
+    SchemaError,
+    StoreError,
+    storage_errors,
+)
+from colweave.store.objects import Vectorizer, connect, rollback
 from colweave.store.schema import CollectionConfig, normalize_class_name
 from colweave.store.segments import fsync_dir
 
+log = logging.getLogger(__name__)
+
 VECTOR_DTYPES = ("float16", "float32")
+
+# Folder ids: the store's own (``c-`` + 32 hex digits), or a legacy folder named after its collection.
+_FOLDER_RE = re.compile(r"^(c-[0-9a-f]{32}|[A-Z][_0-9A-Za-z]{0,254})\Z")
+
+CATALOG_SQL = """
+CREATE TABLE IF NOT EXISTS collections (
+    key TEXT PRIMARY KEY,          -- the name in lower case: names are unique case-insensitively
+    name TEXT NOT NULL UNIQUE,     -- the canonical name (first letter upper-cased)
+    folder TEXT NOT NULL UNIQUE    -- the folder under collections/
+);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+
+def _connect_catalog(path: Path) -> sqlite3.Connection:
+    con = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    con.execute("PRAGMA journal_mode=WAL")
+    con.execute("PRAGMA synchronous=FULL")
+    con.executescript(CATALOG_SQL)
+    return con
 
 
 class Store:
@@ -43,10 +88,78 @@ class Store:
         self.vectorizer = vectorizer
         self._lock = threading.RLock()
         self._open: dict[str, Collection] = {}
+        try:
+            with storage_errors("opening the store"):
+                self._cat = _connect_catalog(self.data_dir / "catalog.sqlite")
+                self._adopt_legacy()
+                self._clean_up()
+        except BaseException:
+            self.close()
+            raise
+
+    # -- catalogue -----------------------------------------------------------------------------------
+    def _adopt_legacy(self) -> None:
+        """Once per data directory: registers the folders of the earlier layout (``collections/<Name>``)."""
+        if self._cat.execute("SELECT 1 FROM meta WHERE key = 'layout'").fetchone():
+            return
+        cat = self._cat
+        cat.execute("BEGIN IMMEDIATE")
+        try:
+            for p in sorted(self.root.iterdir()):
+                if p.name.startswith(".") or p.name.startswith("c-") or not p.is_dir():
+                    continue
+                if not (p / "objects.sqlite").is_file():
+                    continue
+                try:
+                    name = normalize_class_name(p.name)
+                except SchemaError:
+                    log.warning("%s: not a collection name, left alone", p)
+                    continue
+                if name != p.name:
+                    log.warning("%s: not a canonical collection name, left alone", p)
+                    continue
+                cur = cat.execute(
+                    "INSERT OR IGNORE INTO collections (key, name, folder) VALUES (?, ?, ?)",
+                    (name.lower(), name, p.name),
+                )
+                if cur.rowcount != 1:
+                    log.warning("%s: another collection has this name (case-insensitively), left alone", p)
+            cat.execute("INSERT INTO meta (key, value) VALUES ('layout', '2')")
+            cat.execute("COMMIT")
+        except BaseException:
+            rollback(cat)
+            raise
+
+    def _clean_up(self) -> None:
+        """Removes what an interrupted create or delete left behind."""
+        rows = self._cat.execute("SELECT name, folder FROM collections").fetchall()
+        folders = {f for _, f in rows}
+        for name, folder in rows:
+            if not _FOLDER_RE.match(folder) or not (self.root / folder).is_dir():
+                log.warning(
+                    "collection %s: its folder %r is gone; removing it from the catalogue", name, folder
+                )
+                self._cat.execute("DELETE FROM collections WHERE name = ?", (name,))
         for p in self.root.iterdir():
-            if p.name.startswith("."):  # an interrupted create or delete
+            if p.name.startswith(".") or (p.name.startswith("c-") and p.name not in folders):
                 shutil.rmtree(p, ignore_errors=True)
 
+    def _folder(self, name: str) -> Path | None:
+        """The folder of a collection (``name`` already checked), or None when it does not exist."""
+        row = self._cat.execute("SELECT folder FROM collections WHERE name = ?", (name,)).fetchone()
+        if row is None:
+            return None
+        folder = str(row[0])
+        if not _FOLDER_RE.match(folder):  # never join anything else onto the root
+            raise StoreError(f"catalogue entry of {name!r} names an invalid folder {folder!r}")
+        return self.root / folder
+
+    def _same_but_case(self, name: str) -> str | None:
+        """The existing collection whose name equals ``name`` but for case (Weaviate refuses a second)."""
+        row = self._cat.execute("SELECT name FROM collections WHERE key = ?", (name.lower(),)).fetchone()
+        return None if row is None else str(row[0])
+
+    # -- lifecycle -----------------------------------------------------------------------------------
     def __enter__(self) -> Store:
         return self
 
@@ -58,17 +171,25 @@ class Store:
             for c in self._open.values():
                 c.close()
             self._open.clear()
+            cat = getattr(self, "_cat", None)
+            if cat is not None:
+                cat.close()
+                del self._cat
             if self._lock_file is not None:
                 fcntl.flock(self._lock_file, fcntl.LOCK_UN)
                 os.close(self._lock_file)
                 self._lock_file = None
 
+    # -- API -----------------------------------------------------------------------------------------
     def list_collections(self) -> list[str]:
         with self._lock:
-            return sorted(p.name for p in self.root.iterdir() if not p.name.startswith(".") and p.is_dir())
+            return sorted(str(n) for (n,) in self._cat.execute("SELECT name FROM collections"))
 
     def exists(self, name: str) -> bool:
-        return (self.root / normalize_class_name(name)).is_dir()
+        """Whether a collection of this name exists (names compare case-insensitively, as in Weaviate)."""
+        name = normalize_class_name(name)
+        with self._lock:
+            return self._folder(name) is not None
 
     def create_collection(
         self, config: CollectionConfig | dict[str, Any], *, vector_dtype: str = "float16"
@@ -77,29 +198,53 @@ class Store:
         (default) or float32."""
         if vector_dtype not in VECTOR_DTYPES:
             raise SchemaError(f"vector_dtype: expected float16 or float32, got {vector_dtype!r}")
-        cfg = config if isinstance(config, CollectionConfig) else CollectionConfig.from_weaviate(config)
+        if isinstance(config, CollectionConfig):
+            cfg = CollectionConfig.from_weaviate(config.to_weaviate())  # re-validated, and a private copy
+        else:
+            cfg = CollectionConfig.from_weaviate(config)
+        name = normalize_class_name(cfg.name)
         with self._lock:
-            final = self.root / cfg.name
-            if final.exists() or any(n.lower() == cfg.name.lower() for n in self.list_collections()):
-                raise AlreadyExistsError(f"class name {cfg.name!r} already exists")
-            tmp = self.root / f".new-{cfg.name}-{uuidlib.uuid4().hex}"
-            tmp.mkdir()
-            db = connect(tmp / "objects.sqlite")
+            existing = self._same_but_case(name)
+            if existing is not None:
+                raise AlreadyExistsError(f"class name {name!r} already exists as {existing!r}")
+            folder = f"c-{uuidlib.uuid4().hex}"
+            tmp = self.root / f".new-{folder}"
+            final = self.root / folder
+            cat = self._cat
             try:
-                db.execute("BEGIN IMMEDIATE")
-                db.executemany(
-                    "INSERT INTO meta (key, value) VALUES (?, ?)",
-                    [("config", json.dumps(cfg.to_weaviate())), ("vector_dtype", vector_dtype)],
-                )
-                db.execute("COMMIT")
-                db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            finally:
-                db.close()
-            fsync_dir(tmp)
-            os.rename(tmp, final)
-            fsync_dir(self.root)
+                with storage_errors(f"creating collection {name}"):
+                    tmp.mkdir()
+                    db = connect(tmp / "objects.sqlite")
+                    try:
+                        db.execute("BEGIN IMMEDIATE")
+                        db.executemany(
+                            "INSERT INTO meta (key, value) VALUES (?, ?)",
+                            [("config", json.dumps(cfg.to_weaviate())), ("vector_dtype", vector_dtype)],
+                        )
+                        db.execute("COMMIT")
+                        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                    finally:
+                        db.close()
+                    fsync_dir(tmp)
+                    cat.execute("BEGIN IMMEDIATE")
+                    try:
+                        cat.execute(
+                            "INSERT INTO collections (key, name, folder) VALUES (?, ?, ?)",
+                            (name.lower(), name, folder),
+                        )
+                        os.rename(tmp, final)
+                        fsync_dir(self.root)
+                        cat.execute("COMMIT")
+                    except BaseException:
+                        rollback(cat)
+                        if final.exists():
+                            os.rename(final, tmp)
+                        raise
+            except BaseException:
+                shutil.rmtree(tmp, ignore_errors=True)
+                raise
             coll = Collection(final, self.vectorizer)
-            self._open[cfg.name] = coll
+            self._open[name] = coll
             return coll
 
     def get_collection(self, name: str) -> Collection:
@@ -107,8 +252,8 @@ class Store:
         with self._lock:
             coll = self._open.get(name)
             if coll is None:
-                path = self.root / name
-                if not path.is_dir():
+                path = self._folder(name)
+                if path is None:
                     raise NotFoundError(f"collection {name!r} does not exist")
                 coll = Collection(path, self.vectorizer)
                 self._open[name] = coll
@@ -118,14 +263,25 @@ class Store:
         """Deletes a collection; False when there was none (deleting is idempotent, as in Weaviate)."""
         name = normalize_class_name(name)
         with self._lock:
-            path = self.root / name
-            if not path.is_dir():
+            path = self._folder(name)
+            if path is None:
                 return False
+            trash = self.root / f".del-{path.name}-{uuidlib.uuid4().hex}"
+            cat = self._cat
+            with storage_errors(f"deleting collection {name}"):
+                cat.execute("BEGIN IMMEDIATE")
+                try:
+                    cat.execute("DELETE FROM collections WHERE name = ?", (name,))
+                    os.rename(path, trash)
+                    fsync_dir(self.root)
+                    cat.execute("COMMIT")
+                except BaseException:
+                    rollback(cat)
+                    if trash.exists() and not path.exists():
+                        os.rename(trash, path)
+                    raise
             coll = self._open.pop(name, None)
             if coll is not None:
                 coll.close()
-            trash = self.root / f".del-{name}-{uuidlib.uuid4().hex}"
-            os.rename(path, trash)
-            fsync_dir(self.root)
             shutil.rmtree(trash, ignore_errors=True)
             return True

@@ -13,7 +13,7 @@ use numpy::{
     PyUntypedArrayMethods,
 };
 use pyo3::create_exception;
-use pyo3::exceptions::PyValueError;
+use pyo3::exceptions::{PyOverflowError, PyValueError};
 use pyo3::prelude::*;
 
 create_exception!(_native, ColweaveNativeError, PyValueError, "Base class of the errors raised by colweave's kernels.");
@@ -39,6 +39,30 @@ fn to_py(err: KernelError) -> PyErr {
 
 fn invalid(arg: &str, msg: impl std::fmt::Display) -> PyErr {
     InvalidArgumentError::new_err(format!("{arg}: {msg}"))
+}
+
+/// An integer argument: a Python int outside i64 (e.g. `k=10**20`) is an `InvalidArgumentError` naming the
+/// argument, like every other bad value (PyO3 alone would raise a bare `OverflowError`).
+fn int_arg(obj: &Bound<'_, PyAny>, arg: &str) -> PyResult<i64> {
+    obj.extract::<i64>().map_err(|e| {
+        if e.is_instance_of::<PyOverflowError>(obj.py()) {
+            invalid(arg, format!("{} is out of range (at most {})", obj, i64::MAX))
+        } else {
+            e
+        }
+    })
+}
+
+fn k_arg(obj: &Bound<'_, PyAny>) -> PyResult<i64> {
+    int_arg(obj, "k")
+}
+
+fn threads_opt(obj: &Bound<'_, PyAny>) -> PyResult<Option<i64>> {
+    if obj.is_none() {
+        Ok(None)
+    } else {
+        int_arg(obj, "threads").map(Some)
+    }
 }
 
 fn as_array<'a, 'py>(obj: &'a Bound<'py, PyAny>, arg: &str) -> PyResult<&'a Bound<'py, PyUntypedArray>> {
@@ -175,7 +199,7 @@ fn maxsim<'py>(
     query: &Bound<'py, PyAny>,
     docs: &Bound<'py, PyAny>,
     offsets: &Bound<'py, PyAny>,
-    threads: Option<i64>,
+    #[pyo3(from_py_with = threads_opt)] threads: Option<i64>,
     isa: Option<&str>,
 ) -> PyResult<Bound<'py, PyArray1<f32>>> {
     let a = parse_args(py, query, docs, offsets, threads, isa)?;
@@ -200,9 +224,9 @@ fn maxsim_topk<'py>(
     query: &Bound<'py, PyAny>,
     docs: &Bound<'py, PyAny>,
     offsets: &Bound<'py, PyAny>,
-    k: i64,
+    #[pyo3(from_py_with = k_arg)] k: i64,
     candidates: Option<&Bound<'py, PyAny>>,
-    threads: Option<i64>,
+    #[pyo3(from_py_with = threads_opt)] threads: Option<i64>,
     isa: Option<&str>,
 ) -> PyResult<TopK<'py>> {
     if k < 0 {
@@ -349,7 +373,7 @@ fn bm25_topk<'py>(
     n_objects: f64,
     k1: f64,
     b: f64,
-    k: i64,
+    #[pyo3(from_py_with = k_arg)] k: i64,
     allowed: Option<Bound<'py, PyAny>>,
     term_dfs: Option<Vec<f64>>,
 ) -> PyResult<Bm25TopK<'py>> {
@@ -433,7 +457,7 @@ fn muvera_encode<'py>(
     dprojections: i64,
     repetitions: i64,
     seed: u64,
-    threads: Option<i64>,
+    #[pyo3(from_py_with = threads_opt)] threads: Option<i64>,
 ) -> PyResult<Bound<'py, PyArray2<f32>>> {
     let d = as_array(data, "data")?;
     if d.ndim() != 2 {
@@ -466,9 +490,9 @@ fn fde_topk<'py>(
     py: Python<'py>,
     query: &Bound<'py, PyAny>,
     fdes: &Bound<'py, PyAny>,
-    k: i64,
+    #[pyo3(from_py_with = k_arg)] k: i64,
     allowed: Option<Bound<'py, PyAny>>,
-    threads: Option<i64>,
+    #[pyo3(from_py_with = threads_opt)] threads: Option<i64>,
 ) -> PyResult<TopK<'py>> {
     if k < 0 {
         return Err(invalid("k", format!("must be non-negative, got {k}")));

@@ -1,0 +1,297 @@
+"""Runtime and precision selection, and the reduced precisions checked against fp32 (not assumed).
+
+The fp32 parity of both runtimes with transformers is in test_encoder.py. Here: ``auto`` picks by the
+CPU's ISA and says why; impossible combinations fail with what would work; bf16 and int8 keep per-token
+cosine ≥ 0.999 to the transformers references and the same top-10 on a retrieval check built from the
+fixtures; the preprocessing workers change nothing in the results.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from colweave.model import Encoder, ImageDecodeError
+from colweave.model import session as session_mod
+from colweave.model.session import SessionSettings, native_bf16, resolve
+
+from .conftest import IMAGES, INT8, SINGLE, SPLIT
+
+HAVE_OV = importlib.util.find_spec("openvino") is not None
+needs_ov = pytest.mark.skipif(not HAVE_OV, reason="OpenVINO not installed (extra 'openvino')")
+#: Two documents whose fp32 scores differ by less than this fraction of the query's best score count as
+#: tied in the retrieval check: the tiny random-weight model spreads its scores over only ~2-10 % of the
+#: best one, so the order inside such a near-tie is decided by float rounding, not by the model.
+TIE = 0.005
+MIN_COSINE = 0.999
+
+
+def _fixtures(meta: dict[str, Any]) -> tuple[list[str], list[bytes], list[str], list[str]]:
+    names = list(meta["images"])
+    qnames = list(meta["queries"])
+    return (
+        names,
+        [(IMAGES / n).read_bytes() for n in names],
+        qnames,
+        [q["text"] for q in meta["queries"].values()],
+    )
+
+
+def _maxsim(q: np.ndarray, d: np.ndarray) -> float:
+    return float((q @ d.T).max(axis=1).sum())
+
+
+def _precisions() -> list[Any]:
+    bf16_skip = pytest.mark.skipif(
+        not native_bf16(), reason="this CPU has no native bf16 (AVX512-BF16 / AMX-BF16)"
+    )
+    return [pytest.param("bf16", marks=[needs_ov, bf16_skip]), pytest.param("int8", marks=needs_ov)]
+
+
+# ---------------------------------------------------------------- selection
+
+
+def test_native_bf16_reads_the_cpu_flags_and_the_onednn_cap() -> None:
+    amx = frozenset({"avx2", "avx512f", "amx_bf16", "avx512_bf16"})
+    assert native_bf16(amx, {})
+    assert native_bf16(frozenset({"avx512_bf16"}), {})
+    assert not native_bf16(frozenset({"avx2", "avx512f", "avx512_vnni"}), {})
+    assert not native_bf16(amx, {"ONEDNN_MAX_CPU_ISA": "AVX2"})
+    assert not native_bf16(amx, {"ONEDNN_MAX_CPU_ISA": "avx512_core_vnni"})
+    assert native_bf16(amx, {"ONEDNN_MAX_CPU_ISA": "AVX512_CORE_AMX"})
+
+
+@needs_ov
+def test_auto_with_native_bf16_is_openvino_bf16(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(session_mod, "native_bf16", lambda: True)
+    with caplog.at_level(logging.INFO, logger="colweave.model"):
+        enc = Encoder(SPLIT, device="cpu")
+    assert (enc.runtime, enc.precision) == ("openvino", "bf16")
+    assert enc.info["providers"] == ["OpenVINO-CPU-bf16"]
+    assert "native bf16" in enc.info["runtime_reason"]
+    assert any("runtime openvino, precision bf16" in r.getMessage() for r in caplog.records)
+
+
+@needs_ov
+def test_auto_without_native_bf16_is_openvino_fp32(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(session_mod, "native_bf16", lambda: False)
+    enc = Encoder(SPLIT, device="cpu")
+    assert (enc.runtime, enc.precision) == ("openvino", "fp32")
+    assert "no native bf16" in enc.info["runtime_reason"]
+
+
+def test_auto_without_openvino_is_onnxruntime_fp32(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(session_mod, "openvino_available", lambda: False)
+    enc = Encoder(SPLIT, device="cpu")
+    assert (enc.runtime, enc.precision) == ("onnxruntime", "fp32")
+    assert enc.providers == ["CPUExecutionProvider"]
+    assert "colweave[openvino]" in enc.info["runtime_reason"]
+
+
+def test_an_int8_model_directory_runs_int8_on_onnxruntime() -> None:
+    enc = Encoder(INT8, device="cpu")
+    assert (enc.runtime, enc.precision) == ("onnxruntime", "int8")
+
+
+def test_a_gpu_is_always_onnxruntime(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(session_mod, "_cuda_available", lambda: True)
+    choice = resolve(SessionSettings(device="auto"))
+    assert (choice.settings.runtime, choice.settings.precision) == ("onnxruntime", "fp32")
+    with pytest.raises(ValueError, match="CPU"):
+        resolve(SessionSettings(device="cuda", runtime="openvino"))
+
+
+def test_environment_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLWEAVE_RUNTIME", "onnxruntime")
+    monkeypatch.setenv("COLWEAVE_PRECISION", "fp32")
+    enc = Encoder(SPLIT, device="cpu")
+    assert (enc.runtime, enc.precision) == ("onnxruntime", "fp32")
+    # An explicit argument wins over the variable.
+    if HAVE_OV:
+        assert Encoder(SPLIT, device="cpu", runtime="openvino").runtime == "openvino"
+    monkeypatch.setenv("COLWEAVE_RUNTIME", "tensorflow")
+    with pytest.raises(ValueError, match="COLWEAVE_RUNTIME='tensorflow'"):
+        Encoder(SPLIT, device="cpu")
+
+
+@pytest.mark.parametrize(
+    ("model_dir", "kwargs", "message"),
+    [
+        (SPLIT, {"runtime": "onnxruntime", "precision": "bf16"}, "onnxruntime has no bf16"),
+        (SPLIT, {"runtime": "onnxruntime", "precision": "int8"}, "--quantize int8"),
+        (INT8, {"precision": "fp32"}, "int8-quantised"),
+        (SPLIT, {"runtime": "pytorch"}, "runtime must be one of"),
+        (SPLIT, {"precision": "fp8"}, "precision must be one of"),
+    ],
+)
+def test_impossible_combinations_say_what_works(
+    model_dir: Path, kwargs: dict[str, str], message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        Encoder(model_dir, device="cpu", **kwargs)
+
+
+@needs_ov
+def test_bf16_without_native_bf16_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(session_mod, "native_bf16", lambda: False)
+    with pytest.raises(ValueError, match="no native bf16"):
+        Encoder(SPLIT, device="cpu", precision="bf16")
+
+
+def test_openvino_missing_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(session_mod, "openvino_available", lambda: False)
+    for kwargs in ({"runtime": "openvino"}, {"precision": "bf16"}, {"precision": "int8"}):
+        with pytest.raises(ValueError, match=r"colweave\[openvino\]"):
+            Encoder(SPLIT, device="cpu", **kwargs)
+
+
+# ---------------------------------------------------------------- reduced precisions against fp32
+
+
+@pytest.mark.parametrize("precision", _precisions())
+@pytest.mark.parametrize("layout_dir", [SPLIT, SINGLE], ids=["split", "qdrant-single-graph"])
+def test_reduced_precision_keeps_per_token_cosine(
+    layout_dir: Path, precision: str, meta: dict[str, Any], ref: dict[str, np.ndarray]
+) -> None:
+    enc = Encoder(layout_dir, device="cpu", threads=1, precision=precision)
+    assert (enc.runtime, enc.precision) == ("openvino", precision)
+    names, images, qnames, texts = _fixtures(meta)
+    worst = 1.0
+    for name, emb in zip(names, enc.embed_images(images), strict=True):
+        want = ref[f"image/{name}/embeddings"]
+        assert emb.shape == want.shape, name
+        worst = min(worst, float((emb * want).sum(axis=1).min()))
+    for name, emb in zip(qnames, enc.embed_queries(texts), strict=True):
+        want = ref[f"query/{name}/embeddings"]
+        assert emb.shape == want.shape, name
+        worst = min(worst, float((emb * want).sum(axis=1).min()))
+    assert worst >= MIN_COSINE
+    # Not fp32 in disguise: the reduced precision really changed the numbers.
+    assert worst < 1 - 1e-6
+
+
+@pytest.mark.parametrize("precision", _precisions())
+def test_reduced_precision_keeps_the_top_10(
+    precision: str, meta: dict[str, Any], ref: dict[str, np.ndarray]
+) -> None:
+    """Every fixture query against every fixture page: the reduced precision's top 10 is fp32's top 10,
+    in the same order, except inside near-ties (fp32 scores within ``TIE`` of the best score)."""
+    names, images, qnames, texts = _fixtures(meta)
+    enc = Encoder(SPLIT, device="cpu", threads=1, precision=precision)
+    docs, queries = enc.embed_images(images), enc.embed_queries(texts)
+    for qi, qname in enumerate(qnames):
+        want = np.array(
+            [_maxsim(ref[f"query/{qname}/embeddings"], ref[f"image/{n}/embeddings"]) for n in names]
+        )
+        got = np.array([_maxsim(queries[qi], d) for d in docs])
+        tie = TIE * float(np.abs(want).max())
+        top_want, top_got = list(np.argsort(-want)[:10]), list(np.argsort(-got)[:10])
+        for a in set(top_want) | set(top_got):
+            for b in set(top_want) | set(top_got):
+                if got[a] > got[b] and want[b] - want[a] > tie:
+                    pytest.fail(
+                        f"{qname}: {precision} ranks {names[a]} above {names[b]}, fp32 has it "
+                        f"{want[b] - want[a]:.4f} below (tie margin {tie:.4f}); fp32 top 10 "
+                        f"{[names[i] for i in top_want]}, {precision} {[names[i] for i in top_got]}"
+                    )
+
+
+@needs_ov
+def test_int8_compresses_the_weight_matrices() -> None:
+    enc = Encoder(SPLIT, device="cpu", runtime="openvino", precision="int8")
+    assert enc._vision is not None
+    assert enc._text is not None
+    assert enc._vision.compressed > 0
+    assert enc._text.compressed > 0
+
+
+@needs_ov
+def test_openvino_runs_an_int8_onnx_directory(meta: dict[str, Any], ref: dict[str, np.ndarray]) -> None:
+    enc = Encoder(INT8, device="cpu", runtime="openvino")
+    assert (enc.runtime, enc.precision) == ("openvino", "int8")
+    names, images, _, _ = _fixtures(meta)
+    for name, emb in zip(names[:4], enc.embed_images(images[:4]), strict=True):
+        assert float((emb * ref[f"image/{name}/embeddings"]).sum(axis=1).mean()) >= 0.99, name
+
+
+@needs_ov
+def test_openvino_sessions_are_safe_to_share_between_threads(meta: dict[str, Any]) -> None:
+    enc = Encoder(SPLIT, device="cpu", runtime="openvino", precision="fp32")
+    _, images, _, texts = _fixtures(meta)
+    want_img, want_q = enc.embed_images(images[:3]), enc.embed_queries(texts)
+    errors: list[str] = []
+
+    def worker() -> None:
+        for _ in range(3):
+            for a, b in zip(enc.embed_images(images[:3]), want_img, strict=True):
+                if not np.array_equal(a, b):
+                    errors.append("image")
+            for a, b in zip(enc.embed_queries(texts), want_q, strict=True):
+                if not np.array_equal(a, b):
+                    errors.append("query")
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not any(t.is_alive() for t in threads)
+    assert errors == []
+
+
+# ---------------------------------------------------------------- preprocessing in worker threads
+
+
+@pytest.mark.parametrize("workers", [1, 3])
+def test_prepare_workers_give_the_sequential_results(workers: int, meta: dict[str, Any]) -> None:
+    _, images, _, _ = _fixtures(meta)
+    kwargs: dict[str, Any] = {"device": "cpu", "runtime": "onnxruntime", "precision": "fp32"}
+    sequential = Encoder(SPLIT, prepare_workers=0, max_tokens_per_batch=700, **kwargs)
+    overlapped = Encoder(SPLIT, prepare_workers=workers, max_tokens_per_batch=700, **kwargs)
+    want = sequential.embed_images(images)
+    got = overlapped.embed_images(images)
+    streamed = list(overlapped.iter_embed_images(iter(images)))
+    assert len(want) == len(got) == len(streamed) == len(images)
+    for a, b, c in zip(want, got, streamed, strict=True):
+        np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(a, c)
+
+
+def test_prepare_workers_really_run_in_other_threads(meta: dict[str, Any]) -> None:
+    _, images, _, _ = _fixtures(meta)
+    enc = Encoder(SPLIT, device="cpu", runtime="onnxruntime", precision="fp32", prepare_workers=2)
+    seen: set[str] = set()
+    real = enc._prepare_page
+
+    def spy(i: int, image: object) -> Any:
+        seen.add(threading.current_thread().name)
+        return real(i, image)
+
+    enc._prepare_page = spy  # type: ignore[method-assign]
+    enc.embed_images(images[:4])
+    assert seen
+    assert all(name.startswith("colweave-prepare") for name in seen)
+
+
+def test_a_bad_page_in_a_stream_names_itself_and_stops_the_workers(meta: dict[str, Any]) -> None:
+    _, images, _, _ = _fixtures(meta)
+    enc = Encoder(SPLIT, device="cpu", runtime="onnxruntime", precision="fp32", prepare_workers=2)
+    before = {t.name for t in threading.enumerate()}
+    with pytest.raises(ImageDecodeError, match="image 3"):
+        enc.embed_images([*images[:3], b"not an image", *images[3:6]])
+    leftover = {t.name for t in threading.enumerate() if t.name.startswith("colweave-prepare")} - before
+    assert leftover == set()
+
+
+def test_bad_prepare_workers() -> None:
+    for bad in (-1, True, 1.5):
+        with pytest.raises(ValueError, match="prepare_workers"):
+            Encoder(SPLIT, prepare_workers=bad)  # type: ignore[arg-type]
