@@ -16,7 +16,7 @@ import pytest
 
 from .serve_process import serve
 
-HEADER_TIMEOUT = 2.0
+HEADER_TIMEOUT = 5.0
 N = 5000
 
 
@@ -43,8 +43,11 @@ def open_many(port: int, n: int, opened: dict[int, float]) -> list[socket.socket
     return socks
 
 
-def wait_closed(socks: list[socket.socket], opened: dict[int, float], deadline_s: float) -> list[float]:
-    """Seconds after its opening at which the server closed each socket (EOF or reset)."""
+def wait_closed(
+    socks: list[socket.socket], opened: dict[int, float], deadline_s: float, first: list[float]
+) -> list[float]:
+    """Seconds after its opening at which the server closed each socket (EOF or reset); ``first`` gets the
+    moment (monotonic) of the first close."""
     sel = selectors.DefaultSelector()
     for s in socks:
         sel.register(s, selectors.EVENT_READ)
@@ -61,7 +64,10 @@ def wait_closed(socks: list[socket.socket], opened: dict[int, float], deadline_s
             except OSError:
                 data = b""
             if not data:
-                closed.append(time.monotonic() - opened[s.fileno()])
+                now = time.monotonic()
+                if not first:
+                    first.append(now)
+                closed.append(now - opened[s.fileno()])
                 sel.unregister(s)
     sel.close()
     return closed
@@ -93,6 +99,7 @@ def test_5000_idle_and_slow_connections_are_closed_while_a_new_client_is_served(
         opened = time.monotonic() - t0
 
         latencies: list[float] = []
+        done_at: list[float] = []
         failures: list[str] = []
         stop = threading.Event()
 
@@ -107,6 +114,7 @@ def test_5000_idle_and_slow_connections_are_closed_while_a_new_client_is_served(
                     except httpx.HTTPError as e:
                         failures.append(repr(e))
                     latencies.append(time.perf_counter() - t)
+                    done_at.append(time.monotonic())
                     stop.wait(0.05)
 
         def trickle() -> None:  # slowloris: one more header byte every half second
@@ -118,7 +126,8 @@ def test_5000_idle_and_slow_connections_are_closed_while_a_new_client_is_served(
         threads = [threading.Thread(target=new_client), threading.Thread(target=trickle)]
         for t in threads:
             t.start()
-        closed = wait_closed(socks, opened_at, deadline_s=HEADER_TIMEOUT * 6 + opened)
+        first_close: list[float] = []
+        closed = wait_closed(socks, opened_at, HEADER_TIMEOUT * 6 + opened, first_close)
         stop.set()
         for t in threads:
             t.join(30)
@@ -128,13 +137,16 @@ def test_5000_idle_and_slow_connections_are_closed_while_a_new_client_is_served(
             f"server: {len(closed)}, after median {statistics.median(closed):.2f} s, max {max(closed):.2f} s "
             f"(header timeout {HEADER_TIMEOUT:.0f} s); meanwhile {len(latencies)} requests of a new client: "
             f"median {statistics.median(latencies) * 1000:.1f} ms, max {max(latencies) * 1000:.1f} ms, "
-            f"{len(failures)} failed (2 shared cores)"
+            f"{len(failures)} failed, {sum(1 for t in done_at if t < first_close[0])} of them while all "
+            f"{N} were open (2 shared cores)"
         )
         assert len(closed) == N
         assert min(closed) >= HEADER_TIMEOUT * 0.9
         assert max(closed) < HEADER_TIMEOUT * 4
         assert not failures, failures[:5]
-        assert max(latencies) < HEADER_TIMEOUT  # served meanwhile, not after the idle ones were closed
+        # Served meanwhile: while all 5000 were still open, not only once the server had closed them.
+        served_while_open = sum(1 for t in done_at if t < first_close[0])
+        assert served_while_open >= 3, (served_while_open, latencies[:5])
         log = sp.log.read_text()
         lines = [x for x in log.splitlines() if "no complete request headers" in x]
         assert 1 <= len(lines) <= 3, lines
