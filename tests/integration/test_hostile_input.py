@@ -4,6 +4,8 @@ server keeps serving. Raw HTTP and raw gRPC, because the client refuses to send 
 
 from __future__ import annotations
 
+import base64
+import io
 import json
 import os
 import urllib.parse
@@ -16,6 +18,7 @@ import grpc
 import httpx
 import numpy as np
 import pytest
+from PIL import Image
 from weaviate.proto.v1 import (
     aggregate_pb2,
     base_pb2,
@@ -497,3 +500,58 @@ def test_no_store_mode_refuses_bad_names_too(tmp_path) -> None:
         )
     finally:
         assert sp.stop() == 0
+
+
+def _peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError("no VmHWM")
+
+
+def test_hostile_images_get_422_naming_the_item_without_memory_growth(server) -> None:
+    from tests.fuzz.test_fuzz_images import one_by_64m_png, png, tiff
+
+    sp, root, before = server
+    good = base64.b64encode(png_ok()).decode()
+    hostile = {
+        "1 x 64,000,000 PNG": one_by_64m_png(),
+        "64,000,000 x 1 PNG": png(1, 64_000_000),
+        "1:400 PNG": png(20_000, 50),
+        "128-byte TIFF": tiff([(256, 3, 1, 16), (257, 3, 1, 16), (273, 4, 1, 1 << 31)], b"\x00" * 56, True)[
+            :128
+        ],
+        "TIFF with a 4-billion-pixel header": tiff([(256, 4, 1, 0xFFFFFFFF), (257, 4, 1, 1)], b"", True),
+        "TIFF with 0 samples per pixel": tiff(
+            [(256, 3, 1, 8), (257, 3, 1, 8), (277, 3, 1, 0), (273, 4, 1, 30), (279, 4, 1, 64)],
+            b"\x00" * 64,
+            False,
+        ),
+        "truncated PNG": png_ok()[:60],
+        "truncated JPEG": jpeg_ok()[:200],
+    }
+    rss0 = _peak_rss_mb(sp.proc.pid)
+    for what, data in hostile.items():
+        r = httpx.post(
+            f"{sp.http}/v1/embeddings/embed",
+            json={"input": [good, base64.b64encode(data).decode()]},
+            timeout=60,
+        )
+        assert r.status_code == 422, (what, r.status_code, r.text)
+        assert r.json()["detail"].startswith("image 1"), (what, r.json())
+    grown = _peak_rss_mb(sp.proc.pid) - rss0
+    print(f"{len(hostile)} hostile images: all 422 naming the item; peak RSS grew {grown:.0f} MB")
+    assert grown < 100
+    unchanged(sp, root, before, snapshot(root))
+
+
+def png_ok() -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (40, 30), (9, 99, 199)).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def jpeg_ok() -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (300, 200), (9, 99, 199)).save(buf, format="JPEG")
+    return buf.getvalue()

@@ -246,7 +246,9 @@ class Encoder:
     def _prepare_page(self, i: int, image: object) -> _Page:
         """Decode, resize, tile, normalise, prompt: everything a page needs before the graphs run."""
         try:
-            rgb = load_image(image, self.max_image_pixels)
+            cfg = self._proc.image
+            edge = cfg.longest_edge if cfg.do_resize else None
+            rgb = load_image(image, self.max_image_pixels, target_edge=edge)
         except ModelInputError as e:
             raise type(e)(f"image {i}: {e}") from None
         frames, rows, cols = self._pre.tiles_uint8(rgb)

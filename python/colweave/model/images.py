@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import binascii
 import io
+import math
 import os
 import re
 import warnings
@@ -31,6 +32,15 @@ ImageInput = Union[bytes, bytearray, memoryview, str, "os.PathLike[str]", Image.
 ALLOWED_FORMATS = ("PNG", "JPEG", "WEBP", "GIF", "BMP", "TIFF")
 #: Default decompression-bomb limit: 64 Mpx (an A4 page scanned at 600 dpi is 35 Mpx).
 DEFAULT_MAX_PIXELS = 64_000_000
+#: Longest side accepted (JPEG's own limit; an A0 sheet at 400 dpi is 18,700 pixels long).
+MAX_SIDE = 65_535
+#: Most elongated shape accepted (long side / short side): a till receipt is about 1:30. The model resizes
+#: the long side to a fixed length, so a 1 x 64,000,000 strip would become a page of nothing.
+MAX_ASPECT = 200
+#: A JPEG this many times larger than the model's input (long side) is decoded at a reduced scale (the
+#: decoder's 1/2, 1/4, 1/8), never below twice the model's size: the resize that follows then sees almost
+#: the same pixels, at a fraction of the memory and time.
+DRAFT_FACTOR = 4
 
 _DATA_URL = re.compile(r"^data:(?P<mime>[\w.+-]+/[\w.+-]+)?(?P<params>(;[^,;]*)*?)(?P<b64>;base64)?,", re.I)
 _WS = re.compile(r"\s+")
@@ -39,6 +49,13 @@ _WS = re.compile(r"\s+")
 def _check_size(width: int, height: int, max_pixels: int, what: str) -> None:
     if width <= 0 or height <= 0:
         raise ImageSizeError(f"{what} has a zero dimension ({width}x{height})")
+    if max(width, height) > MAX_SIDE:
+        raise ImageSizeError(f"{what} is {width}x{height}: a side is longer than {MAX_SIDE:,} pixels")
+    if max(width, height) > MAX_ASPECT * min(width, height):
+        raise ImageSizeError(
+            f"{what} is {width}x{height}: more elongated than 1:{MAX_ASPECT} (the model would see a "
+            "page of nothing)"
+        )
     if width * height > max_pixels:
         raise ImageSizeError(
             f"{what} is {width}x{height} = {width * height:,} pixels, over the limit of {max_pixels:,} "
@@ -66,8 +83,23 @@ def decode_base64(text: str) -> bytes:
         raise ImageDecodeError(f"invalid base64: {e}") from None
 
 
-def open_encoded(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
-    """Opens encoded image bytes, checks the header's size against ``max_pixels``, then decodes fully."""
+def _draft(img: Image.Image, target_edge: int | None) -> None:
+    """Lets a large JPEG decode at a reduced scale (see ``DRAFT_FACTOR``)."""
+    if not target_edge or img.format != "JPEG":
+        return
+    longest = max(img.width, img.height)
+    if longest < DRAFT_FACTOR * target_edge:
+        return
+    scale = 2 * target_edge / longest
+    img.draft(img.mode, (max(1, math.ceil(img.width * scale)), max(1, math.ceil(img.height * scale))))
+
+
+def open_encoded(
+    data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS, target_edge: int | None = None
+) -> Image.Image:
+    """Opens encoded image bytes, checks the header's size (pixels, sides, aspect) before decoding a
+    single pixel, then decodes fully (a large JPEG at a scale still above ``target_edge``, the long side
+    the model resizes to). Every decoder failure is an ``ImageDecodeError``."""
     if not data:
         raise ImageDecodeError("empty image data")
     Image.init()  # Image.open(formats=...) needs the plugins registered; cheap after the first call
@@ -82,17 +114,27 @@ def open_encoded(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Ima
             f"not a decodable image (accepted formats: {', '.join(ALLOWED_FORMATS)}; got {len(data)} bytes "
             f"starting {data[:8]!r})"
         ) from None
-    except (OSError, SyntaxError, ValueError, EOFError) as e:
-        raise ImageDecodeError(f"corrupt image header: {e}") from None
-    _check_size(img.width, img.height, max_pixels, f"{img.format} image")
+    except MemoryError:
+        raise ImageSizeError("image header too large to parse") from None
+    except Exception as e:  # the decoders raise anything on malformed headers (struct.error, KeyError, ...)
+        raise ImageDecodeError(f"corrupt image header: {type(e).__name__}: {e}") from None
+    try:
+        width, height = img.width, img.height
+    except Exception as e:
+        raise ImageDecodeError(f"corrupt image header: {type(e).__name__}: {e}") from None
+    _check_size(width, height, max_pixels, f"{img.format} image")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
+            _draft(img, target_edge)
             img.load()
     except Image.DecompressionBombError as e:
         raise ImageSizeError(f"image rejected as a decompression bomb: {e}") from None
-    except (OSError, SyntaxError, ValueError, EOFError, MemoryError) as e:
-        raise ImageDecodeError(f"corrupt or truncated {img.format} image: {e}") from None
+    except MemoryError:
+        raise ImageSizeError(f"{img.format} image {width}x{height} is too large to decode here") from None
+    except Exception as e:
+        raise ImageDecodeError(f"corrupt or truncated {img.format} image: {type(e).__name__}: {e}") from None
+    _check_size(img.width, img.height, max_pixels, f"{img.format} image")
     return img
 
 
@@ -112,26 +154,31 @@ def _from_array(arr: np.ndarray) -> Image.Image:
     return Image.fromarray(np.ascontiguousarray(arr), mode=mode)
 
 
-def load_image(image: object, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
-    """Any accepted input → a fully decoded RGB PIL image (see the module docstring for the conversion)."""
+def load_image(
+    image: object, max_pixels: int = DEFAULT_MAX_PIXELS, target_edge: int | None = None
+) -> Image.Image:
+    """Any accepted input → a fully decoded RGB PIL image (see the module docstring for the conversion).
+    ``target_edge`` (the long side the model resizes to) lets a huge JPEG decode at a reduced scale."""
     if isinstance(image, Image.Image):
         img = image
         _check_size(img.width, img.height, max_pixels, "image")
         try:
             img.load()  # an Image.open()ed file decodes lazily: surface truncation here, not mid-resize
-        except (OSError, SyntaxError, ValueError, EOFError) as e:
-            raise ImageDecodeError(f"corrupt or truncated image: {e}") from None
+        except MemoryError:
+            raise ImageSizeError(f"image {img.width}x{img.height} is too large to decode here") from None
+        except Exception as e:
+            raise ImageDecodeError(f"corrupt or truncated image: {type(e).__name__}: {e}") from None
     elif isinstance(image, (bytes, bytearray, memoryview)):
-        img = open_encoded(bytes(image), max_pixels)
+        img = open_encoded(bytes(image), max_pixels, target_edge)
     elif isinstance(image, str):
-        img = open_encoded(decode_base64(image), max_pixels)
+        img = open_encoded(decode_base64(image), max_pixels, target_edge)
     elif isinstance(image, os.PathLike):
         try:
             with open(image, "rb") as f:
                 data = f.read()
         except OSError as e:
             raise ImageDecodeError(f"cannot read image file {os.fspath(image)!r}: {e}") from None
-        img = open_encoded(data, max_pixels)
+        img = open_encoded(data, max_pixels, target_edge)
     elif isinstance(image, np.ndarray):
         if image.ndim in (2, 3):
             _check_size(image.shape[1], image.shape[0], max_pixels, "image array")
@@ -148,5 +195,7 @@ def load_image(image: object, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Ima
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             return img.convert("RGB")
-    except (ValueError, OSError) as e:
-        raise ImageDecodeError(f"cannot convert a {img.mode} image to RGB: {e}") from None
+    except MemoryError:
+        raise ImageSizeError(f"image {img.width}x{img.height} is too large to convert here") from None
+    except Exception as e:
+        raise ImageDecodeError(f"cannot convert a {img.mode} image to RGB: {type(e).__name__}: {e}") from None

@@ -28,6 +28,7 @@ import colweave
 from colweave.server import explain_api, openapi, weaviate_grpc, weaviate_rest
 from colweave.server.access import AccessLog
 from colweave.server.config import FLAGS, ServerConfig
+from colweave.server.connections import ConnectionGuard, connection_cap, raise_fd_limit
 from colweave.server.embedding import EmbeddingModel, EmbeddingService
 from colweave.server.grpc_app import GrpcServer
 from colweave.server.http_app import build_app
@@ -142,12 +143,16 @@ class ColweaveServer:
         self.ops: WeaviateOps | None = None
         extra: list[Any] = []
         if store_factory is not None:
-            self.ops = WeaviateOps(self.state.require_embedding)
+            self.ops = WeaviateOps(self.state.require_embedding, metrics=self.state.metrics)
             self.explain = explain_api.ExplainApi(self.state, self.ops)
             extra = weaviate_rest.routes(self.state, self.ops) + explain_api.api_routes(self.explain)
         self.app = build_app(self.state, extra)
         if self.ops is not None:
             self.app.router.routes.extend(explain_api.page_routes())  # public: the page holds no data
+        fd_limit = raise_fd_limit()
+        self.connections = ConnectionGuard(
+            connection_cap(cfg.max_connections, fd_limit), cfg.header_timeout_s
+        )
 
         async def openapi_json(_: Request) -> Response:
             return JSONResponse(openapi.document(with_store=self.ops is not None))
@@ -161,6 +166,8 @@ class ColweaveServer:
                 log_config=None,
                 access_log=False,
                 lifespan="off",
+                http=self.connections.protocol(),
+                timeout_keep_alive=cfg.keep_alive_s,  # type: ignore[arg-type]
                 timeout_graceful_shutdown=max(1, int(cfg.shutdown_grace_s)),
             )
         )
@@ -216,6 +223,7 @@ class ColweaveServer:
     async def run(self) -> int:
         """Serves until a signal (or ``request_stop``); returns the process exit code."""
         loop = asyncio.get_running_loop()
+        loop.set_exception_handler(self.connections.loop_exception_handler)
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, self.request_stop)

@@ -5,6 +5,10 @@ to ``max_wait`` for others, and runs them together in a worker thread (the event
 inference) as long as the batch stays within ``max_items`` inputs. A request larger than the budget runs
 alone. If a combined call fails, each request is retried on its own, so one client's bad input never fails
 another's. When more than ``max_queue`` inputs wait, new requests are refused with ``OverloadedError``.
+
+A request whose caller is cancelled (its client went away: the HTTP layer cancels on disconnect, grpc on
+a cancelled call or an expired deadline) leaves the queue at once and is never run; if its batch is
+already running, its share of the result is dropped.
 """
 
 from __future__ import annotations
@@ -66,6 +70,7 @@ class DynamicBatcher(Generic[T, R]):
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"colweave-{name}")
         self._closing = False
         self._in_flight = 0
+        self._abandoned = 0
 
     @property
     def queued(self) -> int:
@@ -89,12 +94,33 @@ class DynamicBatcher(Generic[T, R]):
                 f"(limit {self._max_queue}); retry later"
             )
         fut: asyncio.Future[BatchResult[R]] = asyncio.get_running_loop().create_future()
-        self._queue.append(_Pending(items, fut))
+        pending = _Pending(items, fut)
+        self._queue.append(pending)
         self._queued_items += len(items)
         self._gauge()
         assert self._wakeup is not None
         self._wakeup.set()
-        return await fut
+        try:
+            return await fut
+        except asyncio.CancelledError:
+            self._abandon(pending)
+            raise
+
+    @property
+    def abandoned(self) -> int:
+        """Requests dropped from the queue because their caller went away."""
+        return self._abandoned
+
+    def _abandon(self, pending: _Pending[T, R]) -> None:
+        try:
+            self._queue.remove(pending)
+        except ValueError:
+            return  # already running: its result is dropped when the batch finishes
+        self._queued_items -= len(pending.items)
+        self._abandoned += 1
+        self._gauge()
+        if self._metrics is not None:
+            self._metrics.abandoned.labels(self.name).inc()
 
     def _gauge(self) -> None:
         if self._metrics is not None:
@@ -120,6 +146,8 @@ class DynamicBatcher(Generic[T, R]):
                 self._wakeup.clear()
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(self._wakeup.wait(), remaining)
+            if not self._queue:  # every waiting request was abandoned meanwhile
+                continue
             batch = [self._queue.popleft()]
             size = len(batch[0].items)
             while self._queue and size + len(self._queue[0].items) <= self._max_items:

@@ -63,6 +63,11 @@ class ServerConfig:
     log_level: str = "info"
     log_format: str = "text"
     shutdown_grace_s: float = 30.0
+    # Connections (both ports): see colweave.server.connections.
+    max_connections: int = 10_000
+    header_timeout_s: float = 10.0
+    keep_alive_s: float = 5.0
+    grpc_idle_s: float = 300.0
 
     def served_name(self, model_id: str, model_type: str | None = None) -> str:
         """The name clients use for the served model: ``--model-name``, else Weaviate's default model name
@@ -154,6 +159,20 @@ FLAGS: tuple[_Flag, ...] = (
     _Flag("log_level", "logging level", choices=("debug", "info", "warning", "error")),
     _Flag("log_format", "log line format", choices=("text", "json")),
     _Flag("shutdown_grace_s", "seconds to drain in-flight requests on shutdown", kind=float),
+    _Flag(
+        "max_connections",
+        "most open connections per port (also capped by the open-file limit); beyond it new ones are "
+        "refused (HTTP 503)",
+        kind=int,
+    ),
+    _Flag(
+        "header_timeout_s",
+        "seconds a connection may take to send a request's headers (new, idle or slow connections are "
+        "closed after it)",
+        kind=float,
+    ),
+    _Flag("keep_alive_s", "seconds an idle HTTP keep-alive connection stays open", kind=float),
+    _Flag("grpc_idle_s", "seconds an idle gRPC connection stays open", kind=float),
 )
 
 
@@ -274,6 +293,12 @@ def validate(cfg: ServerConfig) -> None:
     for name in positive:
         if getattr(cfg, name) < 1:
             raise ValueError(f"--{name.replace('_', '-')} must be at least 1")
+    for name in ("max_connections",):
+        if getattr(cfg, name) < 1:
+            raise ValueError(f"--{name.replace('_', '-')} must be at least 1")
+    for name in ("header_timeout_s", "keep_alive_s", "grpc_idle_s"):
+        if not getattr(cfg, name) > 0:
+            raise ValueError(f"--{name.replace('_', '-')} must be positive")
     if cfg.max_wait_ms < 0:
         raise ValueError("--max-wait-ms must not be negative")
     if cfg.threads is not None and cfg.threads < 1:

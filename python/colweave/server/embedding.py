@@ -164,6 +164,10 @@ class EmbeddingService:
             res = await self.images.submit([bytes(i) for i in images])
         except ValueError as e:  # the model's errors for undecodable images, bombs, ...
             raise ValidationError(str(e)) from None
+        except MemoryError:
+            raise PayloadTooLargeError(
+                f"not enough memory to process these {len(images)} images: send fewer or smaller ones"
+            ) from None
         self.metrics.images.inc(len(images))
         tokens = sum(int(v.shape[0]) for v in res.outputs)
         self.metrics.tokens.labels("image").inc(tokens)

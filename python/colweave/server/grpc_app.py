@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import resource
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -18,6 +19,7 @@ from grpc_reflection.v1alpha import reflection
 
 import colweave
 from colweave.server.access import AccessLogInterceptor
+from colweave.server.connections import connection_cap, grpc_options
 from colweave.server.errors import ServiceError, UnauthenticatedError, ValidationError
 from colweave.server.state import ServerState
 from colweave.v1 import embedding_pb2 as pb
@@ -264,6 +266,11 @@ class GrpcServer:
                 ("grpc.max_receive_message_length", cfg.max_request_bytes),
                 ("grpc.max_send_message_length", max(cfg.max_request_bytes, 512 * 1024 * 1024)),
                 ("grpc.so_reuseport", 0),
+                *grpc_options(
+                    connection_cap(cfg.max_connections, resource.getrlimit(resource.RLIMIT_NOFILE)[0]),
+                    cfg.header_timeout_s,
+                    cfg.grpc_idle_s,
+                ),
             ],
         )
         self.health = health_aio.HealthServicer()

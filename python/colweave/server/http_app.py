@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -12,7 +13,7 @@ from typing import Any
 import orjson
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -30,8 +31,47 @@ from colweave.server.state import MODULE_NAME, ServerState
 
 log = logging.getLogger("colweave.http")
 
-# Paths that never require authentication (probes and scraping).
-PUBLIC_PATHS = ("/v1/.well-known/", "/metrics")
+# Paths that never require authentication (probes). /metrics needs a key when keys are configured.
+PUBLIC_PATHS = ("/v1/.well-known/",)
+LARGE_BODY = 1 << 20
+# Status recorded for a request whose client went away before the answer (nginx's convention).
+CLIENT_GONE = 499
+
+
+class ClientGone(Exception):
+    """The client closed the connection while its request was being served."""
+
+
+async def _disconnected(request: Request) -> None:
+    """Returns when the client has gone (the body must have been read already)."""
+    while True:
+        message = await request.receive()
+        if message["type"] == "http.disconnect":
+            return
+
+
+async def until_disconnect(request: Request, fn: Callable[[Request], Awaitable[Response]]) -> Response:
+    """Runs ``fn`` and cancels it when the client disconnects: queued model or store work it waits for is
+    then dropped instead of run for nobody."""
+    try:
+        await request.body()  # read (and cache) the body first: afterwards receive() only reports disconnects
+    except ClientDisconnect:
+        raise ClientGone from None
+    work = asyncio.ensure_future(fn(request))
+    watch = asyncio.ensure_future(_disconnected(request))
+    try:
+        await asyncio.wait({work, watch}, return_when=asyncio.FIRST_COMPLETED)
+    except asyncio.CancelledError:
+        work.cancel()
+        raise
+    finally:
+        watch.cancel()
+    if work.done():
+        return work.result()
+    work.cancel()
+    with contextlib.suppress(asyncio.CancelledError, Exception):
+        await work
+    raise ClientGone
 
 
 class ORJSONResponse(JSONResponse):
@@ -89,6 +129,8 @@ async def read_json(request: Request) -> Any:
     if not body:
         raise BadRequestError("empty request body: expected JSON")
     try:
+        if len(body) > LARGE_BODY:  # megabytes of JSON (a page of images): parse off the event loop
+            return await asyncio.to_thread(orjson.loads, body)
         return orjson.loads(body)
     except orjson.JSONDecodeError as e:
         raise BadRequestError(f"request body is not valid JSON: {e}") from None
@@ -109,9 +151,15 @@ def build_app(state: ServerState, extra_routes: list[Route] | None = None) -> St
             try:
                 if not request.url.path.startswith(PUBLIC_PATHS):
                     state.keys.check(request.headers.get("authorization"))
-                resp = await fn(request)
+                resp = await until_disconnect(request, fn)
                 status = resp.status_code
                 return resp
+            except ClientGone:
+                status = CLIENT_GONE
+                log.debug(
+                    "%s %s: the client went away; its work was dropped", request.method, request.url.path
+                )
+                return Response(status_code=CLIENT_GONE)
             except ServiceError as e:
                 status = e.http_status
                 if isinstance(e, UnauthenticatedError) or status >= 500:
@@ -154,16 +202,8 @@ def build_app(state: ServerState, extra_routes: list[Route] | None = None) -> St
         return ORJSONResponse({"nodes": [node]})
 
     async def metrics(_: Request) -> Response:
-        store = state.store
-        if store is not None:
-
-            def counts() -> dict[str, int]:
-                return {n: len(store.get_collection(n)) for n in store.list_collections()}
-
-            objects = await asyncio.get_running_loop().run_in_executor(None, counts)
-            state.metrics.objects.clear()
-            for name, n in objects.items():
-                state.metrics.objects.labels(name).set(n)
+        # Cheap by design: counters and gauges kept up to date by the requests themselves (object counts
+        # are set after each write), no store work and no collection opened per scrape.
         return Response(state.metrics.render(), media_type=state.metrics.content_type)
 
     async def info(_: Request) -> Response:
@@ -214,7 +254,9 @@ def build_app(state: ServerState, extra_routes: list[Route] | None = None) -> St
                     raise ValidationError(f"input[{i}]: expected a query string")
             res = await svc.embed_queries(inputs)
         else:
-            images = [decode_base64_image(v, f"input[{i}]") for i, v in enumerate(inputs)]
+            images = await asyncio.to_thread(
+                lambda: [decode_base64_image(v, f"input[{i}]") for i, v in enumerate(inputs)]
+            )
             res = await svc.embed_images(images)
         n = sum(int(v.shape[0]) for v in res.outputs)
         return ORJSONResponse(

@@ -41,10 +41,21 @@ class Metrics:
             buckets=LATENCY_BUCKETS,
             registry=r,
         )
+        self.abandoned = Counter(
+            "colweave_abandoned_requests",
+            "Queued requests dropped because their client went away",
+            ["batcher"],
+            registry=r,
+        )
         self.images = Counter("colweave_images_encoded", "Images encoded", registry=r)
         self.tiles = Counter("colweave_tiles_encoded", "Image tiles encoded by the vision graph", registry=r)
         self.tokens = Counter("colweave_tokens_encoded", "Tokens (vectors) produced", ["kind"], registry=r)
-        self.objects = Gauge("colweave_objects_stored", "Objects in the store", ["collection"], registry=r)
+        self.objects = Gauge(
+            "colweave_objects_stored",
+            "Objects in a collection (set after each write to it since start-up)",
+            ["collection"],
+            registry=r,
+        )
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -283,10 +283,9 @@ class WeaviateServicer(weaviate_pb2_grpc.WeaviateServicer):
                 **{k: v for k, v in common.items()},
             )
         types = {p.name: p.data_type for p in cfg.properties}
-        return search_get_pb2.SearchReply(
-            took=time.perf_counter() - t0,
-            results=[self._result(cfg.name, r, md, types) for r in results],
-        )
+        # Building thousands of results (with their vectors) is CPU work: off the event loop.
+        built = await self.ops.run(lambda: [self._result(cfg.name, r, md, types) for r in results])
+        return search_get_pb2.SearchReply(took=time.perf_counter() - t0, results=built)
 
     def _result(
         self, name: str, r: SearchResult, md: search_get_pb2.MetadataRequest, types: dict[str, str]
@@ -415,6 +414,7 @@ class WeaviateServicer(weaviate_pb2_grpc.WeaviateServicer):
                 deleted = await self.ops.heavy(
                     coll.delete_many, ids=[m.uuid for m in matches], filters=filters
                 )
+                self.ops.note(coll)
             objs = []
             if request.verbose:
                 objs = [

@@ -31,6 +31,7 @@ from colweave.server.errors import (
     StorageFullError,
     ValidationError,
 )
+from colweave.server.metrics import Metrics
 from colweave.store import errors as store_errors
 from colweave.store.layouts import page_layout_for
 from colweave.store.objects import BatchError, BatchResult, DataObject
@@ -124,7 +125,9 @@ class WeaviateOps:
         threads: int = 8,
         heavy_slots: int | None = None,
         heavy_queue: int = 64,
+        metrics: Metrics | None = None,
     ) -> None:
+        self._metrics = metrics
         self._store: Store | None = None
         self._embedding = embedding
         slots = heavy_slots or max(1, min(threads // 2, os.cpu_count() or 1))
@@ -182,6 +185,17 @@ class WeaviateOps:
         if self._store is not None:
             self._store.close()
 
+    def note(self, coll: Any) -> None:
+        """Records a collection's object count after a write (an in-memory count: /metrics does no store
+        work per scrape)."""
+        if self._metrics is not None:
+            self._metrics.objects.labels(coll.name).set(len(coll))
+
+    def forget(self, name: str) -> None:
+        if self._metrics is not None:
+            with contextlib.suppress(KeyError):
+                self._metrics.objects.remove(name)
+
     # -- collections ------------------------------------------------------------------------------
     async def config(self, name: str) -> CollectionConfig:
         coll = await self.run(self.store.get_collection, name)
@@ -200,6 +214,7 @@ class WeaviateOps:
             for vector in cfg.vectors:
                 self.check_model(svc, cfg, vector)
         coll = await self.run(self.store.create_collection, body)
+        self.note(coll)
         return coll.config
 
     @staticmethod
@@ -228,17 +243,22 @@ class WeaviateOps:
         value, as the store would); returns per-object error messages for the images that failed."""
         jobs: list[tuple[int, str, bytes]] = []
         errors: dict[int, str] = {}
-        for i, obj in enumerate(objects):
-            for name, vc in cfg.vectors.items():
-                if vc.vectorizer != MULTI2MULTIVEC or (obj.vectors and name in obj.vectors):
-                    continue
-                value = next((obj.properties[f] for f in vc.image_fields if obj.properties.get(f)), None)
-                if value is None:
-                    continue
-                try:
-                    jobs.append((i, name, decode_base64_image(value, f"property of vector {name!r}")))
-                except ValidationError as e:
-                    errors[i] = e.message
+
+        def decode() -> None:  # megabytes of base64 per page: off the event loop
+            for i, obj in enumerate(objects):
+                for name, vc in cfg.vectors.items():
+                    if vc.vectorizer != MULTI2MULTIVEC or (obj.vectors and name in obj.vectors):
+                        continue
+                    value = next((obj.properties[f] for f in vc.image_fields if obj.properties.get(f)), None)
+                    if value is None:
+                        continue
+                    try:
+                        jobs.append((i, name, decode_base64_image(value, f"property of vector {name!r}")))
+                    except ValidationError as e:
+                        errors[i] = e.message
+
+        if any(vc.vectorizer == MULTI2MULTIVEC for vc in cfg.vectors.values()):
+            await self.run(decode)
         if not jobs:
             return errors
         svc = self._embedding()
@@ -301,6 +321,7 @@ class WeaviateOps:
         vec_errors = await self.vectorize(coll.config, objects)
         keep = [i for i in range(len(objects)) if i not in vec_errors]
         res = await self.heavy(coll.insert_many, [objects[i] for i in keep]) if keep else BatchResult([], [])
+        self.note(coll)
         uuids: list[str | None] = [None] * len(objects)
         errors = [BatchError(i, None, msg) for i, msg in vec_errors.items()]
         for j, i in enumerate(keep):
@@ -317,13 +338,16 @@ class WeaviateOps:
         if errs:
             raise ValidationError(errs[0])
         if mode == "insert":
-            return await self.run(
+            u = await self.run(
                 coll.insert, obj.properties, uuid=obj.uuid, vectors=obj.vectors, layouts=obj.layouts
             )
+            self.note(coll)
+            return u
         if obj.uuid is None:
             raise ValidationError(f"{mode}: the object's id is required")
         method = coll.replace if mode == "replace" else coll.update
         await self.run(
             functools.partial(method, obj.uuid, obj.properties, vectors=obj.vectors, layouts=obj.layouts)
         )
+        self.note(coll)
         return str(obj.uuid)

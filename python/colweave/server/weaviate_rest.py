@@ -11,6 +11,7 @@ import datetime as dt
 from typing import Any
 
 import numpy as np
+import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -115,7 +116,9 @@ def routes(state: ServerState, ops: WeaviateOps) -> list[Route]:
         return ORJSONResponse(cfg.to_weaviate())
 
     async def schema_delete(request: Request) -> Response:
-        await ops.run(ops.store.delete_collection, path_name(request))
+        name = path_name(request)
+        await ops.run(ops.store.delete_collection, name)
+        ops.forget(name)
         return Response(status_code=200)
 
     async def schema_add_property(request: Request) -> Response:
@@ -180,6 +183,7 @@ def routes(state: ServerState, ops: WeaviateOps) -> list[Route]:
         coll = await ops.run(ops.store.get_collection, name)
         if not await ops.run(coll.delete, oid):
             raise NotFoundError(f"no object with id '{request.path_params['id']}' in {coll.name}")
+        ops.note(coll)
         return Response(status_code=204)
 
     async def objects_list(request: Request) -> Response:
@@ -193,18 +197,22 @@ def routes(state: ServerState, ops: WeaviateOps) -> list[Route]:
             names = [guards.collection_name(q["class"], "class")]
         else:
             names = await ops.run(ops.store.list_collections)
-        out: list[dict[str, Any]] = []
+        rows: list[tuple[str, Any]] = []
         for n in names:
             coll = await ops.run(ops.store.get_collection, n)
             page = await ops.heavy(
-                coll.fetch_objects, limit=limit - len(out) + offset, after=after, include_vector=vec
+                coll.fetch_objects, limit=limit - len(rows) + offset, after=after, include_vector=vec
             )
-            for r in page:
-                out.append(object_json(coll.name, r, vec))
-            if len(out) >= limit + offset:
+            rows.extend((coll.name, r) for r in page)
+            if len(rows) >= limit + offset:
                 break
-        out = out[offset : offset + limit]
-        return ORJSONResponse({"objects": out, "totalResults": len(out)})
+        rows = rows[offset : offset + limit]
+
+        def render() -> bytes:  # a page of multi-vectors is megabytes of JSON: not on the event loop
+            out = [object_json(name, r, vec) for name, r in rows]
+            return orjson.dumps({"objects": out, "totalResults": len(out)}, option=orjson.OPT_SERIALIZE_NUMPY)
+
+        return Response(await ops.run(render), media_type="application/json")
 
     async def batch_objects(request: Request) -> Response:
         body = await read_json(request)
@@ -268,6 +276,7 @@ def routes(state: ServerState, ops: WeaviateOps) -> list[Route]:
             if dry_run
             else await ops.heavy(coll.delete_many, ids=[m.uuid for m in matches], filters=filters)
         )
+        ops.note(coll)
         results: dict[str, Any] = {
             "matches": len(matches),
             "limit": guards.MAX_RESULTS,
