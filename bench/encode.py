@@ -183,6 +183,20 @@ def page_flops(cfg: dict[str, Any], n_tiles: int, seq: int) -> float:
     return 2.0 * (n_tiles * vision + text)
 
 
+def _torch_processor(path: Path) -> Any:
+    """``ColModernVBertProcessor.from_pretrained`` without its log line, which walks the ~46,000
+    padding tokens of the bench tokenizer and takes many minutes."""
+    from transformers import ColModernVBertProcessor, PreTrainedTokenizerFast
+    from transformers.models.idefics3.image_processing_pil_idefics3 import Idefics3ImageProcessorPil
+
+    cfg = json.loads((path / "processor_config.json").read_text())
+    return ColModernVBertProcessor(
+        image_processor=Idefics3ImageProcessorPil.from_pretrained(path),
+        tokenizer=PreTrainedTokenizerFast.from_pretrained(path),
+        image_seq_len=cfg.get("image_seq_len", 64),
+    )
+
+
 def _cosines(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
     c = (a * b).sum(axis=1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
     return float(c.min()), float(c.mean())
@@ -224,13 +238,13 @@ def measure(dirs: dict[str, Path], args: argparse.Namespace, log: Any, capped: b
     if not args.no_torch and not capped:
         try:
             import torch
-            from transformers import ColModernVBertForRetrieval, ColModernVBertProcessor
+            from transformers import ColModernVBertForRetrieval
         except ImportError:
             log("torch / transformers not installed: no PyTorch comparison")
         else:
             torch.set_num_threads(args.threads)
             model = ColModernVBertForRetrieval.from_pretrained(dirs["checkpoint"]).eval()
-            processor = ColModernVBertProcessor.from_pretrained(dirs["checkpoint"])
+            processor = _torch_processor(dirs["checkpoint"])
             log(f"PyTorch {torch.__version__}, attention implementation {model.config._attn_implementation}")
 
             def torch_page() -> Any:

@@ -295,3 +295,23 @@ def test_bad_prepare_workers() -> None:
     for bad in (-1, True, 1.5):
         with pytest.raises(ValueError, match="prepare_workers"):
             Encoder(SPLIT, prepare_workers=bad)  # type: ignore[arg-type]
+
+
+def test_server_flags_and_variables() -> None:
+    import argparse
+
+    from colweave.server.config import add_arguments, from_args
+
+    def parse(argv: list[str], env: dict[str, str]) -> Any:
+        p = argparse.ArgumentParser()
+        add_arguments(p, env)
+        return from_args(p.parse_args(argv))
+
+    cfg = parse([], {})
+    assert (cfg.runtime, cfg.precision) == ("auto", "auto")
+    cfg = parse([], {"COLWEAVE_RUNTIME": "onnxruntime", "COLWEAVE_PRECISION": "int8"})
+    assert (cfg.runtime, cfg.precision) == ("onnxruntime", "int8")
+    cfg = parse(["--runtime", "openvino", "--precision", "bf16"], {"COLWEAVE_RUNTIME": "onnxruntime"})
+    assert (cfg.runtime, cfg.precision) == ("openvino", "bf16")
+    with pytest.raises(ValueError, match="COLWEAVE_PRECISION"):
+        parse([], {"COLWEAVE_PRECISION": "fp8"})
