@@ -315,3 +315,44 @@ def test_server_flags_and_variables() -> None:
     assert (cfg.runtime, cfg.precision) == ("openvino", "bf16")
     with pytest.raises(ValueError, match="COLWEAVE_PRECISION"):
         parse([], {"COLWEAVE_PRECISION": "fp8"})
+
+
+@pytest.mark.parametrize("layout_dir", [SPLIT, SINGLE], ids=["split", "qdrant-single-graph"])
+def test_the_next_page_is_prepared_while_the_graphs_run(layout_dir: Path, meta: dict[str, Any]) -> None:
+    """The graphs' first run (page 0) waits for page 1's preparation to start: with a worker it starts
+    at once; done in order (``prepare_workers=0``) it cannot start before that run ends. And the graphs do
+    not wait for a whole token batch to be prepared: page 2 is not started when page 0 runs."""
+    _, images, _, _ = _fixtures(meta)
+    kwargs: dict[str, Any] = {"device": "cpu", "runtime": "onnxruntime", "precision": "fp32"}
+
+    def overlapped(workers: int, timeout: float) -> bool:
+        enc = Encoder(layout_dir, prepare_workers=workers, **kwargs)
+        next_started, last_started = threading.Event(), threading.Event()
+        seen: list[bool] = []
+        real_prepare = enc._prepare_page
+        graph = "_vision" if layout_dir == SPLIT else "_single"
+        session = getattr(enc, graph)
+
+        class Spy:
+            def run(self, names: Any, feeds: Any) -> Any:
+                if not seen:
+                    seen.append(next_started.wait(timeout) and not last_started.is_set())
+                return session.run(names, feeds)
+
+            def __getattr__(self, name: str) -> Any:
+                return getattr(session, name)
+
+        def prepare(i: int, image: object) -> Any:
+            if i == 1:
+                next_started.set()
+            if i == 2:
+                last_started.set()
+            return real_prepare(i, image)
+
+        setattr(enc, graph, Spy())
+        enc._prepare_page = prepare  # type: ignore[method-assign]
+        enc.embed_images(images[:3])
+        return seen == [True]
+
+    assert overlapped(1, timeout=30)
+    assert not overlapped(0, timeout=1)
