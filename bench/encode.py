@@ -254,7 +254,8 @@ def measure(dirs: dict[str, Path], args: argparse.Namespace, log: Any, capped: b
             fns["PyTorch eager fp32"] = torch_page
             torch_out = torch_page()
     log(f"timing {len(fns)} paths x {args.rounds} rounds of one A4 page ({args.threads} threads)")
-    times = interleaved(fns, rounds=args.rounds, settle=0.5)
+    # Every path has run once already (the outputs above): that was the warm-up.
+    times = interleaved(fns, rounds=args.rounds, settle=0.5, warmup=False)
     q_times: dict[str, list[float]] = {k: [] for k in encoders}
     for _ in range(args.query_reps):
         for k, e in encoders.items():
