@@ -55,14 +55,18 @@ def sgemm_gflops(n: int, threads: int, rounds: int = 3) -> float:
     return 2 * n**3 / statistics.median(times) / 1e9
 
 
-def interleaved(fns: dict[str, Callable[[], Any]], rounds: int, settle: float = 0.05) -> dict[str, float]:
-    """Runs every function once per round, in turn (after one warm-up each); returns median seconds.
+def interleaved(
+    fns: dict[str, Callable[[], Any]], rounds: int, settle: float = 0.05, warmup: bool = True
+) -> dict[str, float]:
+    """Runs every function once per round, in turn (after one warm-up each, unless the caller has already
+    run each once); returns median seconds.
 
     Each timing starts after a `settle` pause: OpenBLAS and OpenMP worker threads keep spinning for a while
     after a call, and would otherwise steal the cores from whichever implementation runs next.
     """
     for f in fns.values():
-        f()
+        if warmup:
+            f()
     times: dict[str, list[float]] = {k: [] for k in fns}
     for _ in range(rounds):
         for name, f in fns.items():

@@ -130,6 +130,9 @@ def test_rerun_skips_everything_and_a_renamed_copy_too(tmp_path: Path, docs: Pat
     assert not again.collection_created
     with Store(tmp_path / "data") as store:
         assert store.get_collection("Reports").count() == 5
+    # Nothing left to embed: no model is loaded (this one does not exist).
+    cheap = colweave.ingest([docs], "Reports", data_dir=tmp_path / "data", model=str(tmp_path / "no-model"))
+    assert (cheap.pages, cheap.skipped) == (0, 9)
 
 
 def test_a_bad_file_is_one_line_and_the_run_goes_on(tmp_path: Path, docs: Path, encoder: Encoder) -> None:

@@ -295,3 +295,64 @@ def test_bad_prepare_workers() -> None:
     for bad in (-1, True, 1.5):
         with pytest.raises(ValueError, match="prepare_workers"):
             Encoder(SPLIT, prepare_workers=bad)  # type: ignore[arg-type]
+
+
+def test_server_flags_and_variables() -> None:
+    import argparse
+
+    from colweave.server.config import add_arguments, from_args
+
+    def parse(argv: list[str], env: dict[str, str]) -> Any:
+        p = argparse.ArgumentParser()
+        add_arguments(p, env)
+        return from_args(p.parse_args(argv))
+
+    cfg = parse([], {})
+    assert (cfg.runtime, cfg.precision) == ("auto", "auto")
+    cfg = parse([], {"COLWEAVE_RUNTIME": "onnxruntime", "COLWEAVE_PRECISION": "int8"})
+    assert (cfg.runtime, cfg.precision) == ("onnxruntime", "int8")
+    cfg = parse(["--runtime", "openvino", "--precision", "bf16"], {"COLWEAVE_RUNTIME": "onnxruntime"})
+    assert (cfg.runtime, cfg.precision) == ("openvino", "bf16")
+    with pytest.raises(ValueError, match="COLWEAVE_PRECISION"):
+        parse([], {"COLWEAVE_PRECISION": "fp8"})
+
+
+@pytest.mark.parametrize("layout_dir", [SPLIT, SINGLE], ids=["split", "qdrant-single-graph"])
+def test_the_next_page_is_prepared_while_the_graphs_run(layout_dir: Path, meta: dict[str, Any]) -> None:
+    """The graphs' first run (page 0) waits for page 1's preparation to start: with a worker it starts
+    at once; done in order (``prepare_workers=0``) it cannot start before that run ends. And the graphs do
+    not wait for a whole token batch to be prepared: page 2 is not started when page 0 runs."""
+    _, images, _, _ = _fixtures(meta)
+    kwargs: dict[str, Any] = {"device": "cpu", "runtime": "onnxruntime", "precision": "fp32"}
+
+    def overlapped(workers: int, timeout: float) -> bool:
+        enc = Encoder(layout_dir, prepare_workers=workers, **kwargs)
+        next_started, last_started = threading.Event(), threading.Event()
+        seen: list[bool] = []
+        real_prepare = enc._prepare_page
+        graph = "_vision" if layout_dir == SPLIT else "_single"
+        session = getattr(enc, graph)
+
+        class Spy:
+            def run(self, names: Any, feeds: Any) -> Any:
+                if not seen:
+                    seen.append(next_started.wait(timeout) and not last_started.is_set())
+                return session.run(names, feeds)
+
+            def __getattr__(self, name: str) -> Any:
+                return getattr(session, name)
+
+        def prepare(i: int, image: object) -> Any:
+            if i == 1:
+                next_started.set()
+            if i == 2:
+                last_started.set()
+            return real_prepare(i, image)
+
+        setattr(enc, graph, Spy())
+        enc._prepare_page = prepare  # type: ignore[method-assign]
+        enc.embed_images(images[:3])
+        return seen == [True]
+
+    assert overlapped(1, timeout=30)
+    assert not overlapped(0, timeout=1)

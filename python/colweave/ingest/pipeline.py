@@ -195,14 +195,7 @@ def ingest(
 
     target: Target
     if data_dir is not None:
-        if encoder is None:
-            from colweave.model import Encoder
-            from colweave.server.config import DEFAULT_MODEL
-
-            say(f"loading the model {model or DEFAULT_MODEL}")
-            encoder = Encoder(model or DEFAULT_MODEL, threads=threads, runtime=runtime, precision=precision)
-            say(f"model ready: runtime {encoder.runtime}, precision {encoder.precision}")
-        target = EmbeddedTarget(Path(data_dir), vectorizer=encoder)
+        target = EmbeddedTarget(Path(data_dir))
     else:
         target = ServerTarget(
             str(url),
@@ -211,11 +204,24 @@ def ingest(
             headers=headers,
             vectorizer_base_url=vectorizer_base_url,
         )
+
+    def get_encoder() -> Any:
+        """The Encoder, loaded only once there are pages to embed (a rerun that skips all loads nothing)."""
+        nonlocal encoder
+        if encoder is None:
+            from colweave.model import Encoder
+            from colweave.server.config import DEFAULT_MODEL
+
+            say(f"loading the model {model or DEFAULT_MODEL}")
+            encoder = Encoder(model or DEFAULT_MODEL, threads=threads, runtime=runtime, precision=precision)
+            say(f"model ready: runtime {encoder.runtime}, precision {encoder.precision}")
+        return encoder
+
     try:
         summary.collection_created = target.ensure_collection(collection, muvera) == "created"
         say(f"collection {collection} {'created' if summary.collection_created else 'exists'}")
         _run_pages(
-            target, scanned, summary, encoder, longest_edge, batch_pages, max_image_pixels, progress, fail
+            target, scanned, summary, get_encoder, longest_edge, batch_pages, max_image_pixels, progress, fail
         )
     finally:
         target.close()
@@ -226,7 +232,7 @@ def _run_pages(
     target: Target,
     scanned: list[SourceFile],
     summary: IngestSummary,
-    encoder: Any,
+    get_encoder: Callable[[], Any],
     longest_edge: int,
     batch_pages: int,
     max_pixels: int,
@@ -252,11 +258,15 @@ def _run_pages(
         if todo:
             plan.append((f, todo))
     pages_total = len(all_uuids)
+    encoder: Any = get_encoder() if plan and target.needs_vectors else None
     t0 = time.perf_counter()
+    last: list[int] = []
 
     def report(current: str = "") -> None:
         summary.seconds = time.perf_counter() - t0
-        if progress is not None:
+        state = [summary.pages, summary.failed]
+        if progress is not None and state != last:
+            last[:] = state
             progress(
                 IngestProgress(
                     len(scanned) + summary.files_failed,
@@ -339,4 +349,4 @@ def _run_pages(
     finally:
         stop.set()
         producer.join(timeout=30)
-        report()
+        report()  # only if something changed since the last batch's report

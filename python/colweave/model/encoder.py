@@ -90,6 +90,73 @@ def _batches(lengths: Sequence[int], order: Sequence[int], budget: int) -> Itera
         yield group
 
 
+class _SplitRunner:
+    """One token batch of pages on the split layout: tiles go through the vision graph
+    ``max_tiles_per_batch`` at a time (counted from the batch's first tile, across pages) as soon as they
+    arrive; the text graph runs once on the whole batch."""
+
+    def __init__(self, enc: Encoder) -> None:
+        self.enc = enc
+        self.pages: list[_Page] = []
+        self.tiles: list[np.ndarray] = []  # tiles not yet through the vision graph, in order
+        self.n_tiles = 0
+        self.feats: list[np.ndarray] = []
+
+    def _vision(self, k: int) -> None:
+        tiles = self.tiles[0] if len(self.tiles) == 1 else np.concatenate(self.tiles)
+        self.feats.append(self.enc._run_vision(tiles[:k]))
+        rest = tiles[k:]
+        self.tiles = [rest] if len(rest) else []
+        self.n_tiles = len(rest)
+
+    def add(self, page: _Page) -> None:
+        self.pages.append(page)
+        self.tiles.append(page.pixels)
+        self.n_tiles += len(page.pixels)
+        while self.n_tiles >= self.enc.max_tiles_per_batch:
+            self._vision(self.enc.max_tiles_per_batch)
+
+    def finish(self) -> list[np.ndarray]:
+        if self.n_tiles:
+            self._vision(self.n_tiles)
+        feats = self.feats[0] if len(self.feats) == 1 else np.concatenate(self.feats)
+        out = self.enc._run_text([p.ids for p in self.pages], feats)
+        self.pages, self.feats = [], []
+        return out
+
+
+class _SingleRunner:
+    """One token batch of pages on the single-graph layout: pages run together, as many as fit
+    ``max_tiles_per_batch`` padded tiles (greedily, in order), each group as soon as it is complete."""
+
+    def __init__(self, enc: Encoder) -> None:
+        self.enc = enc
+        self.sub: list[_Page] = []
+        self.most = 0
+        self.out: list[np.ndarray] = []
+
+    def _run(self) -> None:
+        pv = self.enc._pad_tiles([p.pixels for p in self.sub])
+        self.out.extend(self.enc._run_single([p.ids for p in self.sub], pv))
+        self.sub, self.most = [], 0
+
+    def add(self, page: _Page) -> None:
+        n = len(page.pixels)
+        budget = self.enc.max_tiles_per_batch
+        if self.sub and (len(self.sub) + 1) * max(self.most, n) > budget:
+            self._run()
+        self.sub.append(page)
+        self.most = max(self.most, n)
+        if (len(self.sub) + 1) * self.most > budget:  # no next page can join
+            self._run()
+
+    def finish(self) -> list[np.ndarray]:
+        if self.sub:
+            self._run()
+        out, self.out = self.out, []
+        return out
+
+
 class Encoder:
     """``Encoder(model_dir, device="auto", threads=None, runtime=None, precision=None)``; see the module
     docstring.
@@ -289,7 +356,9 @@ class Encoder:
     def iter_embed_images(self, images: Iterable[object]) -> Iterator[np.ndarray]:
         """``embed_images`` for a stream (e.g. pages rendered one by one): yields each page's vectors in
         input order, once its batch has run. Batches are formed as in ``embed_images`` (pages in order, up
-        to ``max_tokens_per_batch`` padded tokens), so the vectors are the same."""
+        to ``max_tokens_per_batch`` padded tokens; tiles ``max_tiles_per_batch`` at a time), so the vectors
+        are the same. The graphs run as soon as a batch of tiles is complete, while the next pages are
+        still being prepared, so preparation overlaps inference."""
         for vectors, _ in self._iter_embedded(images):
             yield vectors
 
@@ -299,19 +368,28 @@ class Encoder:
         return [(v, self._layout(p)) for v, p in self._iter_embedded(_as_list(images, "images"))]
 
     def _iter_embedded(self, images: Iterable[object]) -> Iterator[tuple[np.ndarray, _Page]]:
+        """Each page's vectors with its prepared page, in input order."""
         if isinstance(images, _SINGLE_ITEMS):
             _as_list(images, "images")  # raises: one image where an iterable of them belongs
+        runner: _SplitRunner | _SingleRunner = (
+            _SplitRunner(self) if self.layout == "split" else _SingleRunner(self)
+        )
+        budget = self.max_tokens_per_batch
         group: list[_Page] = []
         longest = 0
         for page in self._prepared(images):
             n = len(page.ids)
-            if group and (len(group) + 1) * max(longest, n) > self.max_tokens_per_batch:
-                yield from zip(self._embed_group(group), group, strict=True)
+            if group and (len(group) + 1) * max(longest, n) > budget:
+                yield from zip(runner.finish(), group, strict=True)
                 group, longest = [], 0
+            runner.add(page)
             group.append(page)
             longest = max(longest, n)
+            if (len(group) + 1) * longest > budget:  # no next page can join: run the group now
+                yield from zip(runner.finish(), group, strict=True)
+                group, longest = [], 0
         if group:
-            yield from zip(self._embed_group(group), group, strict=True)
+            yield from zip(runner.finish(), group, strict=True)
 
     def page_layout(self, width: int, height: int) -> PageLayout:
         """The layout of a ``width x height`` page's vectors, without running the model."""
@@ -338,22 +416,6 @@ class Encoder:
         """What each vector of ``embed_queries([text])[0]`` stands for: its token's text piece and kind
         (``text``, ``prefix``, ``special`` or ``augmentation``, the ten appended mask tokens)."""
         return self._tok.describe_query(text)
-
-    def _embed_group(self, pages: Sequence[_Page]) -> list[np.ndarray]:
-        if self.layout == "split":
-            pixels = pages[0].pixels if len(pages) == 1 else np.concatenate([p.pixels for p in pages])
-            step = self.max_tiles_per_batch
-            feats = np.concatenate(
-                [self._run_vision(pixels[s : s + step]) for s in range(0, len(pixels), step)]
-            )
-            return self._run_text([p.ids for p in pages], feats)
-        out: list[np.ndarray | None] = [None] * len(pages)
-        tiles = [len(p.pixels) for p in pages]
-        for sub in _batches(tiles, range(len(pages)), self.max_tiles_per_batch):
-            pv = self._pad_tiles([pages[i].pixels for i in sub])
-            for i, emb in zip(sub, self._run_single([pages[i].ids for i in sub], pv), strict=True):
-                out[i] = emb
-        return [o for o in out if o is not None]
 
     def _run_vision(self, pixels: np.ndarray) -> np.ndarray:
         assert self._vision is not None

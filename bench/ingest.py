@@ -1,0 +1,122 @@
+"""End-to-end ingest against the encoder's own page rate, at the same precision, in one run.
+
+    python bench/ingest.py                  # 20-page text PDF, the full-size model of bench/encode.py
+    python bench/ingest.py --pages 6        # quicker, noisier
+
+A 20-page A4 text PDF is written here; its pages are rendered once exactly as ``colweave ingest`` renders
+them (PDFium, longest edge 2048 → 4 x 3 tiles + the global tile) and embedded by ``Encoder.embed_images`` in
+one call: the encoder's page rate. Then ``colweave.ingest`` runs on the PDF into a fresh embedded store
+with the same Encoder object: scan, hash, render, PNG-encode, embed, durable batched inserts. Target:
+ingest ≥ 0.9x the encoder's page rate. The two measurements alternate (``--rounds``), medians reported; the
+cores are shared with other processes, so only the ratio of one run means something.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(ROOT))
+
+from tests.ingest.pdfgen import TextPage, build_pdf  # noqa: E402
+
+from encode import cache_dir, prepare  # noqa: E402
+
+WORDS = [
+    "revenue",
+    "quarterly",
+    "report",
+    "operating",
+    "margin",
+    "contract",
+    "invoice",
+    "summary",
+    "growth",
+    "forecast",
+    "segment",
+    "customer",
+    "pipeline",
+    "audit",
+    "committee",
+    "dividend",
+    "liquidity",
+]
+
+
+def text_pdf(n_pages: int) -> bytes:
+    pages = []
+    for p in range(n_pages):
+        lines = [" ".join(WORDS[(p + i + j) % len(WORDS)] for j in range(9)) for i in range(44)]
+        pages.append(TextPage([f"Page {p + 1}", *lines]))
+    return build_pdf(pages, title="Benchmark report")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--pages", type=int, default=20)
+    ap.add_argument("--rounds", type=int, default=1)
+    ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--runtime", default="auto")
+    ap.add_argument("--precision", default="auto")
+    ap.add_argument("--model", default=None, help="model directory (default: bench/encode.py's fp32 export)")
+    args = ap.parse_args()
+    log = lambda s: print(f"  [{time.strftime('%H:%M:%S')}] {s}", flush=True, file=sys.stderr)  # noqa: E731
+
+    import colweave
+    from colweave.ingest.sources import render_pages, scan_file
+    from colweave.model import Encoder
+    from colweave.model.session import cpu_isa_summary
+
+    model = Path(args.model) if args.model else prepare(log)["fp32"]
+    enc = Encoder(model, device="cpu", threads=args.threads, runtime=args.runtime, precision=args.precision)
+    work = Path(tempfile.mkdtemp(prefix="colweave-bench-ingest-", dir=cache_dir().parent))
+    pdf = work / "report.pdf"
+    pdf.write_bytes(text_pdf(args.pages))
+    images = [j.image for j in render_pages(scan_file(pdf), range(1, args.pages + 1)) if hasattr(j, "image")]
+    assert len(images) == args.pages
+    enc.embed_images(images[:1])  # warm-up
+    enc_rates, ingest_rates = [], []
+    for r in range(args.rounds):
+        log(f"round {r + 1}: Encoder.embed_images on {args.pages} pre-rendered pages")
+        t = time.perf_counter()
+        enc.embed_images(images)
+        enc_rates.append(args.pages / (time.perf_counter() - t))
+        log(f"round {r + 1}: colweave.ingest of the {args.pages}-page PDF")
+        summary = colweave.ingest([pdf], "Bench", data_dir=work / f"data-{r}", encoder=enc)
+        assert summary.pages == args.pages, summary
+        ingest_rates.append(summary.pages_per_s)
+    e, i = statistics.median(enc_rates), statistics.median(ingest_rates)
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        "unknown CPU",
+    )
+    print(f"CPU: {cpu}, {os.cpu_count()} CPUs; ISA: {cpu_isa_summary()}; {args.threads} threads")
+    print(
+        f"load average {os.getloadavg()[0]:.2f} (1 min): cores shared with other processes; the ratio is "
+        "what this run measures"
+    )
+    print(
+        f"model {model.name}: runtime {enc.runtime}, precision {enc.precision}; {args.pages}-page A4 text PDF"
+    )
+    print(
+        f"  Encoder.embed_images {e:.3f} pages/s ({1 / e:.2f} s/page); colweave.ingest {i:.3f} pages/s "
+        f"({1 / i:.2f} s/page) → {i / e:.2f}x (target ≥ 0.9x: {'met' if i / e >= 0.9 else 'NOT met'})"
+    )
+    for p in sorted(work.rglob("*"), reverse=True):
+        p.unlink() if p.is_file() else p.rmdir()
+    work.rmdir()
+
+
+if __name__ == "__main__":
+    main()
