@@ -19,6 +19,7 @@ from colweave.server.errors import BadRequestError, NotFoundError, ValidationErr
 from colweave.server.http_app import ORJSONResponse, read_json
 from colweave.server.state import ServerState
 from colweave.server.weaviate_ops import WeaviateOps
+from colweave.store.errors import StoreError
 from colweave.store.filters import from_weaviate as filters_from_weaviate
 from colweave.store.objects import DataObject, StoredObject
 from colweave.store.results import SearchResult
@@ -73,7 +74,10 @@ def data_object(body: Any, where: str, *, uuid: str | None = None) -> tuple[str,
     if not isinstance(props, dict):
         raise ValidationError(f"{where}: 'properties' must be an object")
     oid = uuid if uuid is not None else body.get("id")
-    return normalize_class_name(cls), DataObject(dict(props), oid, _vectors_from_json(body, where))
+    try:
+        return normalize_class_name(cls), DataObject(dict(props), oid, _vectors_from_json(body, where))
+    except StoreError as e:  # a bad class name, or two property names that are one (Name / name)
+        raise ValidationError(f"{where}: {e}") from None
 
 
 def include_vector(request: Request) -> bool:
@@ -99,6 +103,23 @@ def routes(state: ServerState, ops: WeaviateOps) -> list[Route]:
 
     async def schema_delete(request: Request) -> Response:
         await ops.run(ops.store.delete_collection, request.path_params["name"])
+        return Response(status_code=200)
+
+    async def schema_update(request: Request) -> Response:
+        """``PUT /v1/schema/{class}`` (``collection.config.update``): Weaviate's rules for what may change
+        (``CollectionConfig.updated``); the whole update is refused when one field may not."""
+        body = await read_json(request)
+        coll = await ops.run(ops.store.get_collection, request.path_params["name"])
+        new = await ops.run(coll.config.updated, body)
+        await ops.run(coll.update_config, new)
+        return ORJSONResponse(coll.config.to_weaviate())
+
+    async def schema_delete_property_index(request: Request) -> Response:
+        """``DELETE /v1/schema/{class}/properties/{prop}/index/{filterable|searchable|rangeFilters}``."""
+        p = request.path_params
+        coll = await ops.run(ops.store.get_collection, p["name"])
+        new = await ops.run(coll.config.without_index, p["prop"], p["index"])
+        await ops.run(coll.update_config, new)
         return Response(status_code=200)
 
     async def schema_add_property(request: Request) -> Response:
@@ -222,7 +243,9 @@ def routes(state: ServerState, ops: WeaviateOps) -> list[Route]:
             raise ValidationError("'match' with 'class' and 'where' is required")
         if not isinstance(match.get("where"), dict):
             raise ValidationError("match.where: a filter is required")
-        dry_run = bool(body.get("dryRun", False))
+        dry_run = body.get("dryRun", False)
+        if not isinstance(dry_run, bool):
+            raise ValidationError(f"dryRun: expected a boolean, got {dry_run!r}")
         verbose = body.get("output", "minimal") == "verbose"
         coll = await ops.run(ops.store.get_collection, match["class"])
         filters = await ops.run(filters_from_weaviate, match["where"])
@@ -230,10 +253,12 @@ def routes(state: ServerState, ops: WeaviateOps) -> list[Route]:
         deleted = (
             0 if dry_run else await ops.run(coll.delete_many, ids=[m.uuid for m in matches], filters=filters)
         )
+        # As Weaviate's REST handler counts: a dry run's objects are DRYRUN, neither successful nor failed
+        # (its gRPC handler counts them as successful).
         results: dict[str, Any] = {
             "matches": len(matches),
             "limit": len(matches),
-            "successful": deleted,
+            "successful": 0 if dry_run else deleted,
             "failed": 0 if dry_run else len(matches) - deleted,
         }
         if verbose:
@@ -248,7 +273,14 @@ def routes(state: ServerState, ops: WeaviateOps) -> list[Route]:
         Route("/v1/schema", schema_list, methods=["GET"], name="schema_list"),
         Route("/v1/schema", schema_create, methods=["POST"], name="schema_create"),
         Route("/v1/schema/{name}", schema_get, methods=["GET"], name="schema_get"),
+        Route("/v1/schema/{name}", schema_update, methods=["PUT"], name="schema_update"),
         Route("/v1/schema/{name}", schema_delete, methods=["DELETE"], name="schema_delete"),
+        Route(
+            "/v1/schema/{name}/properties/{prop}/index/{index}",
+            schema_delete_property_index,
+            methods=["DELETE"],
+            name="schema_delete_property_index",
+        ),
         Route(
             "/v1/schema/{name}/properties", schema_add_property, methods=["POST"], name="schema_add_property"
         ),

@@ -14,6 +14,7 @@ run, ``?`` one character); on arrays a comparison holds when it holds for some e
 
 from __future__ import annotations
 
+import math
 import re
 import uuid as uuidlib
 from collections.abc import Callable, Sequence
@@ -341,9 +342,14 @@ def compile_filter(f: _Base | None, config: CollectionConfig) -> Predicate | Non
     prop = config.property(f.name)
     if prop is None:
         raise FilterError(f"no such prop with name {f.name!r} found in class {config.name!r} in the schema")
-    where = f"property {f.name!r}"
+    where = f"property {prop.name!r}"
     t = prop.data_type
     base = t.removesuffix("[]")
+    if op != "is_none" and not (prop.index_filterable or prop.index_searchable or prop.index_range_filters):
+        raise FilterError(
+            f"Filtering by property '{prop.name}' requires inverted index. Is `indexFilterable` option of "
+            f"property '{prop.name}' enabled? Set it to `true` or leave empty"
+        )
     if op == "is_none":
         if not isinstance(f.value, bool):
             raise FilterError(f"{where}: is_none takes a boolean")
@@ -378,8 +384,7 @@ def compile_filter(f: _Base | None, config: CollectionConfig) -> Predicate | Non
     if op == "like":
         raise FilterError(f"{where}: like is only supported on text properties")
     if base in ("int", "number"):
-        if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
-            raise FilterError(f"{where}: expected numbers for a {t} property, got {f.value!r}")
+        values = [_number(v, base == "int", where, t) for v in values]
         return _scalar_pred(op, values, lambda r: _elems(r.props.get(prop.name)))
     if base == "boolean":
         if not all(isinstance(v, bool) for v in values):
@@ -394,6 +399,28 @@ def compile_filter(f: _Base | None, config: CollectionConfig) -> Predicate | Non
         ids = [_uuid(v, where) for v in values]
         return _scalar_pred(op, ids, lambda r: _elems(r.props.get(prop.name)))
     raise FilterError(f"{where}: data type {t} cannot be filtered")  # pragma: no cover
+
+
+def _number(v: Any, integer: bool, where: str, t: str) -> int | float:
+    """A filter value for an int or number property, as Weaviate takes it: a number, or a string that
+    parses as one; for an int property it must be whole (``1.0`` is 1, ``1.2`` is an error)."""
+    x: Any = v
+    if isinstance(x, str):
+        try:
+            x = float(x)
+        except ValueError:
+            raise FilterError(f"{where}: expected numbers for a {t} property, got {v!r}") from None
+    if isinstance(x, bool) or not isinstance(x, int | float):
+        raise FilterError(f"{where}: expected numbers for a {t} property, got {v!r}")
+    if not integer:
+        return float(x)
+    if isinstance(x, float):
+        if not math.isfinite(x):
+            raise FilterError(f"{where}: filtering for integer, but received a non-finite number {v!r}")
+        if not x.is_integer():
+            raise FilterError(f"{where}: filtering for integer, but received a floating point number {v!r}")
+        return int(x)
+    return x
 
 
 def _elems(v: Any) -> list[Any] | None:

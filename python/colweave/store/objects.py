@@ -14,7 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from colweave.store.errors import ObjectError
-from colweave.store.schema import Property
+from colweave.store.schema import Property, lowercase_first
 from colweave.store.tokenize import tokenize_value
 
 SCHEMA_SQL = """
@@ -68,11 +68,30 @@ VectorInput = npt.ArrayLike
 
 @dataclass
 class DataObject:
-    """One object to insert: properties, an optional UUID, optional multi-vectors by vector name."""
+    """One object to insert: properties, an optional UUID, optional multi-vectors by vector name.
+
+    Property names have their first letter lower-cased, as Weaviate stores them (``{"Name": ...}`` is
+    property ``name``); two keys that become the same name are an error."""
 
     properties: dict[str, Any] = field(default_factory=dict)
     uuid: str | uuidlib.UUID | None = None
     vectors: dict[str, VectorInput] | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.properties, dict):
+            return  # the store reports it per object
+        if all(not isinstance(k, str) or k[:1] == k[:1].lower() for k in self.properties):
+            return
+        out: dict[str, Any] = {}
+        for k, v in self.properties.items():
+            name = lowercase_first(k) if isinstance(k, str) else k
+            if name in out:
+                raise ObjectError(
+                    f"property {name!r} is given twice (property names are case-insensitive "
+                    "in their first letter)"
+                )
+            out[name] = v
+        self.properties = out
 
 
 @dataclass
