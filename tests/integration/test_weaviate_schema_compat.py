@@ -9,6 +9,7 @@ the assertions) and, for BM25, Weaviate's formula computed here with the standar
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import uuid
 
@@ -358,9 +359,13 @@ def test_filter_values_of_the_wrong_type(served) -> None:
             Property(name="f", data_type=DataType.NUMBER),
             Property(name="t", data_type=DataType.TEXT),
             Property(name="b", data_type=DataType.BOOL),
+            Property(name="d", data_type=DataType.DATE),
         ],
     )
-    ids = [coll.data.insert({"i": k, "f": float(k), "t": f"w{k}", "b": k == 1}) for k in (1, 2, 3)]
+    ids = [
+        coll.data.insert({"i": k, "f": float(k), "t": f"w{k}", "b": k == 1, "d": f"2024-01-0{k}T00:00:00Z"})
+        for k in (1, 2, 3)
+    ]
 
     def fetch(f) -> set[uuid.UUID]:
         return {o.uuid for o in coll.query.fetch_objects(filters=f).objects}
@@ -369,12 +374,16 @@ def test_filter_values_of_the_wrong_type(served) -> None:
     assert fetch(Filter.by_property("i").equal(1.0)) == {ids[0]}  # a whole number is an int
     assert fetch(Filter.by_property("f").equal(1)) == {ids[0]}  # an int is a number
     assert fetch(Filter.by_property("i").contains_any([1.0, 3.0])) == {ids[0], ids[2]}
+    assert fetch(Filter.by_property("d").greater_than(dt.datetime(2024, 1, 2, tzinfo=dt.timezone.utc))) == {
+        ids[2]
+    }
     for bad, msg in (
         (Filter.by_property("i").equal(1.2), "floating point number"),
         (Filter.by_property("i").greater_than(True), "expected numbers"),
         (Filter.by_property("t").equal(5), "expected text"),
         (Filter.by_property("b").equal(1), "expected booleans"),
         (Filter.by_property("f").equal("x"), "expected numbers"),
+        (Filter.by_property("d").greater_than(5), "expected RFC 3339 dates"),
     ):
         with pytest.raises(WeaviateQueryError, match=msg):
             coll.query.fetch_objects(filters=bad)
@@ -424,3 +433,51 @@ def test_legacy_vectorizer_none_class_round_trips(served) -> None:
     got = dot.config.get()
     assert got.vector_index_type.value == "flat"
     assert got.vector_index_config.distance_metric == VectorDistances.DOT
+
+
+def test_property_length_filter(served) -> None:
+    s, client = served
+    words = ["one", "two", "three", "four", "", "ünï"]
+    coll = client.collections.create(
+        "Lengths",
+        vectorizer_config=Configure.Vectorizer.none(),
+        properties=[
+            Property(name="field", data_type=DataType.TEXT),
+            Property(name="tags", data_type=DataType.TEXT_ARRAY),
+        ],
+        inverted_index_config=Configure.inverted_index(index_property_length=True),
+    )
+    ids = [coll.data.insert({"field": w, "tags": list(w)}) for w in words]
+    ids.append(coll.data.insert({}))  # missing: length 0
+    lengths = [len(w) for w in words] + [0]
+
+    def want(pred) -> set[uuid.UUID]:
+        return {u for u, n in zip(ids, lengths, strict=True) if pred(n)}
+
+    def got(f) -> set[uuid.UUID]:
+        return {o.uuid for o in coll.query.fetch_objects(filters=f, limit=100).objects}
+
+    assert got(Filter.by_property("field", length=True).equal(3)) == want(lambda n: n == 3)
+    assert got(Filter.by_property("field", length=True).greater_than(3)) == want(lambda n: n > 3)
+    assert got(Filter.by_property("tags", length=True).less_or_equal(0)) == want(lambda n: n == 0)
+    assert got(Filter.by_property("Field", length=True).not_equal(3)) == want(lambda n: n != 3)
+    with pytest.raises(WeaviateQueryError, match="floating point number"):
+        got(Filter.by_property("field", length=True).equal(2.5))
+
+    plain = client.collections.create(
+        "NoLengths",
+        vectorizer_config=Configure.Vectorizer.none(),
+        properties=[Property(name="field", data_type=DataType.TEXT)],
+    )
+    plain.data.insert({"field": "abc"})
+    with pytest.raises(WeaviateQueryError, match="Property length must be indexed"):
+        plain.query.fetch_objects(filters=Filter.by_property("field", length=True).equal(3))
+    where = {"path": ["len(field)"], "operator": "Equal", "valueInt": 3}
+    r = httpx.request(
+        "DELETE",
+        f"{s.http}/v1/batch/objects",
+        json={"match": {"class": "NoLengths", "where": where}},
+        timeout=10,
+    )
+    assert r.status_code == 422
+    assert "Property length must be indexed" in r.text
