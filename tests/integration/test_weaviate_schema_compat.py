@@ -481,3 +481,26 @@ def test_property_length_filter(served) -> None:
     )
     assert r.status_code == 422
     assert "Property length must be indexed" in r.text
+
+
+def test_nodes_and_shards_of_a_collection(served) -> None:
+    s, client = served
+    coll = client.collections.create(
+        "Nodes",
+        vectorizer_config=Configure.Vectorizer.none(),
+        properties=[Property(name="n", data_type=DataType.INT)],
+    )
+    coll.data.insert_many([{"n": i} for i in range(3)])
+    (node,) = client.cluster.nodes("Nodes", output="verbose")
+    assert node.status == "HEALTHY"
+    assert [(sh.collection, sh.object_count, sh.vector_queue_length) for sh in node.shards] == [
+        ("Nodes", 3, 0)
+    ]
+    assert node.stats.object_count == 3
+    assert client.cluster.nodes("Nodes", output="minimal")[0].shards is None
+    (shard,) = coll.shards()
+    assert (shard.collection, shard.object_count) == ("Nodes", 3)
+    (status,) = coll.config.get_shards()
+    assert (status.name, status.status, status.vector_queue_size) == (shard.name, "READY", 0)
+    assert httpx.get(f"{s.http}/v1/nodes/Missing", timeout=10).status_code == 404
+    assert httpx.get(f"{s.http}/v1/nodes/Nodes?output=everything", timeout=10).status_code == 422

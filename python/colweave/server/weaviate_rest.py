@@ -8,6 +8,7 @@ upper-cased, deleting a missing collection answers 200, unknown keys in a schema
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from typing import Any
 
 import numpy as np
@@ -15,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+import colweave
 from colweave.server.errors import BadRequestError, NotFoundError, ValidationError
 from colweave.server.http_app import ORJSONResponse, read_json
 from colweave.server.state import ServerState
@@ -80,6 +82,11 @@ def data_object(body: Any, where: str, *, uuid: str | None = None) -> tuple[str,
         raise ValidationError(f"{where}: {e}") from None
 
 
+def shard_name(collection: str) -> str:
+    """The name of a collection's one shard: stable, 12 characters like Weaviate's (which are random)."""
+    return hashlib.sha256(collection.encode()).hexdigest()[:12]
+
+
 def include_vector(request: Request) -> bool:
     return "vector" in request.query_params.get("include", "").split(",")
 
@@ -128,6 +135,44 @@ def routes(state: ServerState, ops: WeaviateOps) -> list[Route]:
         coll = await ops.run(ops.store.get_collection, request.path_params["name"])
         await ops.run(coll.add_property, prop)
         return ORJSONResponse(prop.to_weaviate())
+
+    async def nodes_of(request: Request) -> Response:
+        """``GET /v1/nodes/{class}``: this one node, with the collection's one shard when ``output=verbose``
+        (``client.cluster.nodes(collection, output=...)``, ``collection.shards()``)."""
+        q = request.query_params
+        output = q.get("output", "minimal")
+        if output not in ("minimal", "verbose"):
+            raise ValidationError(f"output: expected minimal or verbose, got {output!r}")
+        coll = await ops.run(ops.store.get_collection, request.path_params["name"])
+        embedding = state.embedding
+        node: dict[str, Any] = {
+            "name": "node1",
+            "status": "HEALTHY" if state.ready else "UNHEALTHY",
+            "version": state.meta()["version"],
+            "gitHash": "colweave-" + colweave.__version__,
+            "batchStats": {"queueLength": embedding.images.queued if embedding else 0, "ratePerSecond": 0},
+            "shards": None,
+        }
+        if output == "verbose":
+            n = await ops.run(coll.count)
+            shard = {
+                "name": shard_name(coll.name),
+                "class": coll.name,
+                "objectCount": n,
+                "vectorIndexingStatus": "READY",  # indexing is synchronous: a write returns indexed
+                "vectorQueueLength": 0,
+                "compressed": False,
+                "loaded": True,
+            }
+            wanted = q.get("shardName")
+            node["shards"] = [shard] if wanted in (None, shard["name"]) else []
+            node["stats"] = {"shardCount": 1, "objectCount": n}
+        return ORJSONResponse({"nodes": [node]})
+
+    async def schema_shards(request: Request) -> Response:
+        """``GET /v1/schema/{class}/shards`` (``collection.config.get_shards()``): the one shard, ready."""
+        coll = await ops.run(ops.store.get_collection, request.path_params["name"])
+        return ORJSONResponse([{"name": shard_name(coll.name), "status": "READY", "vectorQueueSize": 0}])
 
     async def objects_create(request: Request) -> Response:
         name, obj = data_object(await read_json(request), "object")
@@ -284,6 +329,8 @@ def routes(state: ServerState, ops: WeaviateOps) -> list[Route]:
         Route(
             "/v1/schema/{name}/properties", schema_add_property, methods=["POST"], name="schema_add_property"
         ),
+        Route("/v1/nodes/{name}", nodes_of, methods=["GET"], name="nodes_of"),
+        Route("/v1/schema/{name}/shards", schema_shards, methods=["GET"], name="schema_shards"),
         Route("/v1/objects", objects_create, methods=["POST"], name="objects_create"),
         Route("/v1/objects", objects_list, methods=["GET"], name="objects_list"),
         # HEAD before GET: Starlette's GET routes answer HEAD too.

@@ -796,8 +796,8 @@ def _legacy_vector_index(d: JSON, has_named_vectors: bool) -> JSON | None:
         raise _module_error("vectorizer", vz)
     itype = d.get("vectorIndexType")
     raw = d.get("vectorIndexConfig")
-    if has_named_vectors and not vz and not itype and not raw:
-        return None
+    if has_named_vectors and not itype and not raw:
+        return None  # named vectors only (a "vectorizer": "none" beside them says nothing more)
     if has_named_vectors:
         raise SchemaError(
             "vectorizer: a collection-level vector index next to named vectors (vectorConfig) is not "
