@@ -67,6 +67,15 @@ def test_module_config_in_a_raw_class_is_refused(served) -> None:
     assert r.status_code == 422
     assert "module 'generative-dummy' is not available" in r.json()["error"][0]["message"]
     assert not client.collections.exists("Raw")
+    # Object expiry is another feature colweave does not have: refused, not silently dropped.
+    ttl = {
+        "class": "Raw",
+        "objectTtlConfig": {"enabled": True, "defaultTtl": 60, "deleteOn": "_creationTimeUnix"},
+    }
+    r = httpx.post(f"{s.http}/v1/schema", json=ttl, timeout=10)
+    assert r.status_code == 422
+    assert "time-to-live" in r.text
+    assert not client.collections.exists("Raw")
 
 
 # -- point 2: property names --------------------------------------------------------------------------
@@ -246,6 +255,33 @@ def test_config_update_refuses_what_weaviate_refuses(served, change, message) ->
     assert r.status_code == 422, r.text
     assert message in r.json()["error"][0]["message"]
     assert httpx.get(f"{s.http}/v1/schema/Fixed", timeout=10).json() == before  # nothing changed
+
+
+def test_config_update_of_a_flat_index(served) -> None:
+    _, client = served
+    coll = client.collections.create(
+        "Flat",
+        vectorizer_config=Configure.Vectorizer.none(),
+        vector_index_config=Configure.VectorIndex.flat(
+            vector_cache_max_objects=5, quantizer=Configure.VectorIndex.Quantizer.bq(rescore_limit=10)
+        ),
+    )
+    coll.config.update(
+        vectorizer_config=Reconfigure.VectorIndex.flat(
+            vector_cache_max_objects=10, quantizer=Reconfigure.VectorIndex.Quantizer.bq(rescore_limit=20)
+        )
+    )
+    cfg = coll.config.get().vector_index_config
+    assert (cfg.vector_cache_max_objects, cfg.quantizer.rescore_limit) == (10, 20)
+    with pytest.raises(UnexpectedStatusCodeError) as e:  # flat: whether bq is on is fixed at creation
+        coll.config.update(
+            vectorizer_config=Reconfigure.VectorIndex.flat(
+                quantizer=Reconfigure.VectorIndex.Quantizer.bq(enabled=False)
+            )
+        )
+    assert _status(e) == 422
+    assert 'bq is immutable: attempted change from "true" to "false"' in e.value.message
+    assert coll.config.get().vector_index_config.quantizer.rescore_limit == 20
 
 
 def test_config_update_of_a_multi_vector(served) -> None:

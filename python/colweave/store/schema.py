@@ -566,6 +566,10 @@ class CollectionConfig:
                 extra[k] = _merge(extra[k], d[k])
         if extra["multiTenancyConfig"].get("enabled"):
             raise SchemaError("multiTenancyConfig.enabled: multi-tenancy is not supported")
+        for key in ("objectTtlConfig", "objectTTLConfig"):
+            ttl = d.get(key)
+            if isinstance(ttl, dict) and ttl.get("enabled"):
+                raise SchemaError(f"{key}.enabled: object expiry (time-to-live) is not supported")
         desc = d.get("description")
         return cls(
             name=name,
@@ -668,7 +672,7 @@ class CollectionConfig:
             if v.vectorizer_config != old.vectorizer_config:
                 raise SchemaError(f"vectorizer config of vector {name!r} is immutable for class {self.name}")
             old_idx, new_idx = old.to_weaviate()["vectorIndexConfig"], v.to_weaviate()["vectorIndexConfig"]
-            _check_index_update(f"vector {name!r}: ", old_idx, new_idx)
+            _check_index_update(f"vector {name!r}: ", old.index_type, old_idx, new_idx)
             for key in ("skipDefaultQuantization", "trackDefaultQuantization"):
                 if key in old_idx:
                     v.index_extra[key] = old_idx[key]
@@ -688,7 +692,12 @@ class CollectionConfig:
                     "vector index type is immutable: attempted change from "
                     f"{self.legacy['vectorIndexType']!r} to {new.legacy['vectorIndexType']!r}"
                 )
-            _check_index_update("", self.legacy["vectorIndexConfig"], new.legacy["vectorIndexConfig"])
+            _check_index_update(
+                "",
+                self.legacy["vectorIndexType"],
+                self.legacy["vectorIndexConfig"],
+                new.legacy["vectorIndexConfig"],
+            )
 
     def _check_inverted_update(self, new: CollectionConfig) -> None:
         old, upd = self.inverted_index.extra, new.inverted_index.extra
@@ -743,38 +752,60 @@ class CollectionConfig:
         return out
 
 
-# Weaviate's immutable vector index fields (hnsw's ValidateUserConfigUpdate); colweave adds MUVERA's
-# parameters, which its stored encodings depend on.
-_IMMUTABLE_INDEX_FIELDS = ("efConstruction", "maxConnections", "cleanupIntervalSeconds", "distance")
+def _go(v: Any) -> str:
+    """A value as Weaviate's messages print it (Go's %v: true/false, <nil>)."""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    return "<nil>" if v is None else str(v)
 
 
-def _check_index_update(where: str, old: JSON, new: JSON) -> None:
-    """Refuses a change of an immutable field between two ``vectorIndexConfig``s; the default-quantization
-    bookkeeping keeps its old values (Weaviate does not let a client change it)."""
-    for key in _IMMUTABLE_INDEX_FIELDS:
-        if old.get(key) != new.get(key):
-            raise SchemaError(
-                f'{where}{key} is immutable: attempted change from "{old.get(key)}" to "{new.get(key)}"'
-            )
-    om, nm = (old.get("multivector") or {}), (new.get("multivector") or {})
-    if bool(om.get("enabled")) != bool(nm.get("enabled")):
-        raise SchemaError(
-            f'{where}multivector enabled is immutable: attempted change from "{om.get("enabled")}" '
-            f'to "{nm.get("enabled")}"'
-        )
-    omu, nmu = om.get("muvera") or {}, nm.get("muvera") or {}
-    if bool(omu.get("enabled")) != bool(nmu.get("enabled")):
-        raise SchemaError(
-            f'{where}muvera enabled is immutable: attempted change from "{omu.get("enabled")}" '
-            f'to "{nmu.get("enabled")}"'
-        )
+def _immutable(where: str, label: str, a: Any, b: Any) -> None:
+    if a != b:
+        raise SchemaError(f'{where}{label} is immutable: attempted change from "{_go(a)}" to "{_go(b)}"')
+
+
+def _part(d: JSON, key: str) -> JSON:
+    v = d.get(key)
+    return v if isinstance(v, dict) else {}
+
+
+def _check_hnsw_update(where: str, old: JSON, new: JSON) -> None:
+    """hnsw's ValidateUserConfigUpdate; colweave adds MUVERA's parameters (its stored encodings depend
+    on them)."""
+    for key in ("efConstruction", "maxConnections", "cleanupIntervalSeconds", "distance"):
+        _immutable(where, key, old.get(key), new.get(key))
+    om, nm = _part(old, "multivector"), _part(new, "multivector")
+    _immutable(where, "multivector enabled", bool(om.get("enabled")), bool(nm.get("enabled")))
+    omu, nmu = _part(om, "muvera"), _part(nm, "muvera")
+    _immutable(where, "muvera enabled", bool(omu.get("enabled")), bool(nmu.get("enabled")))
     if om.get("enabled"):
         for key in ("ksim", "dprojections", "repetitions"):
-            if omu.get(key) != nmu.get(key):
-                raise SchemaError(
-                    f"{where}muvera {key} is immutable (colweave's stored encodings depend on it): "
-                    f'attempted change from "{omu.get(key)}" to "{nmu.get(key)}"'
-                )
+            _immutable(where, f"muvera {key}", omu.get(key), nmu.get(key))
+    orq, nrq = _part(old, "rq"), _part(new, "rq")
+    if orq.get("enabled") and nrq.get("enabled"):
+        _immutable(where, "rq bits", orq.get("bits"), nrq.get("bits"))
+
+
+def _check_flat_update(where: str, old: JSON, new: JSON) -> None:
+    """flat's ValidateUserConfigUpdate: the distance and whether each compression is on are fixed."""
+    _immutable(where, "distance", old.get("distance"), new.get("distance"))
+    _immutable(where, "pq.cache", _part(old, "pq").get("cache"), _part(new, "pq").get("cache"))
+    for q in ("pq", "bq", "rq"):
+        _immutable(where, q, bool(_part(old, q).get("enabled")), bool(_part(new, q).get("enabled")))
+    _immutable(where, "rq.bits", _part(old, "rq").get("bits"), _part(new, "rq").get("bits"))
+
+
+def _check_index_update(where: str, index_type: str, old: JSON, new: JSON) -> None:
+    """Refuses a change Weaviate refuses between two ``vectorIndexConfig``s of ``index_type``; the
+    default-quantization bookkeeping keeps its old values (Weaviate does not let a client change it)."""
+    if index_type == "flat":
+        _check_flat_update(where, old, new)
+    elif index_type == "dynamic":
+        _immutable(where, "distance", old.get("distance"), new.get("distance"))
+        _check_flat_update(where, _part(old, "flat"), _part(new, "flat"))
+        _check_hnsw_update(where, _part(old, "hnsw"), _part(new, "hnsw"))
+    else:
+        _check_hnsw_update(where, old, new)
     for key in ("skipDefaultQuantization", "trackDefaultQuantization"):
         if key in old:
             new[key] = old[key]
