@@ -8,7 +8,7 @@
 2. Creates a virtual environment for the suite there (the pinned client, pytest and the suite's
    dependencies), or uses ``--venv``.
 3. Starts ``colweave serve`` with the committed tiny model on each port pair the suite connects to
-   (``scope.toml``: 8080/50051 and 8090/50061), each on a fresh data directory.
+   (``scope.toml``: 8080/50051, 8090/50061, 8087/50058), each on a fresh data directory.
 4. Runs the collected tests that ``scope.toml`` does not exclude, each with a timeout, and prints the
    counts: collected, in scope, passed, failed, skipped (and the most common failure messages).
 
