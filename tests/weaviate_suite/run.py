@@ -21,6 +21,7 @@ import argparse
 import collections
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -191,6 +192,13 @@ class Server:
             return ""
 
 
+def _generic(message: str) -> str:
+    """A failure message without the names that differ from test to test (collections, UUIDs)."""
+    message = re.sub(r"\bTest\w*", "<collection>", message)
+    message = re.sub(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", "<uuid>", message)
+    return message[:160]
+
+
 def summarize(results: dict[str, Any], version: str, top: int) -> tuple[int, int]:
     outcomes: dict[str, str] = results["outcomes"]
     counts = collections.Counter(outcomes.values())
@@ -211,7 +219,7 @@ def summarize(results: dict[str, Any], version: str, top: int) -> tuple[int, int
     )
     if failed and top:
         msgs = collections.Counter(
-            results["messages"].get(t, "?")[:160] for t, o in outcomes.items() if o == "failed"
+            _generic(results["messages"].get(t, "?")) for t, o in outcomes.items() if o == "failed"
         )
         print(f"  most common failures (of {failed}):")
         for msg, k in msgs.most_common(top):

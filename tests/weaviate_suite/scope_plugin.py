@@ -12,6 +12,7 @@ from __future__ import annotations
 import fnmatch
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -94,8 +95,21 @@ class ScopePlugin:
         self.results_file.write_text(json.dumps(data, indent=1))
 
 
+_GRPC = re.compile(r'status = StatusCode\.(\w+)\s+E?\s*details = "(.*?)"\n', re.S)
+_HTTP = re.compile(
+    r"Unexpected status code: (\d+), with response body: \{'error': \[\{'message': ['\"](.*?)['\"]\}\]"
+)
+
+
 def _last_error_line(text: str) -> str:
-    """The line of a failure report that says what went wrong (pytest's ``E`` lines), shortened."""
+    """What went wrong, shortened: the server's own message when the client quotes one (a gRPC status's
+    details, a REST error body), else the first line of the failure (pytest's ``E`` lines)."""
+    m = _GRPC.search(text)
+    if m:
+        return f"gRPC {m.group(1)}: {m.group(2)}"[:400]
+    m = _HTTP.search(text)
+    if m:
+        return f"HTTP {m.group(1)}: {m.group(2)}"[:400]
     lines = [ln[1:].strip() for ln in text.splitlines() if ln.startswith("E ")]
     line = lines[0] if lines else (text.strip().splitlines() or [""])[-1]
     return line[:400]

@@ -31,3 +31,18 @@ def test_patterns_match_files_functions_and_parametrisations() -> None:
     assert excluded_by("integration/test_collection.py::test_near_text_error", ex) is None
     assert excluded_by("integration/test_collection.py::test_near_vector", ex) is None
     assert excluded_by("integration/test_collection_filter.py::test_x", ex) is None
+
+
+def test_failure_messages_are_the_servers_own() -> None:
+    from tests.weaviate_suite.scope_plugin import _last_error_line
+
+    grpc_text = 'E   status = StatusCode.INVALID_ARGUMENT\nE   details = "no such prop"\nE   debug = "x"\n'
+    assert _last_error_line(grpc_text) == "gRPC INVALID_ARGUMENT: no such prop"
+    http_text = "E   x! Unexpected status code: 422, with response body: {'error': [{'message': 'bad one'}]}."
+    assert _last_error_line(http_text) == "HTTP 422: bad one"
+    assert (
+        _last_error_line("code\nE   AssertionError: assert 1 == 2\nmore") == "AssertionError: assert 1 == 2"
+    )
+    assert run._generic("no Test_collection_x_1 in 0b2f6a4e-1d2c-4b5a-9e8f-0123456789ab") == (
+        "no <collection> in <uuid>"
+    )
