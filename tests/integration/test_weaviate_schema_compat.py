@@ -21,6 +21,8 @@ from weaviate.classes.config import Configure, DataType, Property, Reconfigure, 
 from weaviate.classes.query import Filter, MetadataQuery
 from weaviate.exceptions import UnexpectedStatusCodeError, WeaviateQueryError
 
+from colweave.store import Store
+
 
 @pytest.fixture
 def served(tmp_path):
@@ -32,7 +34,8 @@ def served(tmp_path):
         yield s, client
     finally:
         client.close()
-        s.stop()
+        if s.thread.is_alive():  # a test may have stopped it to reopen its store
+            s.stop()
 
 
 def _status(e: pytest.ExceptionInfo[UnexpectedStatusCodeError]) -> int:
@@ -163,7 +166,7 @@ def _bm25(docs: list[list[str]], query: list[str], k1: float, b: float) -> list[
     return out
 
 
-def test_config_update_changes_what_weaviate_lets_change(served) -> None:
+def test_config_update_changes_what_weaviate_lets_change(served, tmp_path) -> None:
     s, client = served
     coll = client.collections.create(
         "Upd",
@@ -211,14 +214,15 @@ def test_config_update_changes_what_weaviate_lets_change(served) -> None:
     assert vi.max_connections == 32
     assert scores() == pytest.approx(_bm25(toks, ["apple", "banana"], 2.0, 0.3), rel=1e-5)
 
-    # Durable: a restarted server reads the updated config.
-    port = int(s.http.rsplit(":", 1)[1])
+    # Durable: the store reopened from its directory reads the updated config (and the deleted index).
     raw = httpx.get(f"{s.http}/v1/schema/Upd", timeout=10).json()
     assert raw["vectorIndexConfig"]["ef"] == 99
     assert raw["description"] == "after"
-    store_cfg = s.server.state.store.get_collection("Upd").config.to_weaviate()
-    assert store_cfg == raw
-    assert port
+    coll.config.delete_property_index("text", "filterable")
+    raw = httpx.get(f"{s.http}/v1/schema/Upd", timeout=10).json()
+    s.stop()
+    with Store(tmp_path / "data") as store:
+        assert store.get_collection("Upd").config.to_weaviate() == raw
 
 
 @pytest.mark.parametrize(
