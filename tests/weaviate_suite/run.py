@@ -91,8 +91,18 @@ def fetch_suite(package: str, version: str, cache: Path) -> Path:
         raise SystemExit(f"pip download left no {package}-{version} sdist in {dl}")
     tmp = Path(tempfile.mkdtemp(prefix=".extract-", dir=cache))
     with tarfile.open(archives[0]) as tar:
-        members = [m for m in tar.getmembers() if "/integration/" in m.name and ".." not in m.name]
-        tar.extractall(tmp, members=members, filter="data")
+        members = [
+            m
+            for m in tar.getmembers()
+            if "/integration/" in m.name
+            and ".." not in m.name
+            and not m.name.startswith("/")
+            and (m.isfile() or m.isdir())
+        ]
+        if hasattr(tarfile, "data_filter"):  # Python >= 3.10.12 / 3.11.4
+            tar.extractall(tmp, members=members, filter="data")
+        else:  # pragma: no cover - older interpreters: plain files and folders only (checked above)
+            tar.extractall(tmp, members=members)
     (extracted,) = [p for p in tmp.iterdir() if p.is_dir()]
     if root.exists():
         shutil.rmtree(root)
