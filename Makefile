@@ -62,6 +62,10 @@ test-aarch64:  ## cross-test the kernels' aarch64 NEON path under qemu-user (ins
 test-python:  ## pytest (hypothesis property tests, unit and integration tests)
 	$(PY) -m pytest
 
+.PHONY: test-weaviate-suite
+test-weaviate-suite: dev  ## weaviate-client's own integration suite (tests/weaviate_suite/scope.toml) vs colweave
+	$(PY) tests/weaviate_suite/run.py
+
 .PHONY: test
 test: dev  ## install everything, then run the Rust and Python tests
 	$(MAKE) --no-print-directory test-rust

@@ -328,3 +328,24 @@ def test_incremental_bm25_index_equals_a_rebuild(tmp_path: Path) -> None:
     c = s.get_collection("Docs")  # the index is rebuilt from SQLite
     assert [[(r.uuid, r.metadata.score) for r in c.bm25(q, limit=30)] for q in queries] == before
     s.close()
+
+
+def test_property_names_take_weaviates_lower_case_first_letter(store: Store) -> None:
+    c = store.create_collection(
+        CollectionConfig(
+            "Case", properties=[Property.create("Title", "text"), Property.create("pageNo", "int")]
+        )
+    )
+    assert [p.name for p in c.config.properties] == ["title", "pageNo"]
+    u = c.insert({"Title": "A page", "PageNo": 3, "Extra": True}, vectors=None)
+    got = c.get(u)
+    assert got is not None
+    assert got.properties == {"title": "A page", "pageNo": 3, "extra": True}
+    assert [p.name for p in c.config.properties][2:] == ["extra"]  # auto-schema lower-cases too
+    res = c.insert_many([DataObject({"title": "x"}), DataObject({"PageNo": 4})])
+    assert not res.has_errors
+    assert c.count(Filter.by_property("PageNo").greater_than(3)) == 1
+    assert c.count(Filter.by_property("Title").equal("page")) == 1
+    with pytest.raises(ObjectError, match="given twice"):
+        DataObject({"Title": "a", "title": "b"})
+    assert len(c) == 3

@@ -136,6 +136,9 @@ def test_client_request_gets_weaviate_defaults(sample: dict) -> None:
         "skip_vectorization": False,
         "vectorize_property_name": True,
     }
+    # Weaviate >= 1.34 defaults hnsw's filterStrategy to acorn (DefaultFilterStrategy); the sample was
+    # written with sweeping set.
+    sample["vectorConfig"]["document"]["vectorIndexConfig"]["filterStrategy"] = "acorn"
     assert CollectionConfig.from_weaviate(request).to_weaviate() == sample
 
 
@@ -151,7 +154,7 @@ def test_client_request_gets_weaviate_defaults(sample: dict) -> None:
         ({"properties": [{"name": "a-b", "dataType": ["text"]}]}, "invalid property name"),
         ({"invertedIndexConfig": {"bm25": {"b": 1.5}}}, "between 0 and 1"),
         ({"invertedIndexConfig": {"stopwords": {"preset": "fr"}}}, "preset"),
-        ({"vectorizer": "text2vec-openai"}, "named multi-vectors"),
+        ({"vectorizer": "text2vec-openai"}, "module 'text2vec-openai' is not available"),
     ],
 )
 def test_invalid_configs(patch: dict, message: str) -> None:

@@ -28,9 +28,10 @@ from colweave.server.grpc_app import call_rpc
 from colweave.server.state import ServerState
 from colweave.server.weaviate_ops import WeaviateOps
 from colweave.store import filters as F
+from colweave.store.errors import StoreError
 from colweave.store.objects import DataObject
 from colweave.store.results import SearchResult
-from colweave.store.schema import CollectionConfig
+from colweave.store.schema import CollectionConfig, lowercase_first
 
 log = logging.getLogger("colweave.weaviate")
 DEFAULT_LIMIT = 10
@@ -146,6 +147,11 @@ def _query_vectors(msg: Any, where: str) -> np.ndarray | None:
     return out
 
 
+def _query_properties(names: Any) -> list[str] | None:
+    """The searched properties (``name`` or ``name^boost``), first letters lower-cased as Weaviate does."""
+    return [lowercase_first(str(n)) for n in names] or None
+
+
 def _ms(t: dt.datetime | None) -> int:
     return round(t.timestamp() * 1000) if t is not None else 0
 
@@ -196,7 +202,7 @@ class WeaviateServicer(weaviate_pb2_grpc.WeaviateServicer):
         include_vector: bool | list[str] = list(md.vectors) if len(md.vectors) else bool(md.vector)
         props: list[str] | None = None
         if req.HasField("properties") and not req.properties.return_all_nonref_properties:
-            props = list(req.properties.non_ref_properties)
+            props = [lowercase_first(p) for p in req.properties.non_ref_properties]
         common: dict[str, Any] = {
             "limit": limit,
             "offset": req.offset,
@@ -252,7 +258,7 @@ class WeaviateServicer(weaviate_pb2_grpc.WeaviateServicer):
                 h.query,
                 alpha=alpha,
                 vector=qv,
-                query_properties=list(h.properties) or None,
+                query_properties=_query_properties(h.properties),
                 fusion_type=fusion,
                 target_vector=target,
                 autocut=autocut,
@@ -261,7 +267,11 @@ class WeaviateServicer(weaviate_pb2_grpc.WeaviateServicer):
         elif req.HasField("bm25_search"):
             b = req.bm25_search
             results = await self.ops.heavy(
-                coll.bm25, b.query, query_properties=list(b.properties) or None, autocut=autocut, **common
+                coll.bm25,
+                b.query,
+                query_properties=_query_properties(b.properties),
+                autocut=autocut,
+                **common,
             )
         elif any(
             req.HasField(k)
@@ -362,6 +372,8 @@ class WeaviateServicer(weaviate_pb2_grpc.WeaviateServicer):
                 by_coll.setdefault(name, []).append((i, obj))
             except ValidationError as e:
                 errors[i] = e.message
+            except StoreError as e:  # a bad collection name, two property names that are one
+                errors[i] = f"{where}: {e}"
         for name, items in by_coll.items():
             try:
                 res = await self.ops.insert_many(name, [obj for _, obj in items])
@@ -415,19 +427,20 @@ class WeaviateServicer(weaviate_pb2_grpc.WeaviateServicer):
                     coll.delete_many, ids=[m.uuid for m in matches], filters=filters
                 )
                 self.ops.note(coll)
+            # As Weaviate's gRPC handler counts: an object without an error is successful, so a dry run
+            # reports every match as successful (its REST handler counts them as DRYRUN instead).
+            successful = len(matches) if request.dry_run else deleted
             objs = []
             if request.verbose:
                 objs = [
-                    batch_delete_pb2.BatchDeleteObject(
-                        uuid=wire.uuid_bytes(m.uuid), successful=not request.dry_run
-                    )
+                    batch_delete_pb2.BatchDeleteObject(uuid=wire.uuid_bytes(m.uuid), successful=True)
                     for m in matches
                 ]
             return batch_delete_pb2.BatchDeleteReply(
                 took=time.perf_counter() - t0,
-                failed=0 if request.dry_run else len(matches) - deleted,
+                failed=len(matches) - successful,
                 matches=len(matches),
-                successful=deleted,
+                successful=successful,
                 objects=objs,
             )
 

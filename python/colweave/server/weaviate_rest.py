@@ -8,6 +8,7 @@ upper-cased, deleting a missing collection answers 200, unknown keys in a schema
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from typing import Any
 
 import numpy as np
@@ -16,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+import colweave
 from colweave.server import guards
 from colweave.server.errors import (
     BadRequestError,
@@ -26,6 +28,7 @@ from colweave.server.errors import (
 from colweave.server.http_app import ORJSONResponse, read_json
 from colweave.server.state import ServerState
 from colweave.server.weaviate_ops import WeaviateOps
+from colweave.store.errors import StoreError
 from colweave.store.filters import from_weaviate as filters_from_weaviate
 from colweave.store.objects import DataObject, StoredObject
 from colweave.store.results import SearchResult
@@ -83,7 +86,10 @@ def data_object(body: Any, where: str, *, uuid: str | None = None) -> tuple[str,
     oid = uuid if uuid is not None else body.get("id")
     if oid is not None:
         oid = guards.uuid_str(oid, f"{where}.id")
-    return name, DataObject(dict(props), oid, _vectors_from_json(body, where))
+    try:
+        return name, DataObject(dict(props), oid, _vectors_from_json(body, where))
+    except StoreError as e:  # two property names that are one (Name / name)
+        raise ValidationError(f"{where}: {e}") from None
 
 
 def path_name(request: Request) -> str:
@@ -92,6 +98,11 @@ def path_name(request: Request) -> str:
 
 def path_id(request: Request) -> str:
     return guards.uuid_str(request.path_params["id"], "path: id")
+
+
+def shard_name(collection: str) -> str:
+    """The name of a collection's one shard: stable, 12 characters like Weaviate's (which are random)."""
+    return hashlib.sha256(collection.encode()).hexdigest()[:12]
 
 
 def include_vector(request: Request) -> bool:
@@ -121,6 +132,23 @@ def routes(state: ServerState, ops: WeaviateOps) -> list[Route]:
         ops.forget(name)
         return Response(status_code=200)
 
+    async def schema_update(request: Request) -> Response:
+        """``PUT /v1/schema/{class}`` (``collection.config.update``): Weaviate's rules for what may change
+        (``CollectionConfig.updated``); the whole update is refused when one field may not."""
+        body = await read_json(request)
+        coll = await ops.run(ops.store.get_collection, request.path_params["name"])
+        new = await ops.run(coll.config.updated, body)
+        await ops.run(coll.update_config, new)
+        return ORJSONResponse(coll.config.to_weaviate())
+
+    async def schema_delete_property_index(request: Request) -> Response:
+        """``DELETE /v1/schema/{class}/properties/{prop}/index/{filterable|searchable|rangeFilters}``."""
+        p = request.path_params
+        coll = await ops.run(ops.store.get_collection, p["name"])
+        new = await ops.run(coll.config.without_index, p["prop"], p["index"])
+        await ops.run(coll.update_config, new)
+        return Response(status_code=200)
+
     async def schema_add_property(request: Request) -> Response:
         name = path_name(request)
         body = await read_json(request)
@@ -130,6 +158,44 @@ def routes(state: ServerState, ops: WeaviateOps) -> list[Route]:
         coll = await ops.run(ops.store.get_collection, name)
         await ops.run(coll.add_property, prop)
         return ORJSONResponse(prop.to_weaviate())
+
+    async def nodes_of(request: Request) -> Response:
+        """``GET /v1/nodes/{class}``: this one node, with the collection's one shard when ``output=verbose``
+        (``client.cluster.nodes(collection, output=...)``, ``collection.shards()``)."""
+        q = request.query_params
+        output = q.get("output", "minimal")
+        if output not in ("minimal", "verbose"):
+            raise ValidationError(f"output: expected minimal or verbose, got {output!r}")
+        coll = await ops.run(ops.store.get_collection, request.path_params["name"])
+        embedding = state.embedding
+        node: dict[str, Any] = {
+            "name": "node1",
+            "status": "HEALTHY" if state.ready else "UNHEALTHY",
+            "version": state.meta()["version"],
+            "gitHash": "colweave-" + colweave.__version__,
+            "batchStats": {"queueLength": embedding.images.queued if embedding else 0, "ratePerSecond": 0},
+            "shards": None,
+        }
+        if output == "verbose":
+            n = await ops.run(coll.count)
+            shard = {
+                "name": shard_name(coll.name),
+                "class": coll.name,
+                "objectCount": n,
+                "vectorIndexingStatus": "READY",  # indexing is synchronous: a write returns indexed
+                "vectorQueueLength": 0,
+                "compressed": False,
+                "loaded": True,
+            }
+            wanted = q.get("shardName")
+            node["shards"] = [shard] if wanted in (None, shard["name"]) else []
+            node["stats"] = {"shardCount": 1, "objectCount": n}
+        return ORJSONResponse({"nodes": [node]})
+
+    async def schema_shards(request: Request) -> Response:
+        """``GET /v1/schema/{class}/shards`` (``collection.config.get_shards()``): the one shard, ready."""
+        coll = await ops.run(ops.store.get_collection, request.path_params["name"])
+        return ORJSONResponse([{"name": shard_name(coll.name), "status": "READY", "vectorQueueSize": 0}])
 
     async def objects_create(request: Request) -> Response:
         name, obj = data_object(await read_json(request), "object")
@@ -266,7 +332,9 @@ def routes(state: ServerState, ops: WeaviateOps) -> list[Route]:
             raise ValidationError("match.where: a filter is required")
         name = guards.collection_name(match["class"], "match.class")
         guards.json_depth(match["where"], "match.where")
-        dry_run = bool(body.get("dryRun", False))
+        dry_run = body.get("dryRun", False)
+        if not isinstance(dry_run, bool):
+            raise ValidationError(f"dryRun: expected a boolean, got {dry_run!r}")
         verbose = body.get("output", "minimal") == "verbose"
         coll = await ops.run(ops.store.get_collection, name)
         filters = await ops.run(filters_from_weaviate, match["where"])
@@ -277,10 +345,12 @@ def routes(state: ServerState, ops: WeaviateOps) -> list[Route]:
             else await ops.heavy(coll.delete_many, ids=[m.uuid for m in matches], filters=filters)
         )
         ops.note(coll)
+        # As Weaviate's REST handler counts: a dry run's objects are DRYRUN, neither successful nor failed
+        # (its gRPC handler counts them as successful).
         results: dict[str, Any] = {
             "matches": len(matches),
             "limit": guards.MAX_RESULTS,
-            "successful": deleted,
+            "successful": 0 if dry_run else deleted,
             "failed": 0 if dry_run else len(matches) - deleted,
         }
         if verbose:
@@ -295,10 +365,19 @@ def routes(state: ServerState, ops: WeaviateOps) -> list[Route]:
         Route("/v1/schema", schema_list, methods=["GET"], name="schema_list"),
         Route("/v1/schema", schema_create, methods=["POST"], name="schema_create"),
         Route("/v1/schema/{name}", schema_get, methods=["GET"], name="schema_get"),
+        Route("/v1/schema/{name}", schema_update, methods=["PUT"], name="schema_update"),
         Route("/v1/schema/{name}", schema_delete, methods=["DELETE"], name="schema_delete"),
+        Route(
+            "/v1/schema/{name}/properties/{prop}/index/{index}",
+            schema_delete_property_index,
+            methods=["DELETE"],
+            name="schema_delete_property_index",
+        ),
         Route(
             "/v1/schema/{name}/properties", schema_add_property, methods=["POST"], name="schema_add_property"
         ),
+        Route("/v1/nodes/{name}", nodes_of, methods=["GET"], name="nodes_of"),
+        Route("/v1/schema/{name}/shards", schema_shards, methods=["GET"], name="schema_shards"),
         Route("/v1/objects", objects_create, methods=["POST"], name="objects_create"),
         Route("/v1/objects", objects_list, methods=["GET"], name="objects_list"),
         # HEAD before GET: Starlette's GET routes answer HEAD too.

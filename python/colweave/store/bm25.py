@@ -55,6 +55,10 @@ class InvertedIndex:
         for p in self.config.properties:
             if p.index_searchable and p.data_type in ("text", "text[]") and p.name not in self.fields:
                 self.fields[p.name] = _Field(p)
+        for name in list(self.fields):  # an index deleted from the schema (indexSearchable turned off)
+            current = self.config.property(name)
+            if current is None or not current.index_searchable:
+                del self.fields[name]
         inv = self.config.inverted_index
         self.stopwords = stopwords(inv.stopwords_preset, inv.stopwords_additions, inv.stopwords_removals)
 

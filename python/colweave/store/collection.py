@@ -181,6 +181,32 @@ class Collection:
             self._schema_changed()
             # A new searchable property has no values yet: nothing to index.
 
+    def update_config(self, new: CollectionConfig) -> None:
+        """Replaces the config with ``new``, durably: a class update (``CollectionConfig.updated``) or a
+        deleted property index (``CollectionConfig.without_index``). ``new`` has the same properties (in
+        their data types and tokenizations) and vectors; what it changes is read at query time."""
+        with self._lock:
+            same = [(p.name, p.data_type, p.tokenization) for p in self._config.properties]
+            if [(p.name, p.data_type, p.tokenization) for p in new.properties] != same or set(
+                new.vectors
+            ) != set(self._config.vectors):
+                raise SchemaError(f"{self.name}: an update cannot change the properties or vectors")
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._meta_set("config", json.dumps(new.to_weaviate()))
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            cfg = self._config  # the object readers (and the BM25 index) hold: updated in place
+            cfg.description = new.description
+            cfg.properties[:] = new.properties
+            cfg.vectors.update(new.vectors)
+            cfg.inverted_index = new.inverted_index
+            cfg.extra = new.extra
+            cfg.legacy = new.legacy
+            self._schema_changed()
+
     # -- preparing writes ----------------------------------------------------------------------------
     def _target(self, target_vector: str | None) -> str:
         names = list(self._config.vectors)

@@ -14,6 +14,7 @@ run, ``?`` one character); on arrays a comparison holds when it holds for some e
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import re
 import uuid as uuidlib
@@ -473,12 +474,20 @@ def _compile(f: _Base, config: CollectionConfig) -> Predicate:
         ts = [_time_ms(v, f.target) for v in _as_list(op, f.value)]
         attr = "created" if f.target == "creation_time" else "updated"
         return _scalar_pred(op, ts, lambda r: [getattr(r, attr)])
+    length = _LEN.fullmatch(f.name)
+    if length is not None:
+        return _length_pred(f, length.group(1), config)
     prop = config.property(f.name)
     if prop is None:
         raise FilterError(f"no such prop with name {f.name!r} found in class {config.name!r} in the schema")
-    where = f"property {f.name!r}"
+    where = f"property {prop.name!r}"
     t = prop.data_type
     base = t.removesuffix("[]")
+    if op != "is_none" and not (prop.index_filterable or prop.index_searchable or prop.index_range_filters):
+        raise FilterError(
+            f"Filtering by property '{prop.name}' requires inverted index. Is `indexFilterable` option of "
+            f"property '{prop.name}' enabled? Set it to `true` or leave empty"
+        )
     if op == "is_none":
         if not isinstance(f.value, bool):
             raise FilterError(f"{where}: is_none takes a boolean")
@@ -513,6 +522,7 @@ def _compile(f: _Base, config: CollectionConfig) -> Predicate:
     if op == "like":
         raise FilterError(f"{where}: like is only supported on text properties")
     if base in ("int", "number"):
+        values = [_number(v, base == "int", where, t) for v in values]
         if not all(_finite_number(v) for v in values):
             raise FilterError(f"{where}: expected numbers (finite) for a {t} property, got {_short(f.value)}")
         return _scalar_pred(op, values, lambda r: _elems(r.props.get(prop.name)))
@@ -521,6 +531,10 @@ def _compile(f: _Base, config: CollectionConfig) -> Predicate:
             raise FilterError(f"{where}: expected booleans for a {t} property, got {_short(f.value)}")
         return _scalar_pred(op, values, lambda r: _elems(r.props.get(prop.name)))
     if base == "date":
+        # A date property takes RFC 3339 dates only (Weaviate: "expected value to be time.Time (or
+        # parseable string)"); milliseconds are for the creation / update time filters.
+        if not all(isinstance(v, str | dt.datetime) for v in values):
+            raise FilterError(f"{where}: expected RFC 3339 dates for a {t} property, got {f.value!r}")
         ts = [_time_ms(v, where) for v in values]
         return _scalar_pred(
             op, ts, lambda r: [_time_ms(x, where) for x in _elems(r.props.get(prop.name)) or ()] or None
@@ -529,6 +543,59 @@ def _compile(f: _Base, config: CollectionConfig) -> Predicate:
         ids = [_uuid(v, where) for v in values]
         return _scalar_pred(op, ids, lambda r: _elems(r.props.get(prop.name)))
     raise FilterError(f"{where}: data type {t} cannot be filtered")  # pragma: no cover
+
+
+_LEN = re.compile(r"len\((.+)\)")
+
+
+def _length_pred(f: Where, name: str, config: CollectionConfig) -> Predicate:
+    """``Filter.by_property(name, length=True)`` (path ``len(name)``): a text's length in characters, an
+    array's in elements, 0 for a missing value; needs ``invertedIndexConfig.indexPropertyLength``."""
+    if not config.inverted_index.extra.get("indexPropertyLength"):
+        raise FilterError(
+            "Property length must be indexed to be filterable! add `IndexPropertyLength: true` to the "
+            f"invertedIndexConfig in {config.name}.  Geo-coordinates, phone numbers and data blobs are not "
+            "supported by property length."
+        )
+    prop = config.property(name)
+    if prop is None:
+        raise FilterError(f"no such prop with name {name!r} found in class {config.name!r} in the schema")
+    where = f"len({prop.name})"
+    if prop.data_type != "text" and not prop.data_type.endswith("[]"):
+        raise FilterError(
+            f"{where}: property length is indexed for text and array properties, not {prop.data_type}"
+        )
+    if f.operator in ("like", "is_none"):
+        raise FilterError(f"{where}: operator {f.operator} is not supported for a property length")
+    values = [_number(v, True, where, "length") for v in _as_list(f.operator, f.value)]
+
+    def length(r: Record) -> list[Any]:
+        v = r.props.get(prop.name)
+        return [len(v) if isinstance(v, str | list) else 0]
+
+    return _scalar_pred(f.operator, values, length)
+
+
+def _number(v: Any, integer: bool, where: str, t: str) -> int | float:
+    """A filter value for an int or number property, as Weaviate takes it: a number, or a string that
+    parses as one; for an int property it must be whole (``1.0`` is 1, ``1.2`` is an error)."""
+    x: Any = v
+    if isinstance(x, str):
+        try:
+            x = float(x)
+        except ValueError:
+            raise FilterError(f"{where}: expected numbers for a {t} property, got {v!r}") from None
+    if isinstance(x, bool) or not isinstance(x, int | float):
+        raise FilterError(f"{where}: expected numbers for a {t} property, got {v!r}")
+    if not integer:
+        return float(x)
+    if isinstance(x, float):
+        if not math.isfinite(x):
+            raise FilterError(f"{where}: filtering for integer, but received a non-finite number {v!r}")
+        if not x.is_integer():
+            raise FilterError(f"{where}: filtering for integer, but received a floating point number {v!r}")
+        return int(x)
+    return x
 
 
 def _elems(v: Any) -> list[Any] | None:

@@ -16,7 +16,7 @@ import numpy.typing as npt
 
 from colweave.layout import PageLayout
 from colweave.store.errors import ObjectError
-from colweave.store.schema import UUID_RE, Property
+from colweave.store.schema import UUID_RE, Property, lowercase_first
 from colweave.store.tokenize import tokenize_value
 
 SCHEMA_SQL = """
@@ -85,12 +85,31 @@ VectorInput = npt.ArrayLike
 @dataclass
 class DataObject:
     """One object to insert: properties, an optional UUID, optional multi-vectors by vector name, and
-    optionally the page layout of a vector (``colweave.layout``; only for vectors given here)."""
+    optionally the page layout of a vector (``colweave.layout``; only for vectors given here).
+
+    Property names have their first letter lower-cased, as Weaviate stores them (``{"Name": ...}`` is
+    property ``name``); two keys that become the same name are an error."""
 
     properties: dict[str, Any] = field(default_factory=dict)
     uuid: str | uuidlib.UUID | None = None
     vectors: dict[str, VectorInput] | None = None
     layouts: dict[str, PageLayout] | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.properties, dict):
+            return  # the store reports it per object
+        if all(not isinstance(k, str) or k[:1] == k[:1].lower() for k in self.properties):
+            return
+        out: dict[str, Any] = {}
+        for k, v in self.properties.items():
+            name = lowercase_first(k) if isinstance(k, str) else k
+            if name in out:
+                raise ObjectError(
+                    f"property {name!r} is given twice (property names are case-insensitive "
+                    "in their first letter)"
+                )
+            out[name] = v
+        self.properties = out
 
 
 @dataclass

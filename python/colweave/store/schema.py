@@ -31,6 +31,9 @@ TOKENIZATIONS = ("word", "lowercase", "whitespace", "field")
 MULTI2MULTIVEC = "multi2multivec-weaviate"
 VECTORIZERS = ("none", MULTI2MULTIVEC)
 DISTANCES = ("cosine", "dot")
+# Weaviate's distances for single vectors (the legacy, collection-level vector index).
+SINGLE_DISTANCES = ("cosine", "dot", "l2-squared", "manhattan", "hamming")
+INDEX_TYPES = ("hnsw", "flat", "dynamic")
 STOPWORD_PRESETS = ("en", "none")
 # Bounds on the sizes a config multiplies: MUVERA's encoding has repetitions * 2^ksim * dprojections
 # floats per object (Weaviate's defaults: 10 * 16 * 16 = 2560); candidate pools (ef, dynamicEf*) and
@@ -85,7 +88,7 @@ def _hnsw_defaults() -> JSON:
         "bq": {"enabled": False},
         "sq": {"enabled": False, "trainingLimit": 100000, "rescoreLimit": 20},
         "rq": {"enabled": False, "bits": 8, "rescoreLimit": 20},
-        "filterStrategy": "sweeping",
+        "filterStrategy": "acorn",  # Weaviate >= 1.34 (HNSW_DEFAULT_FILTER_STRATEGY unset)
         "multivector": None,  # placeholder keeping Weaviate's key order; filled by MultiVectorConfig
         "skipDefaultQuantization": False,
         "trackDefaultQuantization": False,
@@ -163,6 +166,26 @@ def _float(d: JSON, key: str, default: float, where: str) -> float:
     return f
 
 
+def lowercase_first(name: str) -> str:
+    """Weaviate's property-name rule: the first letter is lower-cased wherever a name enters (creating a
+    collection, adding a property, an object's keys, filters, returned and searched properties)."""
+    return name[:1].lower() + name[1:]
+
+
+def _module_error(where: str, module: Any) -> SchemaError:
+    """The error for a module colweave does not run, naming it and saying what kind of module it is."""
+    m = str(module)
+    if m.startswith("generative-"):
+        what = "colweave runs no generative (RAG) modules"
+    elif m.startswith("reranker-"):
+        what = "colweave runs no reranker modules"
+    elif re.match(r"^(text2|multi2|img2|ref2)", m):
+        what = f"colweave vectorizes with {MULTI2MULTIVEC} only (or self-provided vectors: vectorizer none)"
+    else:
+        what = f"colweave runs {MULTI2MULTIVEC} only"
+    return SchemaError(f"{where}: module {m!r} is not available: {what}")
+
+
 def normalize_class_name(name: str) -> str:
     """The one check every collection name passes wherever it enters (REST, gRPC, the library): Weaviate
     upper-cases the first letter, then the name must match ``^[A-Z][_0-9A-Za-z]{0,254}$``. A name that
@@ -221,6 +244,7 @@ class Property:
             raise SchemaError(
                 f"properties: invalid property name {_short(name)}: it must match /[_A-Za-z][_0-9A-Za-z]*/"
             )
+        name = lowercase_first(name)
         if name.lower() in RESERVED_PROPERTY_NAMES:
             raise SchemaError(f"properties: {name!r} is a reserved property name")
         where = f"property {name!r}"
@@ -386,10 +410,7 @@ class VectorConfig:
             raise SchemaError(f"{where}.vectorizer: expected one vectorizer, got {vz!r}")
         ((module, mcfg),) = vz.items()
         if module not in VECTORIZERS:
-            raise SchemaError(
-                f"{where}.vectorizer: module {module!r} is not available "
-                f"(available: {', '.join(VECTORIZERS)})"
-            )
+            raise _module_error(f"{where}.vectorizer", module)
         mcfg = copy.deepcopy(mcfg) if isinstance(mcfg, dict) else {}
         if module == MULTI2MULTIVEC:
             fields = mcfg.get("imageFields")
@@ -533,6 +554,9 @@ class CollectionConfig:
     inverted_index: InvertedIndexConfig = field(default_factory=InvertedIndexConfig)
     description: str | None = None
     extra: JSON = field(default_factory=_top_defaults)
+    # The collection-level ("legacy") vector index of a collection without named vectors, as Weaviate
+    # writes it: ``vectorizer`` (always "none" here), ``vectorIndexType``, ``vectorIndexConfig``.
+    legacy: JSON | None = None
 
     def __post_init__(self) -> None:
         self.name = normalize_class_name(self.name)
@@ -559,6 +583,8 @@ class CollectionConfig:
                     )
 
     def property(self, name: str) -> Property | None:
+        """The property called ``name`` (first letter lower-cased, as Weaviate stores names)."""
+        name = lowercase_first(name)
         for p in self.properties:
             if p.name == name:
                 return p
@@ -571,6 +597,13 @@ class CollectionConfig:
         name = d.get("class") or d.get("name")
         if not isinstance(name, str):
             raise SchemaError("class: a collection needs a name")
+        mc = d.get("moduleConfig")  # first: a module colweave does not run is the error to report
+        if mc is not None:
+            if not isinstance(mc, dict):
+                raise SchemaError("moduleConfig: expected an object")
+            for module in mc:
+                if module not in VECTORIZERS:
+                    raise _module_error("moduleConfig", module)
         props_raw = d.get("properties") or []
         if not isinstance(props_raw, list):
             raise SchemaError("properties: expected a list")
@@ -579,18 +612,17 @@ class CollectionConfig:
         if not isinstance(vc, dict):
             raise SchemaError("vectorConfig: expected an object")
         vectors = {n: VectorConfig.from_weaviate(n, v) for n, v in vc.items()}
-        legacy = d.get("vectorizer")
-        if legacy not in (None, "none") or d.get("vectorIndexConfig"):
-            raise SchemaError(
-                "vectorizer: colweave supports named multi-vectors only (vectorConfig); "
-                "a collection-level vectorizer or vectorIndexConfig is not supported"
-            )
+        legacy = _legacy_vector_index(d, bool(vectors))
         extra = _top_defaults()
         for k in ("multiTenancyConfig", "replicationConfig", "shardingConfig"):
             if isinstance(d.get(k), dict):
                 extra[k] = _merge(extra[k], d[k])
         if extra["multiTenancyConfig"].get("enabled"):
             raise SchemaError("multiTenancyConfig.enabled: multi-tenancy is not supported")
+        for key in ("objectTtlConfig", "objectTTLConfig"):
+            ttl = d.get(key)
+            if isinstance(ttl, dict) and ttl.get("enabled"):
+                raise SchemaError(f"{key}.enabled: object expiry (time-to-live) is not supported")
         desc = d.get("description")
         return cls(
             name=name,
@@ -599,12 +631,171 @@ class CollectionConfig:
             inverted_index=InvertedIndexConfig.from_weaviate(d.get("invertedIndexConfig")),
             description=desc if isinstance(desc, str) else None,
             extra=extra,
+            legacy=legacy,
         )
+
+    # -- updates: Weaviate's PUT /v1/schema/{class}, deleting a property index ----------------------------
+    def updated(self, body: JSON) -> CollectionConfig:
+        """The config after Weaviate's class update with ``body``: the complete class, as the client sends it
+        (the current config with the changes merged in). As in Weaviate, the description, the inverted
+        index's bm25, stopwords and cleanup interval, the vector indexes' other fields (ef, dynamic ef, flat
+        search cutoff, vector cache, filter strategy) and the replication settings may change, and the
+        properties their descriptions; the class name, vectorizers, vector index types, efConstruction,
+        maxConnections, cleanupIntervalSeconds, distance, multi-vector and MUVERA settings, the timestamp /
+        null-state / property-length indexes and the shard counts may not, and a replication factor above
+        1 is refused as on a one-node Weaviate. Raises SchemaError naming the field."""
+        if not isinstance(body, dict):
+            raise SchemaError("expected a collection (class) object")
+        given = body.get("class")
+        if given is not None and (not isinstance(given, str) or normalize_class_name(given) != self.name):
+            raise SchemaError(f"class name is immutable: attempted change from {self.name!r} to {given!r}")
+        body = copy.deepcopy(body)
+        body["class"] = self.name
+        inv = body.get("invertedIndexConfig")
+        if isinstance(inv, dict):  # parts left out keep their values (Weaviate fills them from the class)
+            current = self.inverted_index.to_weaviate()
+            for key in ("bm25", "stopwords"):
+                if inv.get(key) is None:
+                    inv[key] = current[key]
+        new = CollectionConfig.from_weaviate(body)
+        self._check_properties_update(new)
+        self._check_vectors_update(new)
+        self._check_inverted_update(new)
+        old_rep, new_rep = self.extra["replicationConfig"], new.extra["replicationConfig"]
+        if old_rep.get("factor") != new_rep.get("factor"):
+            factor = new_rep.get("factor")
+            if isinstance(factor, bool) or not isinstance(factor, int) or factor < 1:
+                raise SchemaError(f"replicationConfig.factor: expected a positive integer, got {factor!r}")
+            if factor > 1:
+                raise SchemaError(f"cannot scale to {factor} replicas, cluster has only 1 nodes")
+        old_sh, new_sh = self.extra["shardingConfig"], new.extra["shardingConfig"]
+        for key, label in (
+            ("desiredCount", "re-sharding not supported yet: shard count is immutable"),
+            ("virtualPerPhysical", "virtual shards per physical is immutable"),
+        ):
+            if old_sh.get(key) != new_sh.get(key):
+                raise SchemaError(
+                    f'{label}: attempted change from "{old_sh.get(key)}" to "{new_sh.get(key)}"'
+                )
+        new.extra["shardingConfig"] = copy.deepcopy(old_sh)  # the actual counts are the server's
+        by_name = {p.name: p for p in new.properties}
+        new.properties = [by_name[p.name] for p in self.properties]  # the properties keep their order
+        return new
+
+    def _check_properties_update(self, new: CollectionConfig) -> None:
+        fixed = (
+            "property fields other than description cannot be updated through updating the class. Use the "
+            'add property feature (e.g. "POST /v1/schema/{className}/properties") '
+            "to add additional properties"
+        )
+        if sorted(p.name for p in new.properties) != sorted(p.name for p in self.properties):
+            raise SchemaError(fixed)
+        for p in self.properties:
+            q = new.property(p.name)
+            assert q is not None
+            a, b = p.to_weaviate(), q.to_weaviate()
+            ma, mb = a.pop("moduleConfig", None) or {}, b.pop("moduleConfig", None) or {}
+            for module, cfg in ma.items():
+                if module not in mb:
+                    raise SchemaError(f"property {p.name!r}: module {module!r} configuration was removed")
+                if mb[module] != cfg:
+                    raise SchemaError(
+                        f"property {p.name!r}: module {module!r} configuration cannot be updated"
+                    )
+            a.pop("description", None)
+            b.pop("description", None)
+            if a != b:
+                raise SchemaError(f"property {p.name!r}: {fixed}")
+
+    def _check_vectors_update(self, new: CollectionConfig) -> None:
+        for name, old in self.vectors.items():
+            v = new.vectors.get(name)
+            if v is None:
+                raise SchemaError(f"missing config for vector {name!r}")
+            if v.index_type != old.index_type:
+                raise SchemaError(
+                    f"vector index type of vector {name!r} is immutable: attempted change from "
+                    f"{old.index_type!r} to {v.index_type!r}"
+                )
+            if v.vectorizer != old.vectorizer:
+                raise SchemaError(
+                    f"vectorizer of vector {name!r} is immutable: attempted change from "
+                    f"{old.vectorizer!r} to {v.vectorizer!r}"
+                )
+            if v.vectorizer_config != old.vectorizer_config:
+                raise SchemaError(f"vectorizer config of vector {name!r} is immutable for class {self.name}")
+            old_idx, new_idx = old.to_weaviate()["vectorIndexConfig"], v.to_weaviate()["vectorIndexConfig"]
+            _check_index_update(f"vector {name!r}: ", old.index_type, old_idx, new_idx)
+            for key in ("skipDefaultQuantization", "trackDefaultQuantization"):
+                if key in old_idx:
+                    v.index_extra[key] = old_idx[key]
+        added = sorted(set(new.vectors) - set(self.vectors))
+        if added:
+            raise SchemaError(
+                "vectorConfig: adding named vectors to an existing collection is not supported "
+                f"(new: {', '.join(added)})"
+            )
+        if (self.legacy is None) != (new.legacy is None):
+            before = (self.legacy or {}).get("vectorizer", "")
+            after = (new.legacy or {}).get("vectorizer", "")
+            raise SchemaError(f"vectorizer is immutable: attempted change from {before!r} to {after!r}")
+        if self.legacy is not None and new.legacy is not None:
+            if self.legacy["vectorIndexType"] != new.legacy["vectorIndexType"]:
+                raise SchemaError(
+                    "vector index type is immutable: attempted change from "
+                    f"{self.legacy['vectorIndexType']!r} to {new.legacy['vectorIndexType']!r}"
+                )
+            _check_index_update(
+                "",
+                self.legacy["vectorIndexType"],
+                self.legacy["vectorIndexConfig"],
+                new.legacy["vectorIndexConfig"],
+            )
+
+    def _check_inverted_update(self, new: CollectionConfig) -> None:
+        old, upd = self.inverted_index.extra, new.inverted_index.extra
+        for key, label in (
+            ("indexTimestamps", "indexTimestamp"),
+            ("indexNullState", "indexNullState"),
+            ("indexPropertyLength", "indexPropertyLength"),
+        ):
+            a, b = bool(old.get(key, False)), bool(upd.get(key, False))
+            if a != b:
+                raise SchemaError(f'"{label}" setting is immutable. Value changed from "{a}" to "{b}"')
+        cleanup = upd.get("cleanupIntervalSeconds", 60)
+        if isinstance(cleanup, bool) or not isinstance(cleanup, int | float) or cleanup < 0:
+            raise SchemaError(
+                "invertedIndexConfig.cleanupIntervalSeconds: cleanup interval seconds must be > 0"
+            )
+
+    def without_index(self, prop_name: str, index: str) -> CollectionConfig:
+        """The config with one index of one property removed (Weaviate's ``DELETE
+        /v1/schema/{class}/properties/{prop}/index/{filterable|searchable|rangeFilters}``); removing an
+        index that is already off changes nothing."""
+        attr = {
+            "filterable": "index_filterable",
+            "searchable": "index_searchable",
+            "rangeFilters": "index_range_filters",
+            "rangeable": "index_range_filters",
+        }.get(index)
+        if attr is None:
+            raise SchemaError(f"invalid property index type: {index}")
+        if not prop_name:
+            raise SchemaError("property name cannot be empty")
+        if self.property(prop_name) is None:
+            raise SchemaError(f"property name {prop_name}: not found")
+        new = CollectionConfig.from_weaviate(self.to_weaviate())
+        p = new.property(prop_name)
+        assert p is not None
+        setattr(p, attr, False)
+        return new
 
     def to_weaviate(self) -> JSON:
         out: JSON = {}
         if self.vectors:
             out["vectorConfig"] = {n: v.to_weaviate() for n, v in self.vectors.items()}
+        if self.legacy is not None:
+            out.update(copy.deepcopy(self.legacy))
         out["class"] = self.name
         if self.description is not None:
             out["description"] = self.description
@@ -612,6 +803,152 @@ class CollectionConfig:
         out["invertedIndexConfig"] = self.inverted_index.to_weaviate()
         out.update(copy.deepcopy(self.extra))
         return out
+
+
+def _go(v: Any) -> str:
+    """A value as Weaviate's messages print it (Go's %v: true/false, <nil>)."""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    return "<nil>" if v is None else str(v)
+
+
+def _immutable(where: str, label: str, a: Any, b: Any) -> None:
+    if a != b:
+        raise SchemaError(f'{where}{label} is immutable: attempted change from "{_go(a)}" to "{_go(b)}"')
+
+
+def _part(d: JSON, key: str) -> JSON:
+    v = d.get(key)
+    return v if isinstance(v, dict) else {}
+
+
+def _check_hnsw_update(where: str, old: JSON, new: JSON) -> None:
+    """hnsw's ValidateUserConfigUpdate; colweave adds MUVERA's parameters (its stored encodings depend
+    on them)."""
+    for key in ("efConstruction", "maxConnections", "cleanupIntervalSeconds", "distance"):
+        _immutable(where, key, old.get(key), new.get(key))
+    om, nm = _part(old, "multivector"), _part(new, "multivector")
+    _immutable(where, "multivector enabled", bool(om.get("enabled")), bool(nm.get("enabled")))
+    omu, nmu = _part(om, "muvera"), _part(nm, "muvera")
+    _immutable(where, "muvera enabled", bool(omu.get("enabled")), bool(nmu.get("enabled")))
+    if om.get("enabled"):
+        for key in ("ksim", "dprojections", "repetitions"):
+            _immutable(where, f"muvera {key}", omu.get(key), nmu.get(key))
+    orq, nrq = _part(old, "rq"), _part(new, "rq")
+    if orq.get("enabled") and nrq.get("enabled"):
+        _immutable(where, "rq bits", orq.get("bits"), nrq.get("bits"))
+
+
+def _check_flat_update(where: str, old: JSON, new: JSON) -> None:
+    """flat's ValidateUserConfigUpdate: the distance and whether each compression is on are fixed."""
+    _immutable(where, "distance", old.get("distance"), new.get("distance"))
+    _immutable(where, "pq.cache", _part(old, "pq").get("cache"), _part(new, "pq").get("cache"))
+    for q in ("pq", "bq", "rq"):
+        _immutable(where, q, bool(_part(old, q).get("enabled")), bool(_part(new, q).get("enabled")))
+    _immutable(where, "rq.bits", _part(old, "rq").get("bits"), _part(new, "rq").get("bits"))
+
+
+def _check_index_update(where: str, index_type: str, old: JSON, new: JSON) -> None:
+    """Refuses a change Weaviate refuses between two ``vectorIndexConfig``s of ``index_type``; the
+    default-quantization bookkeeping keeps its old values (Weaviate does not let a client change it)."""
+    if index_type == "flat":
+        _check_flat_update(where, old, new)
+    elif index_type == "dynamic":
+        _immutable(where, "distance", old.get("distance"), new.get("distance"))
+        _check_flat_update(where, _part(old, "flat"), _part(new, "flat"))
+        _check_hnsw_update(where, _part(old, "hnsw"), _part(new, "hnsw"))
+    else:
+        _check_hnsw_update(where, old, new)
+    for key in ("skipDefaultQuantization", "trackDefaultQuantization"):
+        if key in old:
+            new[key] = old[key]
+
+
+def _legacy_vector_index(d: JSON, has_named_vectors: bool) -> JSON | None:
+    """The collection-level vector index of ``d``: what Weaviate keeps for a collection created without
+    named vectors (``Configure.Vectorizer.none()``, or nothing at all), its defaults filled in. None for a
+    collection of named vectors only."""
+    vz = d.get("vectorizer")
+    if vz is not None and not isinstance(vz, str):
+        raise SchemaError(f"vectorizer: expected a module name, got {vz!r}")
+    if vz not in (None, "", "none"):
+        if vz == MULTI2MULTIVEC:
+            raise SchemaError(
+                f"vectorizer: {MULTI2MULTIVEC} (a multi-vector module) is only configurable with named "
+                "vectors (vectorConfig)"
+            )
+        raise _module_error("vectorizer", vz)
+    itype = d.get("vectorIndexType")
+    raw = d.get("vectorIndexConfig")
+    if has_named_vectors and not itype and not raw:
+        return None  # named vectors only (a "vectorizer": "none" beside them says nothing more)
+    if has_named_vectors:
+        raise SchemaError(
+            "vectorizer: a collection-level vector index next to named vectors (vectorConfig) is not "
+            "supported: configure every vector in vectorConfig"
+        )
+    itype = itype or "hnsw"
+    if itype not in INDEX_TYPES:
+        raise SchemaError(
+            f"vectorIndexType: unsupported vector index type: {itype!r} (supported: {', '.join(INDEX_TYPES)})"
+        )
+    raw = raw if raw is not None else {}
+    if not isinstance(raw, dict):
+        raise SchemaError("vectorIndexConfig: expected an object")
+    defaults = {"hnsw": _single_hnsw_defaults, "flat": _flat_defaults, "dynamic": _dynamic_defaults}[itype]()
+    idx = _merge(defaults, raw)
+    for where, part in (("", idx), (".hnsw", idx.get("hnsw")), (".flat", idx.get("flat"))):
+        if not isinstance(part, dict):
+            if where:
+                continue
+            raise SchemaError("vectorIndexConfig: expected an object")  # pragma: no cover - merged dict
+        mv = part.get("multivector")
+        if isinstance(mv, dict) and mv.get("enabled"):
+            raise SchemaError(
+                f"vectorIndexConfig{where}.multivector: a multi-vector index is only configurable with "
+                "named vectors (vectorConfig)"
+            )
+        if "distance" in part and part["distance"] not in SINGLE_DISTANCES:
+            raise SchemaError(
+                f"vectorIndexConfig{where}.distance: {part['distance']!r} is not a distance "
+                f"(supported: {', '.join(SINGLE_DISTANCES)})"
+            )
+    return {"vectorizer": "none", "vectorIndexType": itype, "vectorIndexConfig": idx}
+
+
+def _single_hnsw_defaults() -> JSON:
+    """Weaviate's hnsw config of a single-vector index."""
+    out = _hnsw_defaults()
+    out["multivector"] = {"enabled": False, "aggregation": "maxSim", "muvera": MuveraConfig().to_weaviate()}
+    return out
+
+
+def _flat_defaults() -> JSON:
+    """Weaviate's flat index config (entities/vectorindex/flat: SetDefaults)."""
+
+    def compression() -> JSON:
+        return {"enabled": False, "rescoreLimit": -1, "cache": False}
+
+    return {
+        "distance": "cosine",
+        "vectorCacheMaxObjects": 1000000000000,
+        "pq": compression(),
+        "bq": compression(),
+        "sq": compression(),
+        "rq": {**compression(), "bits": 8},
+        "skipDefaultQuantization": False,
+        "trackDefaultQuantization": False,
+    }
+
+
+def _dynamic_defaults() -> JSON:
+    """Weaviate's dynamic index config: flat until ``threshold`` objects, then hnsw."""
+    return {
+        "distance": "cosine",
+        "threshold": 10000,
+        "hnsw": _single_hnsw_defaults(),
+        "flat": _flat_defaults(),
+    }
 
 
 # --- values ---------------------------------------------------------------------------------------------
