@@ -172,18 +172,33 @@ def test_full_disk_loses_nothing_and_recovers(tmpfs: Path, tmp_path: Path) -> No
     s = Store(data)
     c = s.create_collection(config(), vector_dtype="float32")
     n = 1
-    # 1. Fill with batches until one fails, then with ever smaller batches: each failure must leave
-    #    nothing behind, each success after a failure must land exactly (not after a failed write's bytes).
+    # 1. Fill with batches until one fails; then free a little space (one 64 KiB piece) and go on, so
+    #    that writes succeed right after failed ones (a failed write must leave no bytes for the next to
+    #    land after); once no pieces are left, try ever smaller batches until even one object fails.
+    pieces = [tmpfs / f"piece{i}" for i in range(8)]
+    for p in pieces:
+        fill_file(p, 64 << 10)
     batch = 16
+    after_failure = 0  # batches acknowledged after a failed one
+    failed_last = False
     while True:
         if insert(c, list(range(n, n + batch)), acked):
-            pass
+            after_failure += failed_last
+            failed_last = False
         else:
             failures += 1
-            if batch == 1 and failures >= 12:
+            failed_last = True
+            if pieces:
+                pieces.pop().unlink()
+            elif batch == 1:
                 break
-            batch = max(1, batch // 2)
+            else:
+                batch = max(1, batch // 2)
         n += batch
+    for _ in range(4):
+        assert not insert(c, [n], acked)
+        failures += 1
+        n += 1
     first_full = len(acked)
     verify(c, acked)  # reads keep working on a full disk
     # 2. Take the last bytes, then every kind of write fails cleanly.
@@ -205,9 +220,27 @@ def test_full_disk_loses_nothing_and_recovers(tmpfs: Path, tmp_path: Path) -> No
     except StorageFullError:
         failures += 1
     verify(c, acked)
+    # Reopening on the full disk: reads work (or, if SQLite cannot create its shared-memory file, the
+    # open fails with StorageFullError — never anything worse).
+    s.close()
+    reopened_full = False
+    try:
+        s = Store(data)
+        c = s.get_collection("Full")
+    except StorageFullError:
+        pass
+    else:
+        reopened_full = True
+        verify(c, acked)
+        assert not insert(c, [n], acked)
+        failures += 1
+        n += 1
+        s.close()
     # 3. Space is back: writes succeed again and land exactly.
     (tmpfs / "last-bytes").unlink()
     ballast.unlink()
+    s = Store(data)
+    c = s.get_collection("Full")
     for _ in range(6):
         assert insert(c, list(range(n, n + 4)), acked)
         n += 4
@@ -261,8 +294,10 @@ def test_full_disk_loses_nothing_and_recovers(tmpfs: Path, tmp_path: Path) -> No
     with Store(data) as s4:
         verify(s4.get_collection("Full"), acked)
     print(
-        f"\ndisk full on a {SIZE} tmpfs: {first_full} objects acknowledged before the disk filled, "
+        f"\ndisk full on a {SIZE} tmpfs: {first_full} objects acknowledged while filling it "
+        f"({after_failure} batches of them after a failed write), "
         f"{failures} writes refused with StorageFullError (last {last} bytes taken by a file), "
         f"{len(child_acked)} acknowledged by a writer killed with SIGKILL after {full} refusals, "
-        f"{len(acked)} acknowledged objects verified exactly after reopening"
+        f"{len(acked)} acknowledged objects verified exactly after reopening; "
+        f"reopened and read while full: {reopened_full}"
     )

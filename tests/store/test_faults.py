@@ -463,3 +463,28 @@ def test_collection_create_and_delete_fail_cleanly(tmp_path: Path, monkeypatch: 
     s.close()
     with Store(data) as s2:
         assert s2.list_collections() == ["Faults"]
+
+
+@pytest.mark.parametrize("code", [errno.ENOSPC, errno.EDQUOT])
+def test_quota_and_disk_full_are_storage_full(
+    coll: tuple[Store, Collection], monkeypatch: pytest.MonkeyPatch, code: int
+) -> None:
+    """EDQUOT (a quota) reads as a full disk too; other OS errors stay what they are."""
+    _, c = coll
+    real = os.pwrite
+
+    def pwrite(fd: int, data: Any, offset: int) -> int:
+        raise OSError(code, os.strerror(code))
+
+    monkeypatch.setattr(segments_mod.os, "pwrite", pwrite)
+    with pytest.raises(StorageFullError, match="disk is full"):
+        c.insert({"title": "x"}, vectors={"b": np.ones((2, DIM), np.float32)})
+    monkeypatch.setattr(
+        segments_mod.os, "pwrite", lambda *a: (_ for _ in ()).throw(OSError(errno.EIO, "I/O"))
+    )
+    with pytest.raises(OSError, match="I/O") as info:
+        c.insert({"title": "x"}, vectors={"b": np.ones((2, DIM), np.float32)})
+    assert not isinstance(info.value, StorageFullError)
+    monkeypatch.setattr(segments_mod.os, "pwrite", real)
+    c.insert({"title": "y"}, vectors={"b": np.ones((2, DIM), np.float32)})
+    assert len(c) == 1

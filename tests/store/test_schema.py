@@ -176,9 +176,9 @@ def configs(draw: st.DrawFn) -> dict:
                     "enabled": True,
                     "muvera": {
                         "enabled": draw(st.booleans()),
-                        "ksim": draw(st.integers(1, 10)),
-                        "dprojections": draw(st.integers(1, 64)),
-                        "repetitions": draw(st.integers(1, 40)),
+                        "ksim": draw(st.integers(1, 6)),
+                        "dprojections": draw(st.integers(1, 32)),
+                        "repetitions": draw(st.integers(1, 16)),
                     },
                 },
             },

@@ -27,14 +27,15 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from colweave.layout import PageLayout, page_layout
 from colweave.model import hub
 from colweave.model.config import load_model_config, load_processor_config
 from colweave.model.errors import ModelFilesError, ModelInputError, TextInputError
 from colweave.model.images import DEFAULT_MAX_PIXELS, load_image
 from colweave.model.manifest import read_manifest
-from colweave.model.preprocess import ImagePreprocessor
+from colweave.model.preprocess import ImagePreprocessor, grid_for_size
 from colweave.model.session import PRECISIONS, RUNTIMES, SessionSettings, create_session, resolve
-from colweave.model.tokenizer import TextTokenizer
+from colweave.model.tokenizer import QueryToken, TextTokenizer
 
 SINGLE_GRAPH_NAMES = ("model_v2.onnx", "model.onnx")
 ENCODER_PATTERNS = [*hub.CHECKPOINT_PATTERNS, "*.onnx", "*.onnx.data", "*.onnx_data"]
@@ -55,6 +56,7 @@ def _from_env(value: str | None, name: str, allowed: tuple[str, ...]) -> str:
 class _Page:
     pixels: np.ndarray  # float32 (n_tiles, 3, tile, tile): normalised tiles in model order
     ids: np.ndarray
+    size: tuple[int, int]  # the decoded page's width, height
 
 
 _SINGLE_ITEMS = (str, bytes, bytearray, memoryview, np.ndarray, Image.Image, os.PathLike)
@@ -255,7 +257,7 @@ class Encoder:
                 f"the page prompt holds {int((ids == self._tok.image_token_id).sum())} image tokens, the "
                 f"{len(frames)} tiles give {expected}: tokenizer.json does not keep <image> as one token"
             )
-        return _Page(self._pre.normalise(frames), ids)
+        return _Page(self._pre.normalise(frames), ids, rgb.size)
 
     def _prepared(self, images: Iterable[object]) -> Iterator[_Page]:
         """The prepared pages in input order. With ``prepare_workers`` > 0 worker threads prepare up to that
@@ -286,6 +288,15 @@ class Encoder:
         """``embed_images`` for a stream (e.g. pages rendered one by one): yields each page's vectors in
         input order, once its batch has run. Batches are formed as in ``embed_images`` (pages in order, up
         to ``max_tokens_per_batch`` padded tokens), so the vectors are the same."""
+        for vectors, _ in self._iter_embedded(images):
+            yield vectors
+
+    def embed_images_with_layouts(self, images: Sequence[object]) -> list[tuple[np.ndarray, PageLayout]]:
+        """``embed_images``, each page's vectors with its layout (which vector is which tile and patch, and
+        the page box it covers; see ``colweave.layout``)."""
+        return [(v, self._layout(p)) for v, p in self._iter_embedded(_as_list(images, "images"))]
+
+    def _iter_embedded(self, images: Iterable[object]) -> Iterator[tuple[np.ndarray, _Page]]:
         if isinstance(images, _SINGLE_ITEMS):
             _as_list(images, "images")  # raises: one image where an iterable of them belongs
         group: list[_Page] = []
@@ -293,12 +304,38 @@ class Encoder:
         for page in self._prepared(images):
             n = len(page.ids)
             if group and (len(group) + 1) * max(longest, n) > self.max_tokens_per_batch:
-                yield from self._embed_group(group)
+                yield from zip(self._embed_group(group), group, strict=True)
                 group, longest = [], 0
             group.append(page)
             longest = max(longest, n)
         if group:
-            yield from self._embed_group(group)
+            yield from zip(self._embed_group(group), group, strict=True)
+
+    def page_layout(self, width: int, height: int) -> PageLayout:
+        """The layout of a ``width x height`` page's vectors, without running the model."""
+        rows, cols = grid_for_size(height, width, self._proc.image)
+        return page_layout(
+            width,
+            height,
+            self._proc.image,
+            self._proc.image_seq_len,
+            self._tok.encode_document(rows, cols),
+            self._tok.image_token_id,
+        )
+
+    def _layout(self, page: _Page) -> PageLayout:
+        return page_layout(
+            *page.size,
+            self._proc.image,
+            self._proc.image_seq_len,
+            page.ids,
+            self._tok.image_token_id,
+        )
+
+    def query_tokens(self, text: str) -> list[QueryToken]:
+        """What each vector of ``embed_queries([text])[0]`` stands for: its token's text piece and kind
+        (``text``, ``prefix``, ``special`` or ``augmentation``, the ten appended mask tokens)."""
+        return self._tok.describe_query(text)
 
     def _embed_group(self, pages: Sequence[_Page]) -> list[np.ndarray]:
         if self.layout == "split":

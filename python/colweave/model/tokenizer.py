@@ -12,6 +12,7 @@ Special tokens are looked up by their text in ``tokenizer.json``; the image toke
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -48,6 +49,23 @@ def document_prompt(rows: int, cols: int, proc: ProcessorConfig) -> str:
 def query_prompt(text: str, proc: ProcessorConfig) -> str:
     """The full prompt string of one query (prefix + text + the augmentation tokens)."""
     return proc.query_prefix + text + END_OF_UTTERANCE * QUERY_AUGMENTATION_COUNT
+
+
+@dataclass(frozen=True)
+class QueryToken:
+    """One token of a query prompt, i.e. one vector of the query's multi-vector.
+
+    ``kind`` is ``text`` (from the query text: ``text`` is its piece and ``start``/``end`` its span in
+    the query text), ``prefix`` (from the processor's query prefix), ``augmentation`` (one of the
+    ``<end_of_utterance>`` tokens appended to every query) or ``special`` (the tokenizer's own ``[CLS]``,
+    ``[SEP]``). Spans of tokens that are not ``text`` are (-1, -1)."""
+
+    index: int
+    id: int
+    text: str
+    kind: str
+    start: int
+    end: int
 
 
 class TextTokenizer:
@@ -128,4 +146,28 @@ class TextTokenizer:
             if (ids == self.image_token_id).any():
                 raise TextInputError(f"query {i} contains the reserved {IMAGE_TOKEN} token")
             out.append(ids)
+        return out
+
+    def describe_query(self, text: str) -> list[QueryToken]:
+        """The tokens ``encode_queries([text])`` gives, each with its text piece and kind."""
+        (ids,) = self.encode_queries([text])
+        prompt = query_prompt(text, self.proc)
+        enc = self._tok.encode(prompt)
+        if list(enc.ids) != ids.tolist():  # encode_batch and encode agree; keep it checked
+            raise ModelFilesError("the tokenizer encodes one query differently alone and in a batch")
+        lo, hi = len(self.proc.query_prefix), len(self.proc.query_prefix) + len(text)
+        out = []
+        for i, (tid, (a, b), special) in enumerate(
+            zip(enc.ids, enc.offsets, enc.special_tokens_mask, strict=True)
+        ):
+            if special:
+                kind, piece, span = "special", enc.tokens[i], (-1, -1)
+            elif a >= hi:
+                kind, piece, span = "augmentation", prompt[a:b], (-1, -1)
+            elif b <= lo:
+                kind, piece, span = "prefix", prompt[a:b], (-1, -1)
+            else:
+                s, e = max(a, lo) - lo, min(b, hi) - lo
+                kind, piece, span = "text", text[s:e], (s, e)
+            out.append(QueryToken(i, int(tid), piece, kind, *span))
         return out

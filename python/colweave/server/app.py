@@ -25,7 +25,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 import colweave
-from colweave.server import openapi, weaviate_grpc, weaviate_rest
+from colweave.server import explain_api, openapi, weaviate_grpc, weaviate_rest
 from colweave.server.access import AccessLog
 from colweave.server.config import FLAGS, ServerConfig
 from colweave.server.connections import ConnectionGuard, connection_cap, raise_fd_limit
@@ -144,15 +144,18 @@ class ColweaveServer:
         extra: list[Any] = []
         if store_factory is not None:
             self.ops = WeaviateOps(self.state.require_embedding, metrics=self.state.metrics)
-            extra = weaviate_rest.routes(self.state, self.ops)
+            self.explain = explain_api.ExplainApi(self.state, self.ops)
+            extra = weaviate_rest.routes(self.state, self.ops) + explain_api.api_routes(self.explain)
         self.app = build_app(self.state, extra)
+        if self.ops is not None:
+            self.app.router.routes.extend(explain_api.page_routes())  # public: the page holds no data
         fd_limit = raise_fd_limit()
         self.connections = ConnectionGuard(
             connection_cap(cfg.max_connections, fd_limit), cfg.header_timeout_s
         )
 
         async def openapi_json(_: Request) -> Response:
-            return JSONResponse(openapi.document())
+            return JSONResponse(openapi.document(with_store=self.ops is not None))
 
         self.app.router.routes.append(Route("/openapi.json", openapi_json, methods=["GET"]))
         self.http = _Uvicorn(
@@ -239,6 +242,9 @@ class ColweaveServer:
         self.grpc = GrpcServer(self.state)
         if self.ops is not None:
             self.grpc.add_service("weaviate.v1.Weaviate", weaviate_grpc.register(self.state, self.ops))
+            self.grpc.add_service(
+                explain_api.GRPC_SERVICE, explain_api.register_grpc(self.state, self.explain)
+            )
         try:
             await self.grpc.start()
         except (RuntimeError, OSError) as e:  # taken between the check and grpc's own bind

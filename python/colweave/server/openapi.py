@@ -14,6 +14,7 @@ import copy
 from typing import Any
 
 import colweave
+from colweave.server import explain_api
 
 _DETAIL = {"$ref": "#/components/schemas/Detail"}
 _WEAVIATE_ERROR = {"$ref": "#/components/schemas/WeaviateError"}
@@ -161,11 +162,19 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
     },
 }
 
+# Routes served only with a store: the search page's (explain, search, page images), documented beside
+# their code.
+STORE_OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
+    (method, path): op for path, ops in explain_api.OPENAPI_PATHS.items() for method, op in ops.items()
+}
 
-def document() -> dict[str, Any]:
-    """The OpenAPI document (a fresh copy: callers may change it)."""
+
+def document(*, with_store: bool = True) -> dict[str, Any]:
+    """The OpenAPI document of the routes a server serves (``with_store=False``: ``--no-store``); a fresh
+    copy, callers may change it."""
+    ops = {**OPERATIONS, **STORE_OPERATIONS} if with_store else OPERATIONS
     paths: dict[str, dict[str, Any]] = {}
-    for (method, path), op in sorted(OPERATIONS.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+    for (method, path), op in sorted(ops.items(), key=lambda kv: (kv[0][1], kv[0][0])):
         paths.setdefault(path, {})[method] = copy.deepcopy(op)
     return {
         "openapi": "3.1.0",

@@ -33,6 +33,7 @@ from colweave.server.errors import (
 )
 from colweave.server.metrics import Metrics
 from colweave.store import errors as store_errors
+from colweave.store.layouts import page_layout_for
 from colweave.store.objects import BatchError, BatchResult, DataObject
 from colweave.store.schema import MULTI2MULTIVEC, CollectionConfig
 from colweave.store.store import Store
@@ -232,7 +233,7 @@ class WeaviateOps:
             results = await asyncio.gather(
                 *(svc.images.submit([img]) for _, _, img in chunk), return_exceptions=True
             )
-            for (i, name, _), res in zip(chunk, results, strict=True):
+            for (i, name, img), res in zip(chunk, results, strict=True):
                 if isinstance(res, BaseException):
                     if isinstance(res, ServiceError) and not isinstance(res, ValidationError):
                         raise res  # overloaded / shutting down: the whole request fails
@@ -242,6 +243,9 @@ class WeaviateOps:
                 if obj.vectors is None:
                     obj.vectors = {}
                 obj.vectors[name] = res.outputs[0]
+                layout = page_layout_for(svc.model, img, len(res.outputs[0]))
+                if layout is not None:  # which vector is which patch of the page (colweave.layout)
+                    obj.layouts = {**(obj.layouts or {}), name: layout}
         return errors
 
     async def query_vector(
@@ -291,12 +295,16 @@ class WeaviateOps:
         if errs:
             raise ValidationError(errs[0])
         if mode == "insert":
-            u = await self.run(coll.insert, obj.properties, uuid=obj.uuid, vectors=obj.vectors)
+            u = await self.run(
+                coll.insert, obj.properties, uuid=obj.uuid, vectors=obj.vectors, layouts=obj.layouts
+            )
             self.note(coll)
             return u
         if obj.uuid is None:
             raise ValidationError(f"{mode}: the object's id is required")
         method = coll.replace if mode == "replace" else coll.update
-        await self.run(functools.partial(method, obj.uuid, obj.properties, vectors=obj.vectors))
+        await self.run(
+            functools.partial(method, obj.uuid, obj.properties, vectors=obj.vectors, layouts=obj.layouts)
+        )
         self.note(coll)
         return str(obj.uuid)

@@ -18,7 +18,7 @@ import logging
 import threading
 import uuid as uuidlib
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -26,6 +26,10 @@ import numpy as np
 import numpy.typing as npt
 
 from colweave import _native
+from colweave.explain import Explanation
+from colweave.explain import explain as explain_match
+from colweave.layout import PageLayout
+from colweave.store import layouts as layout_rows
 from colweave.store.bm25 import InvertedIndex
 from colweave.store.errors import (
     NotFoundError,
@@ -65,6 +69,10 @@ log = logging.getLogger(__name__)
 
 F32 = npt.NDArray[np.float32]
 VECTOR_SET = "vector,hybridVector"
+# Weaviate's QUERY_MAXIMUM_RESULTS default: offset + limit of one result page.
+QUERY_MAXIMUM_RESULTS = 10_000
+# A query multi-vector holds at most this many tokens (Weaviate Embeddings' limit on a query).
+MAX_QUERY_TOKENS = 8192
 KEYWORD_SET = "keyword,bm25"
 
 
@@ -78,6 +86,7 @@ class _Prepared:
     created: int
     updated: int
     vectors: dict[str, F32]  # new multi-vectors (normalised); names absent keep the old one
+    layouts: dict[str, PageLayout] = field(default_factory=dict)  # of new vectors that have one
 
 
 class Collection:
@@ -88,8 +97,17 @@ class Collection:
         self._db = connect(path / "objects.sqlite")
         meta = dict(self._db.execute("SELECT key, value FROM meta").fetchall())
         if "config" not in meta:
+            self._db.close()
             raise StoreError(f"{path}: not a collection (no config)")
-        self._config = CollectionConfig.from_weaviate(json.loads(meta["config"]))
+        try:
+            self._config = CollectionConfig.from_weaviate(json.loads(meta["config"]))
+        except (SchemaError, ValueError) as e:
+            # A config written before a bound existed (e.g. MUVERA sizes): refuse to open it, clearly,
+            # rather than allocate what it asks for. It can still be deleted.
+            self._db.close()
+            raise StoreError(
+                f"collection at {path.name} cannot be opened: its stored config is invalid: {e}"
+            ) from None
         self.vector_dtype = meta.get("vector_dtype", "float16")
         self._segments: dict[str, VectorSegment] = {}
         self._slot_of: dict[str, dict[int, int]] = {}
@@ -137,6 +155,7 @@ class Collection:
 
     def _schema_changed(self) -> None:
         self._props_by_name = {p.name: p for p in self._config.properties}
+        self._props_by_lower = {p.name.lower(): p.name for p in self._config.properties}
         self._default_props = [p for p in self._config.properties if p.data_type != "blob"]
         self._bm25.refresh_schema()
 
@@ -178,10 +197,9 @@ class Collection:
         return target_vector
 
     def _check_vector(self, name: str, v: Any, dims: dict[str, int], where: str) -> F32:
-        try:
-            m = np.asarray(v, dtype=np.float32)
-        except (TypeError, ValueError):
-            raise ObjectError(f"{where}: vector {name!r} is not a numeric matrix") from None
+        m = _numeric_matrix(v)
+        if m is None:
+            raise ObjectError(f"{where}: vector {name!r} is not a numeric matrix")
         if m.ndim != 2 or m.shape[0] == 0 or m.shape[1] == 0:
             raise ObjectError(
                 f"{where}: vector {name!r} must be a non-empty multi-vector (tokens, dim), "
@@ -247,6 +265,14 @@ class Collection:
                         raise ObjectError(f"property names must be strings, got {key!r}")
                     prop = self._props_by_name.get(key) or pending.get(key) or local_new.get(key)
                     if prop is None:
+                        other = self._props_by_lower.get(key.lower()) or next(
+                            (n for n in (*pending, *local_new) if n.lower() == key.lower()), None
+                        )
+                        if other is not None:
+                            raise ObjectError(
+                                f"property {key!r}: collides with property {other!r} "
+                                "(property names must differ other than by case)"
+                            )
                         t = infer_data_type(value)
                         if t is None:
                             continue  # null or empty: nothing to infer, nothing to store
@@ -274,7 +300,12 @@ class Collection:
                     if name not in self._config.vectors:
                         raise ObjectError(f"vector {name!r}: {self.name} has no such named vector")
                     vecs[name] = self._check_vector(name, v, dims, f"object {i}")
-                p = _Prepared(i, u, doc, props, blobs, old.created if old else now, now, vecs)
+                lays: dict[str, PageLayout] = {}
+                for n, lay in (obj.layouts or {}).items():
+                    if n not in vecs:
+                        raise ObjectError(f"layout {n!r}: only a vector given with the object has a layout")
+                    lays[n] = layout_rows.checked(lay, len(vecs[n]), f"object {i}: layout {n!r}")
+                p = _Prepared(i, u, doc, props, blobs, old.created if old else now, now, vecs, lays)
                 for name, vc in self._config.vectors.items():
                     if name in vecs or vc.vectorizer != MULTI2MULTIVEC:
                         continue
@@ -311,24 +342,29 @@ class Collection:
         that a bad image fails only its own object). Returns ``items`` without the objects that failed."""
         assert self.vectorizer is not None
         results: list[Any]
+        lays: list[PageLayout | None]
         try:
-            results = list(self.vectorizer.embed_images([img for _, _, img in todo]))
+            results, lays = layout_rows.embed_with_layouts(self.vectorizer, [img for _, _, img in todo])
             if len(results) != len(todo):
                 raise StoreError(f"the vectorizer returned {len(results)} vectors for {len(todo)} images")
         except Exception:
-            results = []
+            results, lays = [], []
             for _, _, img in todo:
                 try:
-                    (m,) = self.vectorizer.embed_images([img])
+                    (m,), (lay,) = layout_rows.embed_with_layouts(self.vectorizer, [img])
                     results.append(m)
+                    lays.append(lay)
                 except Exception as e:
                     results.append(e)
+                    lays.append(None)
         failed: set[int] = set()
-        for (p, name, _), m in zip(todo, results, strict=True):
+        for (p, name, _), m, lay in zip(todo, results, lays, strict=True):
             try:
                 if isinstance(m, Exception):
                     raise ObjectError(f"vector {name!r}: the vectorizer failed: {m}")
                 p.vectors[name] = self._check_vector(name, m, dims, f"object {p.index}")
+                if lay is not None:
+                    p.layouts[name] = layout_rows.checked(lay, len(p.vectors[name]), f"vector {name!r}")
             except ObjectError as e:
                 if p.index not in failed:
                     errors.append(BatchError(p.index, p.uuid, str(e)))
@@ -392,6 +428,7 @@ class Collection:
                         [(p.doc, name, s, st, n) for p, (s, st, n) in zip(owners[name], rows, strict=True)],
                     )
                     self._meta_set(f"dim.{name}", str(self._segments[name].dim))
+                    layout_rows.write(db, [(p.doc, name, p.layouts.get(name)) for p in owners[name]])
                 if new_props:
                     self._meta_set("config", json.dumps(config.to_weaviate()))
                 db.execute("COMMIT")
@@ -460,9 +497,10 @@ class Collection:
         *,
         uuid: str | uuidlib.UUID | None = None,
         vectors: dict[str, Any] | None = None,
+        layouts: dict[str, PageLayout] | None = None,
     ) -> str:
         """Inserts one object; raises if it is invalid or its UUID exists. Returns its UUID."""
-        res = self._write([DataObject(properties or {}, uuid, vectors)], "insert")
+        res = self._write([DataObject(properties or {}, uuid, vectors, layouts)], "insert")
         if res.errors:
             raise ObjectError(res.errors[0].message)
         u = res.uuids[0]
@@ -475,19 +513,29 @@ class Collection:
         return self._write(list(objects), "upsert")
 
     def replace(
-        self, uuid: str | uuidlib.UUID, properties: dict[str, Any], *, vectors: dict[str, Any] | None = None
+        self,
+        uuid: str | uuidlib.UUID,
+        properties: dict[str, Any],
+        *,
+        vectors: dict[str, Any] | None = None,
+        layouts: dict[str, PageLayout] | None = None,
     ) -> None:
         """Replaces an object's properties (and the vectors given; others are kept or re-vectorized)."""
-        res = self._write([DataObject(properties, uuid, vectors)], "replace")
+        res = self._write([DataObject(properties, uuid, vectors, layouts)], "replace")
         if res.errors:
             e = res.errors[0].message
             raise NotFoundError(e) if e.startswith("no object") else ObjectError(e)
 
     def update(
-        self, uuid: str | uuidlib.UUID, properties: dict[str, Any], *, vectors: dict[str, Any] | None = None
+        self,
+        uuid: str | uuidlib.UUID,
+        properties: dict[str, Any],
+        *,
+        vectors: dict[str, Any] | None = None,
+        layouts: dict[str, PageLayout] | None = None,
     ) -> None:
         """Merges ``properties`` into the object's (a merge-update, PATCH)."""
-        res = self._write([DataObject(properties, uuid, vectors)], "merge")
+        res = self._write([DataObject(properties, uuid, vectors, layouts)], "merge")
         if res.errors:
             e = res.errors[0].message
             raise NotFoundError(e) if e.startswith("no object") else ObjectError(e)
@@ -501,6 +549,7 @@ class Collection:
             try:
                 for table in ("objects", "blobs", "vectors"):
                     db.executemany(f"DELETE FROM {table} WHERE doc = ?", [(d,) for d in docs])
+                layout_rows.delete_docs(db, docs)
                 db.execute("COMMIT")
             except BaseException:
                 rollback(db)
@@ -752,6 +801,51 @@ class Collection:
                 return
             after = page[-1].uuid
 
+    # -- explanations --------------------------------------------------------------------------------
+    def layout(self, uuid: str | uuidlib.UUID, *, target_vector: str | None = None) -> PageLayout | None:
+        """The page layout stored with an object's vector (None: self-provided vectors have none)."""
+        with self._lock:
+            name = self._target(target_vector)
+            doc = self._doc_of.get(parse_uuid(uuid))
+            if doc is None:
+                raise NotFoundError(f"no object with id '{parse_uuid(uuid)}' in {self.name}")
+            return layout_rows.read(self._db, doc, name)
+
+    def explain(
+        self,
+        uuid: str | uuidlib.UUID,
+        query: Any,
+        *,
+        target_vector: str | None = None,
+        tokens: Sequence[Any] | None = None,
+    ) -> Explanation:
+        """Why the object matched ``query`` (a text, embedded by the vectorizer, or a multi-vector; see
+        ``colweave.explain``): per query token its best vector, score and page box, and the similarity
+        map. ``tokens`` describes the rows of a multi-vector query (a text query's come from the
+        vectorizer's ``query_tokens`` when it has one)."""
+        with self._lock:
+            name = self._target(target_vector)
+            if isinstance(query, str):
+                q = self._embed_query(name, query)
+                describe = getattr(self.vectorizer, "query_tokens", None)
+                if tokens is None and describe is not None:
+                    tokens = describe(query)
+            q = self._query_matrix(name, query if not isinstance(query, str) else q)
+            doc = self._doc_of.get(parse_uuid(uuid))
+            if doc is None:
+                raise NotFoundError(f"no object with id '{parse_uuid(uuid)}' in {self.name}")
+            page = self._vector_of(name, doc)
+            if page is None:
+                raise QueryError(f"object '{parse_uuid(uuid)}' has no vector {name!r}")
+            if q.shape[1] != page.shape[1]:
+                raise QueryError(
+                    f"explain: the query has dimension {q.shape[1]}, {name!r} uses {page.shape[1]}"
+                )
+            try:
+                return explain_match(q, page, layout_rows.read(self._db, doc, name), tokens)
+            except ValueError as e:
+                raise QueryError(f"explain: {e}") from None
+
     # -- vector search -------------------------------------------------------------------------------
     def _allowed_docs(self, filters: FilterT | None) -> set[int] | None:
         return None if filters is None else set(self._matching(filters))
@@ -788,16 +882,22 @@ class Collection:
         return [int(snap.slot_doc[i]) for i in idx], scores
 
     def _query_matrix(self, name: str, v: Any) -> F32:
-        try:
-            q = np.asarray(v, dtype=np.float32)
-        except (TypeError, ValueError):
-            raise QueryError("near_vector: the query is not a numeric matrix") from None
+        q = _numeric_matrix(v)
+        if q is None:
+            raise QueryError("near_vector: the query is not a numeric matrix")
         if q.ndim == 1:
             q = q[None, :]
-        if q.ndim != 2 or q.shape[0] == 0 or q.shape[1] == 0 or not np.all(np.isfinite(q)):
+        if q.ndim != 2 or q.shape[0] == 0 or q.shape[1] == 0:
+            raise QueryError(f"near_vector: expected a (tokens, dim) multi-vector, got shape {q.shape}")
+        if q.shape[0] > MAX_QUERY_TOKENS:
             raise QueryError(
-                f"near_vector: expected a finite (tokens, dim) multi-vector, got shape {q.shape}"
+                f"near_vector: the query has {q.shape[0]} tokens, at most {MAX_QUERY_TOKENS} are allowed"
             )
+        dim = self._segments[name].dim
+        if dim is not None and q.shape[1] != dim:
+            raise QueryError(f"near_vector: the query has dimension {q.shape[1]}, {name!r} uses {dim}")
+        if not np.all(np.isfinite(q)):
+            raise QueryError("near_vector: the query has NaN or infinite values")
         return self._for_distance(name, q)
 
     def near_vector(
@@ -965,11 +1065,43 @@ def muvera_pool(index_config: dict[str, Any], k: int) -> int:
     return max(ef, k)
 
 
+def _numeric_matrix(v: Any) -> F32 | None:
+    """``v`` as float32, or None when it is not numbers: booleans, strings and objects are not (numpy
+    would turn ``True`` into 1.0), nor are integers beyond float range."""
+    if isinstance(v, list | tuple):
+        for row in v:
+            if isinstance(row, bool):
+                return None
+            if isinstance(row, list | tuple) and any(isinstance(x, bool) for x in row):
+                return None
+    try:
+        a = np.asarray(v)
+        if a.dtype.kind not in "fiu":
+            return None
+        with np.errstate(over="ignore"):  # beyond float32: inf, refused as not finite
+            return np.asarray(a, dtype=np.float32)
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
 def _check_page(limit: int | None, offset: int) -> None:
+    """limit and offset are non-negative integers with ``offset + limit`` at most
+    :data:`QUERY_MAXIMUM_RESULTS` (Weaviate's default); ``limit=None`` (everything, for the library's
+    own use) still bounds ``offset``."""
     if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 0):
-        raise QueryError(f"limit: must be a non-negative integer, got {limit!r}")
+        raise QueryError(f"limit: must be a non-negative integer, got {_short(limit)}")
     if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
-        raise QueryError(f"offset: must be a non-negative integer, got {offset!r}")
+        raise QueryError(f"offset: must be a non-negative integer, got {_short(offset)}")
+    if offset + (limit or 0) > QUERY_MAXIMUM_RESULTS:
+        raise QueryError(
+            f"query maximum results exceeded: offset ({offset}) + limit ({limit or 0}) must be at most "
+            f"{QUERY_MAXIMUM_RESULTS}"
+        )
+
+
+def _short(v: Any) -> str:
+    r = repr(v)
+    return r if len(r) <= 40 else r[:40] + "..."
 
 
 def _cut(rows: list[Any], offset: int, limit: int, cut: int | None, values: list[float]) -> list[Any]:

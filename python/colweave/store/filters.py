@@ -14,6 +14,7 @@ run, ``?`` one character); on arrays a comparison holds when it holds for some e
 
 from __future__ import annotations
 
+import math
 import re
 import uuid as uuidlib
 from collections.abc import Callable, Sequence
@@ -21,8 +22,17 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from colweave.store.errors import FilterError
-from colweave.store.schema import CollectionConfig, Property, parse_date
+from colweave.store.schema import UUID_RE, CollectionConfig, Property, parse_date
 from colweave.store.tokenize import tokenize
+
+# Bounds on what a filter may hold: nesting depth, operands of one And/Or, nodes in all, values of one
+# contains_* list, and the length of a like pattern. Anything beyond is refused with a FilterError (a
+# client error), before any work is done.
+MAX_FILTER_DEPTH = 64
+MAX_FILTER_OPERANDS = 1024
+MAX_FILTER_NODES = 10_000
+MAX_FILTER_VALUES = 10_000
+MAX_LIKE_PATTERN = 4096
 
 OPERATORS = (
     "equal",
@@ -52,11 +62,12 @@ class Record(Protocol):
 
 
 class _Base:
+    # ``a & b & c`` is one And of three (not nested Ands), so chaining conditions never deepens a filter.
     def __and__(self, other: _Base) -> _Base:
-        return And([self, other])
+        return And([*_parts(self, And), *_parts(other, And)])
 
     def __or__(self, other: _Base) -> _Base:
-        return Or([self, other])
+        return Or([*_parts(self, Or), *_parts(other, Or)])
 
     def __invert__(self) -> _Base:
         return Not(self)
@@ -86,6 +97,10 @@ class Not(_Base):
 
 
 FilterT = _Base
+
+
+def _parts(f: _Base, kind: type[And] | type[Or]) -> list[_Base]:
+    return list(f.operands) if type(f) is kind and isinstance(f, And | Or) else [f]
 
 
 class _Target:
@@ -195,34 +210,66 @@ _REST_VALUES = (
 )
 
 
+_VALUE_TYPES: dict[str, tuple[str, Callable[[Any], bool]]] = {
+    "valueText": ("text", lambda v: isinstance(v, str)),
+    "valueString": ("text", lambda v: isinstance(v, str)),
+    "valueDate": ("an RFC 3339 date", lambda v: isinstance(v, str)),
+    "valueInt": ("an integer", lambda v: isinstance(v, int) and not isinstance(v, bool)),
+    "valueNumber": ("a finite number", lambda v: _finite_number(v)),
+    "valueBoolean": ("a boolean", lambda v: isinstance(v, bool)),
+}
+
+
 def from_weaviate(where: dict[str, Any]) -> _Base:
     """A filter from Weaviate's REST ``where`` shape (``{"operator", "operands"}`` or
-    ``{"path", "operator", "value<Type>"}``; paths ``id``, ``_creationTimeUnix``, ``_lastUpdateTimeUnix``)."""
+    ``{"path", "operator", "value<Type>"}``; paths ``id``, ``_creationTimeUnix``, ``_lastUpdateTimeUnix``).
+    Nesting deeper than :data:`MAX_FILTER_DEPTH`, more operands than :data:`MAX_FILTER_OPERANDS`,
+    unknown operators and values of the wrong type raise :class:`FilterError`."""
+    return _from_weaviate(where, 1, [0])
+
+
+def _from_weaviate(where: Any, depth: int, nodes: list[int]) -> _Base:
+    if depth > MAX_FILTER_DEPTH:
+        raise FilterError(f"where: filters may be nested at most {MAX_FILTER_DEPTH} deep")
+    nodes[0] += 1
+    if nodes[0] > MAX_FILTER_NODES:
+        raise FilterError(f"where: a filter may hold at most {MAX_FILTER_NODES} conditions")
     if not isinstance(where, dict):
-        raise FilterError(f"where: expected an object, got {where!r}")
+        raise FilterError(f"where: expected an object, got {_short(where)}")
     op = where.get("operator")
     if op in ("And", "Or"):
         operands = where.get("operands")
         if not isinstance(operands, list) or not operands:
             raise FilterError(f"where: operator {op} needs a non-empty list of operands")
-        children = [from_weaviate(o) for o in operands]
+        if len(operands) > MAX_FILTER_OPERANDS:
+            raise FilterError(f"where: operator {op} takes at most {MAX_FILTER_OPERANDS} operands")
+        children = [_from_weaviate(o, depth + 1, nodes) for o in operands]
         return And(children) if op == "And" else Or(children)
     if op == "Not":
         operands = where.get("operands")
         if not isinstance(operands, list) or len(operands) != 1:
             raise FilterError("where: operator Not needs exactly one operand")
-        return Not(from_weaviate(operands[0]))
-    if op not in _REST_OPS:
-        raise FilterError(f"where: unknown operator {op!r}")
+        return Not(_from_weaviate(operands[0], depth + 1, nodes))
+    if not isinstance(op, str) or op not in _REST_OPS:
+        raise FilterError(f"where: unknown operator {_short(op)}")
     path = where.get("path")
     if isinstance(path, str):
         path = [path]
     if not isinstance(path, list) or len(path) != 1 or not isinstance(path[0], str):
-        raise FilterError(f"where: path must name one property, got {path!r}")
+        raise FilterError(f"where: path must name one property, got {_short(path)}")
     values = [k for k in _REST_VALUES if k in where]
     if len(values) != 1:
         raise FilterError(f"where: expected exactly one value<Type> field, got {values or 'none'}")
-    value = where[values[0]]
+    key = values[0]
+    value = where[key]
+    what, ok = _VALUE_TYPES[key.removesuffix("Array")]
+    if key.endswith("Array"):
+        if not isinstance(value, list) or not all(ok(v) for v in value):
+            raise FilterError(f"where: {key} must be a list of {what} values, got {_short(value)}")
+        if len(value) > MAX_FILTER_VALUES:
+            raise FilterError(f"where: {key} may hold at most {MAX_FILTER_VALUES} values")
+    elif not ok(value) and not (op == "IsNull" and isinstance(value, bool)):
+        raise FilterError(f"where: {key} must be {what}, got {_short(value)}")
     name = path[0]
     if name in ("id", "_id"):
         target = _Target("id")
@@ -236,26 +283,43 @@ def from_weaviate(where: dict[str, Any]) -> _Base:
         target._t in ("creation_time", "update_time")
         and isinstance(value, str)
         and value.lstrip("-").isdigit()
+        and len(value) <= 19
     ):
         value = int(value)
     return target._w(_REST_OPS[op], value)
 
 
+def _finite_number(v: Any) -> bool:
+    if isinstance(v, bool):
+        return False
+    if isinstance(v, int):
+        return True
+    return isinstance(v, float) and math.isfinite(v)
+
+
+def _short(v: Any) -> str:
+    r = repr(v)
+    return r if len(r) <= 80 else r[:80] + "..."
+
+
 def _as_list(op: str, v: Any) -> list[Any]:
     if op in ("contains_any", "contains_all", "contains_none"):
         if not isinstance(v, list | tuple):
-            raise FilterError(f"{op}: expected a list of values, got {v!r}")
+            raise FilterError(f"{op}: expected a list of values, got {_short(v)}")
         if not v:
             raise FilterError(f"{op}: the list of values is empty")
+        if len(v) > MAX_FILTER_VALUES:
+            raise FilterError(f"{op}: at most {MAX_FILTER_VALUES} values")
         return list(v)
     return [v]
 
 
 def _uuid(v: Any, where: str) -> str:
-    try:
-        return str(uuidlib.UUID(str(v)))
-    except ValueError:
-        raise FilterError(f"{where}: {v!r} is not a UUID") from None
+    if isinstance(v, uuidlib.UUID):
+        return str(v)
+    if not isinstance(v, str) or UUID_RE.match(v) is None:
+        raise FilterError(f"{where}: {_short(v)} is not a UUID (expected the form 8-4-4-4-12 hex digits)")
+    return v.lower()
 
 
 def _time_ms(v: Any, where: str) -> int:
@@ -263,7 +327,7 @@ def _time_ms(v: Any, where: str) -> int:
         return v
     d = parse_date(v)
     if d is None:
-        raise FilterError(f"{where}: expected a datetime or an RFC 3339 date, got {v!r}")
+        raise FilterError(f"{where}: expected a datetime or an RFC 3339 date, got {_short(v)}")
     return round(d.timestamp() * 1000)
 
 
@@ -300,33 +364,104 @@ def _scalar_pred(op: str, values: list[Any], get: Callable[[Record], list[Any] |
     return lambda r: any(cmp(a, b) for a in (get(r) or ()))
 
 
-def _like_regex(pattern: str) -> re.Pattern[str]:
-    """Weaviate's like: ``*`` is any run of characters, ``?`` exactly one; everything else is literal."""
-    body = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
-    return re.compile(f"(?s:{body})\\Z")
+def like_matcher(pattern: str) -> Callable[[str], bool]:
+    """Weaviate's like: ``*`` is any run of characters, ``?`` exactly one; everything else is literal.
+
+    Matched in linear time, without backtracking: the pattern is split on ``*`` into segments of
+    literals and ``?`` (each of a fixed length). The first segment must match at the start, the last
+    at the end, and the middle ones, in order, each at its left-most place after the previous one
+    (taking the left-most place never loses a match: what follows may start anywhere later). Each
+    segment is searched once, by a regex without repetition, so nothing is ever retried."""
+    if not isinstance(pattern, str):
+        raise FilterError(f"like: expected a text pattern, got {_short(pattern)}")
+    if len(pattern) > MAX_LIKE_PATTERN:
+        raise FilterError(f"like: the pattern is longer than {MAX_LIKE_PATTERN} characters")
+
+    def seg(text: str) -> re.Pattern[str]:
+        return re.compile("".join("." if c == "?" else re.escape(c) for c in text), re.S)
+
+    parts = pattern.split("*")
+    if len(parts) == 1:
+        whole = seg(pattern)
+        return lambda t: len(t) == len(pattern) and whole.fullmatch(t) is not None
+    first, last = parts[0], parts[-1]
+    rx_first, rx_last = seg(first), seg(last)
+    middle = [seg(p) for p in parts[1:-1] if p]
+    fixed = len(pattern) - len(parts) + 1  # every character but the stars
+
+    def match(t: str) -> bool:
+        n = len(t)
+        if n < fixed:
+            return False
+        if first and rx_first.match(t) is None:
+            return False
+        end = n - len(last)
+        if last and rx_last.fullmatch(t, end) is None:
+            return False
+        pos = len(first)
+        for rx in middle:
+            m = rx.search(t, pos, end)
+            if m is None:
+                return False
+            pos = m.end()
+        return True
+
+    return match
 
 
 def compile_filter(f: _Base | None, config: CollectionConfig) -> Predicate | None:
-    """Checks ``f`` against the collection's schema and returns a predicate over records."""
+    """Checks ``f`` against the collection's schema and returns a predicate over records. Trees deeper
+    than :data:`MAX_FILTER_DEPTH` or larger than the other bounds raise :class:`FilterError`."""
     if f is None:
         return None
+    _check_shape(f)
+    return _compile(f, config)
+
+
+def _check_shape(f: Any) -> None:
+    """Bounds a filter tree without recursing (so a tree of any depth gets a FilterError, never a
+    RecursionError)."""
+    stack: list[tuple[Any, int]] = [(f, 1)]
+    nodes = 0
+    while stack:
+        node, depth = stack.pop()
+        nodes += 1
+        if depth > MAX_FILTER_DEPTH:
+            raise FilterError(f"filters: filters may be nested at most {MAX_FILTER_DEPTH} deep")
+        if nodes > MAX_FILTER_NODES:
+            raise FilterError(f"filters: a filter may hold at most {MAX_FILTER_NODES} conditions")
+        if isinstance(node, And | Or):
+            kind = type(node).__name__.lower()
+            ops = node.operands
+            if not isinstance(ops, list | tuple):
+                raise FilterError(f"{kind}: operands must be a list of filters")
+            if not ops:
+                raise FilterError(f"{kind}: needs at least one operand")
+            if len(ops) > MAX_FILTER_OPERANDS:
+                raise FilterError(f"{kind}: takes at most {MAX_FILTER_OPERANDS} operands")
+            stack.extend((x, depth + 1) for x in ops)
+        elif isinstance(node, Not):
+            stack.append((node.operand, depth + 1))
+        elif not isinstance(node, Where):
+            raise FilterError(f"filters: expected a Filter, got {type(node).__name__}")
+
+
+def _compile(f: _Base, config: CollectionConfig) -> Predicate:
     if isinstance(f, And | Or):
-        preds = [compile_filter(x, config) for x in f.operands]
-        if not preds:
-            raise FilterError(f"{type(f).__name__.lower()}: needs at least one operand")
-        ps = [p for p in preds if p is not None]
+        ps = [_compile(x, config) for x in f.operands]
         if isinstance(f, And):
             return lambda r: all(p(r) for p in ps)
         return lambda r: any(p(r) for p in ps)
     if isinstance(f, Not):
-        inner = compile_filter(f.operand, config)
-        assert inner is not None
+        inner = _compile(f.operand, config)
         return lambda r: not inner(r)
     if not isinstance(f, Where):
         raise FilterError(f"filters: expected a Filter, got {type(f).__name__}")
     op = f.operator
-    if op not in OPERATORS:
-        raise FilterError(f"filters: unknown operator {op!r}")
+    if not isinstance(op, str) or op not in OPERATORS:
+        raise FilterError(f"filters: unknown operator {_short(op)}")
+    if f.target not in ("id", "creation_time", "update_time", "property"):
+        raise FilterError(f"filters: unknown target {_short(f.target)}")
     if f.target == "id":
         if op not in ("equal", "not_equal", "contains_any", "contains_all", "contains_none"):
             raise FilterError(f"id: operator {op} is not supported for ids")
@@ -355,14 +490,14 @@ def compile_filter(f: _Base | None, config: CollectionConfig) -> Predicate | Non
     values = _as_list(op, f.value)
     if base == "text":
         if not all(isinstance(v, str) for v in values):
-            raise FilterError(f"{where}: expected text values for a {t} property, got {f.value!r}")
+            raise FilterError(f"{where}: expected text values for a {t} property, got {_short(f.value)}")
         tok = prop.tokenization or "word"
         if op == "like":
             pat = values[0].lower() if tok in ("word", "lowercase") else values[0]
-            rx = _like_regex(pat)
+            like = like_matcher(pat)
             if tok == "field":
-                return lambda r: any(rx.match(x.strip()) for x in _texts(r.props.get(prop.name)))
-            return lambda r: any(rx.match(x) for x in r.tokens(prop))
+                return lambda r: any(like(x.strip()) for x in _texts(r.props.get(prop.name)))
+            return lambda r: any(like(x) for x in r.tokens(prop))
         if op in ("equal", "not_equal"):
             want = frozenset(tokenize(values[0], tok))
 
@@ -378,12 +513,12 @@ def compile_filter(f: _Base | None, config: CollectionConfig) -> Predicate | Non
     if op == "like":
         raise FilterError(f"{where}: like is only supported on text properties")
     if base in ("int", "number"):
-        if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
-            raise FilterError(f"{where}: expected numbers for a {t} property, got {f.value!r}")
+        if not all(_finite_number(v) for v in values):
+            raise FilterError(f"{where}: expected numbers (finite) for a {t} property, got {_short(f.value)}")
         return _scalar_pred(op, values, lambda r: _elems(r.props.get(prop.name)))
     if base == "boolean":
         if not all(isinstance(v, bool) for v in values):
-            raise FilterError(f"{where}: expected booleans for a {t} property, got {f.value!r}")
+            raise FilterError(f"{where}: expected booleans for a {t} property, got {_short(f.value)}")
         return _scalar_pred(op, values, lambda r: _elems(r.props.get(prop.name)))
     if base == "date":
         ts = [_time_ms(v, where) for v in values]

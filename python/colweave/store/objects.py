@@ -14,8 +14,9 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
+from colweave.layout import PageLayout
 from colweave.store.errors import ObjectError
-from colweave.store.schema import Property
+from colweave.store.schema import UUID_RE, Property
 from colweave.store.tokenize import tokenize_value
 
 SCHEMA_SQL = """
@@ -39,6 +40,12 @@ CREATE TABLE IF NOT EXISTS vectors (
     slot INTEGER NOT NULL,
     start INTEGER NOT NULL,
     ntok INTEGER NOT NULL,
+    PRIMARY KEY (doc, name)
+);
+CREATE TABLE IF NOT EXISTS layouts (
+    doc INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    layout TEXT NOT NULL,
     PRIMARY KEY (doc, name)
 );
 """
@@ -77,11 +84,13 @@ VectorInput = npt.ArrayLike
 
 @dataclass
 class DataObject:
-    """One object to insert: properties, an optional UUID, optional multi-vectors by vector name."""
+    """One object to insert: properties, an optional UUID, optional multi-vectors by vector name, and
+    optionally the page layout of a vector (``colweave.layout``; only for vectors given here)."""
 
     properties: dict[str, Any] = field(default_factory=dict)
     uuid: str | uuidlib.UUID | None = None
     vectors: dict[str, VectorInput] | None = None
+    layouts: dict[str, PageLayout] | None = None
 
 
 @dataclass
@@ -143,13 +152,14 @@ class Rec:
 
 
 def parse_uuid(v: str | uuidlib.UUID | None, where: str = "uuid") -> str:
+    """A UUID in its canonical form (lower case). Text must be the hyphenated 8-4-4-4-12 form, as in
+    Weaviate: braces, ``urn:uuid:`` and the hyphen-less form are refused."""
     if isinstance(v, uuidlib.UUID):
         return str(v)
-    try:
-        u = uuidlib.UUID(str(v))
-    except ValueError:
-        raise ObjectError(f"{where}: {v!r} is not a valid UUID") from None
-    return str(u)
+    if not isinstance(v, str) or UUID_RE.match(v) is None:
+        shown = repr(v) if len(repr(v)) <= 60 else repr(v)[:60] + "..."
+        raise ObjectError(f"{where}: {shown} is not a valid UUID (expected the form 8-4-4-4-12 hex digits)")
+    return v.lower()
 
 
 def ms_now() -> int:

@@ -13,6 +13,7 @@ import base64
 import binascii
 import copy
 import datetime as dt
+import math
 import re
 import uuid as uuidlib
 from dataclasses import dataclass, field
@@ -31,7 +32,27 @@ MULTI2MULTIVEC = "multi2multivec-weaviate"
 VECTORIZERS = ("none", MULTI2MULTIVEC)
 DISTANCES = ("cosine", "dot")
 STOPWORD_PRESETS = ("en", "none")
+# Bounds on the sizes a config multiplies: MUVERA's encoding has repetitions * 2^ksim * dprojections
+# floats per object (Weaviate's defaults: 10 * 16 * 16 = 2560); candidate pools (ef, dynamicEf*) and
+# the HNSW graph sizes are bounded too, and BM25's k1 and b must be finite and in range.
 MAX_KSIM = 10
+MAX_DPROJECTIONS = 1024
+MAX_REPETITIONS = 1024
+MAX_FDE_DIM = 1 << 16
+MAX_EF = 100_000
+MAX_EF_FACTOR = 1000
+MAX_CONNECTIONS = 2048
+MAX_BM25_K1 = 1000.0
+_INDEX_INTS = {  # key: (lowest, highest)
+    "ef": (-1, MAX_EF),
+    "dynamicEfMin": (1, MAX_EF),
+    "dynamicEfMax": (1, MAX_EF),
+    "dynamicEfFactor": (1, MAX_EF_FACTOR),
+    "efConstruction": (1, MAX_EF),
+    "maxConnections": (1, MAX_CONNECTIONS),
+    "flatSearchCutoff": (0, 1 << 40),
+    "cleanupIntervalSeconds": (0, 1 << 40),
+}
 
 # Weaviate's rule for class names (entities/schema validation): 255 characters at most.
 _CLASS_RE = re.compile(r"^[A-Z][_0-9A-Za-z]{0,254}\Z")
@@ -117,8 +138,13 @@ def _int(d: JSON, key: str, default: int, where: str) -> int:
     v = d.get(key, default)
     if v is None:
         return default
-    if isinstance(v, bool) or not isinstance(v, int | float) or int(v) != v:
-        raise SchemaError(f"{where}.{key}: expected an integer, got {v!r}")
+    if (
+        isinstance(v, bool)
+        or not isinstance(v, int | float)
+        or (isinstance(v, float) and not math.isfinite(v))
+        or int(v) != v
+    ):
+        raise SchemaError(f"{where}.{key}: expected an integer, got {_short(v)}")
     return int(v)
 
 
@@ -127,8 +153,14 @@ def _float(d: JSON, key: str, default: float, where: str) -> float:
     if v is None:
         return default
     if isinstance(v, bool) or not isinstance(v, int | float):
-        raise SchemaError(f"{where}.{key}: expected a number, got {v!r}")
-    return float(v)
+        raise SchemaError(f"{where}.{key}: expected a number, got {_short(v)}")
+    try:
+        f = float(v)
+    except OverflowError:
+        f = math.inf
+    if not math.isfinite(f):
+        raise SchemaError(f"{where}.{key}: expected a finite number, got {_short(v)}")
+    return f
 
 
 def normalize_class_name(name: str) -> str:
@@ -187,8 +219,10 @@ class Property:
         name = d.get("name")
         if not isinstance(name, str) or not _PROP_RE.match(name):
             raise SchemaError(
-                f"properties: invalid property name {name!r}: it must match /[_A-Za-z][_0-9A-Za-z]*/"
+                f"properties: invalid property name {_short(name)}: it must match /[_A-Za-z][_0-9A-Za-z]*/"
             )
+        if name.lower() in RESERVED_PROPERTY_NAMES:
+            raise SchemaError(f"properties: {name!r} is a reserved property name")
         where = f"property {name!r}"
         types = d.get("dataType")
         if isinstance(types, str):
@@ -279,10 +313,19 @@ class MuveraConfig:
         )
         if not 1 <= m.ksim <= MAX_KSIM:
             raise SchemaError(f"{where}.ksim: must be between 1 and {MAX_KSIM}, got {m.ksim}")
-        if m.dprojections < 1:
-            raise SchemaError(f"{where}.dprojections: must be at least 1, got {m.dprojections}")
-        if m.repetitions < 1:
-            raise SchemaError(f"{where}.repetitions: must be at least 1, got {m.repetitions}")
+        if not 1 <= m.dprojections <= MAX_DPROJECTIONS:
+            raise SchemaError(
+                f"{where}.dprojections: must be between 1 and {MAX_DPROJECTIONS}, got {m.dprojections}"
+            )
+        if not 1 <= m.repetitions <= MAX_REPETITIONS:
+            raise SchemaError(
+                f"{where}.repetitions: must be between 1 and {MAX_REPETITIONS}, got {m.repetitions}"
+            )
+        if m.fde_dim > MAX_FDE_DIM:
+            raise SchemaError(
+                f"{where}: repetitions * 2^ksim * dprojections = {m.fde_dim} floats per object is more than "
+                f"{MAX_FDE_DIM}; lower ksim, dprojections or repetitions"
+            )
         return m
 
     def to_weaviate(self) -> JSON:
@@ -393,6 +436,12 @@ class VectorConfig:
         if aggregation != "maxSim":
             raise SchemaError(f"{mwhere}.aggregation: only maxSim is supported, got {aggregation!r}")
         muvera = MuveraConfig.from_weaviate(mv.get("muvera"), mwhere)
+        iwhere = f"{where}.vectorIndexConfig"
+        for key, (lo, hi) in _INDEX_INTS.items():
+            v = _int(idx, key, lo, iwhere)
+            if not lo <= v <= hi:
+                raise SchemaError(f"{iwhere}.{key}: must be between {lo} and {hi}, got {v}")
+            idx[key] = v
         for q in ("pq", "bq", "sq", "rq"):
             if isinstance(idx.get(q), dict) and idx[q].get("enabled"):
                 raise SchemaError(f"{where}.vectorIndexConfig.{q}: quantization is not supported")
@@ -438,12 +487,16 @@ class InvertedIndexConfig:
             raise SchemaError("invertedIndexConfig: expected an object")
         bm25 = d.get("bm25") or {}
         sw = d.get("stopwords") or {}
+        if not isinstance(bm25, dict) or not isinstance(sw, dict):
+            raise SchemaError("invertedIndexConfig: bm25 and stopwords must be objects")
         out = cls(
             k1=_float(bm25, "k1", 1.2, "invertedIndexConfig.bm25"),
             b=_float(bm25, "b", 0.75, "invertedIndexConfig.bm25"),
         )
-        if out.k1 < 0:
-            raise SchemaError(f"invertedIndexConfig.bm25.k1: must be non-negative, got {out.k1}")
+        if not 0 <= out.k1 <= MAX_BM25_K1:
+            raise SchemaError(
+                f"invertedIndexConfig.bm25.k1: must be between 0 and {MAX_BM25_K1:g}, got {out.k1}"
+            )
         if not 0 <= out.b <= 1:
             raise SchemaError(f"invertedIndexConfig.bm25.b: must be between 0 and 1, got {out.b}")
         preset = sw.get("preset", "en") or "en"
@@ -588,12 +641,20 @@ def format_date(d: dt.datetime) -> str:
     return s[:-6] + "Z" if s.endswith("+00:00") else s
 
 
+# The one textual form of a UUID Weaviate accepts: 8-4-4-4-12 hex digits (no braces, urn: or hyphen-less).
+UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\Z")
+INT64_MIN, INT64_MAX = -(1 << 63), (1 << 63) - 1
+# Property names Weaviate reserves (auto-schema and explicit schemas refuse them).
+RESERVED_PROPERTY_NAMES = frozenset({"_additional", "_id", "id"})
+
+
+def _short(v: Any) -> str:
+    r = repr(v)
+    return r if len(r) <= 60 else r[:60] + "..."
+
+
 def _is_uuid(v: str) -> bool:
-    try:
-        uuidlib.UUID(v)
-    except ValueError:
-        return False
-    return len(v) == 36
+    return isinstance(v, str) and UUID_RE.match(v) is not None
 
 
 def infer_data_type(value: Any) -> str | None:
@@ -645,13 +706,26 @@ def coerce_value(prop: Property, value: Any) -> Any:
             raise SchemaError(f"{where}: expected text, got {type(value).__name__}")
         return value
     if t == "int":
-        if isinstance(value, bool) or not isinstance(value, int | float) or int(value) != value:
-            raise SchemaError(f"{where}: expected an integer, got {value!r}")
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or (isinstance(value, float) and not math.isfinite(value))
+            or int(value) != value
+        ):
+            raise SchemaError(f"{where}: expected an integer, got {_short(value)}")
+        if not INT64_MIN <= int(value) <= INT64_MAX:
+            raise SchemaError(f"{where}: {_short(value)} is out of the range of a 64-bit integer")
         return int(value)
     if t == "number":
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise SchemaError(f"{where}: expected a number, got {value!r}")
-        return float(value)
+            raise SchemaError(f"{where}: expected a number, got {_short(value)}")
+        try:
+            f = float(value)
+        except OverflowError:
+            f = math.inf
+        if not math.isfinite(f):
+            raise SchemaError(f"{where}: expected a finite number, got {_short(value)}")
+        return f
     if t == "boolean":
         if not isinstance(value, bool):
             raise SchemaError(f"{where}: expected a boolean, got {value!r}")

@@ -255,7 +255,8 @@ class Store:
                 path = self._folder(name)
                 if path is None:
                     raise NotFoundError(f"collection {name!r} does not exist")
-                coll = Collection(path, self.vectorizer)
+                with storage_errors(f"opening collection {name}"):  # SQLite may need its -shm file
+                    coll = Collection(path, self.vectorizer)
                 self._open[name] = coll
             return coll
 
