@@ -108,6 +108,13 @@ KEYS = [
     "colbert",
     "invertedIndexConfig",
     "multiTenancyConfig",
+    "collection",
+    "query",
+    "mode",
+    "limit",
+    "alpha",
+    "targetVector",
+    "mapTokens",
 ]
 # Objects whose keys are the routes' own: they get past the first checks and reach the deeper ones.
 shaped = st.recursive(
@@ -142,6 +149,9 @@ ROUTES = [
     ("GET", "/v1/meta"),
     ("GET", "/v1/nodes"),
     ("GET", "/v1/colweave/info"),
+    ("POST", "/v1/colweave/explain"),
+    ("POST", "/v1/colweave/search"),
+    ("GET", "/v1/colweave/image/{name}/{id}?{query}"),
 ]
 queries = st.dictionaries(
     st.sampled_from(["class", "limit", "offset", "after", "include", "x"]),

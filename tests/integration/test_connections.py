@@ -188,3 +188,40 @@ def test_connection_cap_refuses_clearly_and_logs_once(tmp_path) -> None:
         for s in socks:
             s.close()
         assert sp.stop() == 0
+
+
+def test_grpc_port_closes_idle_connections_and_caps_them(tmp_path) -> None:
+    """grpc core's counterparts: connections above the cap are closed at once, ones that never complete
+    the HTTP/2 handshake after the header timeout; a real client is served afterwards."""
+    import grpc
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    cap, extra = 40, 20
+    sp = serve(tmp_path / "data", "--header-timeout-s", "2", "--max-connections", str(cap))
+    socks: list[socket.socket] = []
+    try:
+        opened: dict[int, float] = {}
+        for _ in range(cap + extra):
+            s = socket.create_connection(("127.0.0.1", sp.grpc_port))
+            s.setblocking(False)
+            opened[s.fileno()] = time.monotonic()
+            socks.append(s)
+        closed = sorted(wait_closed(socks, opened, 15, []))
+        assert closed, "the gRPC port closed none of the idle connections"
+        print(
+            f"gRPC: {cap + extra} raw connections, cap {cap}: {sum(1 for t in closed if t < 1)} closed at "
+            f"once, the rest after {closed[-1]:.2f} s (handshake timeout 2 s)"
+        )
+        assert len(closed) == cap + extra
+        assert sum(1 for t in closed if t < 1.0) >= extra  # over the cap: refused at once
+        assert 1.5 < closed[-1] < 8  # the idle ones: after the handshake timeout, not never
+        for s in socks:
+            s.close()
+        socks = []
+        with grpc.insecure_channel(f"127.0.0.1:{sp.grpc_port}") as ch:
+            reply = health_pb2_grpc.HealthStub(ch).Check(health_pb2.HealthCheckRequest(), timeout=10)
+        assert reply.status == health_pb2.HealthCheckResponse.SERVING
+    finally:
+        for s in socks:
+            s.close()
+        assert sp.stop() == 0

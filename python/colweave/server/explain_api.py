@@ -39,6 +39,7 @@ from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 
 from colweave.explain import Explanation
+from colweave.server import guards
 from colweave.server.errors import BadRequestError, NotFoundError, ValidationError
 from colweave.server.http_app import ORJSONResponse, read_json, weaviate_error
 from colweave.server.state import ServerState
@@ -163,6 +164,10 @@ class ExplainApi:
         target: str | None,
         map_tokens: list[int] | None,
     ) -> Explanation:
+        collection = guards.collection_name(collection, "collection")
+        oid = guards.uuid_str(oid, "id")
+        if vector is not None and vector.ndim == 2:
+            guards.query_tokens(int(vector.shape[0]), "vector")
         coll = await self.ops.run(self.ops.store.get_collection, collection)
         cfg = coll.config
         name = _target(cfg, target)
@@ -178,7 +183,7 @@ class ExplainApi:
             qv = vector
         else:
             raise ValidationError("give the query as 'query' (text) or 'vector' (a multi-vector)")
-        ex: Explanation = await self.ops.run(coll.explain, oid, qv, target_vector=name, tokens=tokens)
+        ex: Explanation = await self.ops.heavy(coll.explain, oid, qv, target_vector=name, tokens=tokens)
         try:
             ex.token_indices(map_tokens)
         except ValueError as e:
@@ -229,6 +234,9 @@ class ExplainApi:
         if not isinstance(alpha, (int, float)) or isinstance(alpha, bool) or not 0 <= alpha <= 1:
             raise ValidationError("'alpha': expected a number from 0 to 1")
         where = body.get("where")
+        collection = guards.collection_name(collection, "collection")
+        if isinstance(where, dict):
+            guards.json_depth(where, "where")
         filters = await self.ops.run(filters_from_weaviate, where) if where is not None else None
         self.state.require_embedding().check_texts([query])
         coll = await self.ops.run(self.ops.store.get_collection, collection)
@@ -237,17 +245,17 @@ class ExplainApi:
         common: dict[str, Any] = {"limit": limit, "filters": filters}
         if mode == "near_text":
             target, qv = await self.ops.query_vector(cfg, target, query)
-            results = await self.ops.run(coll.near_vector, qv, target_vector=target, **common)
+            results = await self.ops.heavy(coll.near_vector, qv, target_vector=target, **common)
         elif mode == "hybrid":
             qv = None
             vtarget = target or (next(iter(cfg.vectors)) if len(cfg.vectors) == 1 else None)
             if alpha > 0 and vtarget is not None and cfg.vectors[vtarget].vectorizer == MULTI2MULTIVEC:
                 target, qv = await self.ops.query_vector(cfg, vtarget, query)
-            results = await self.ops.run(
+            results = await self.ops.heavy(
                 coll.hybrid, query, alpha=float(alpha), vector=qv, target_vector=target, **common
             )
         else:
-            results = await self.ops.run(coll.bm25, query, **common)
+            results = await self.ops.heavy(coll.bm25, query, **common)
         return ORJSONResponse(
             {
                 "collection": cfg.name,
@@ -268,8 +276,8 @@ class ExplainApi:
 
     # -- images -------------------------------------------------------------------------------------
     async def image_http(self, request: Request) -> Response:
-        name = request.path_params["collection"]
-        oid = request.path_params["id"]
+        name = guards.collection_name(request.path_params["collection"], "path: collection")
+        oid = guards.uuid_str(request.path_params["id"], "path: id")
         size = request.query_params.get("size", "thumb")
         if size not in (*SIZES, "full"):
             raise ValidationError("size: expected thumb, large or full")
@@ -296,7 +304,7 @@ class ExplainApi:
         cached = self.cache.get(key)
         if cached is None:
             raw = base64.b64decode(stored.properties[prop])
-            cached = await self.ops.run(make_preview, raw, SIZES[size], self.state.cfg.max_image_pixels)
+            cached = await self.ops.heavy(make_preview, raw, SIZES[size], self.state.cfg.max_image_pixels)
             self.cache.put(key, cached)
         return Response(cached, media_type="image/jpeg", headers=headers)
 
