@@ -158,56 +158,79 @@ unsafe fn score_popcnt(p: &Prepared<'_>, ids: &[usize], out: &mut [f32]) {
 /// Document tokens per AVX-512 group (one 64-bit lane each).
 #[cfg(target_arch = "x86_64")]
 const G: usize = 8;
-
+/// Words per token the AVX-512 path keeps in registers (dim ≤ 1024); longer tokens use POPCNT.
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx512vpopcntdq")]
+const MAX_W: usize = 16;
+
+/// AVX-512: a document is transposed once (`buf[k * tpad + t]` = word `k` of token `t`, the last word
+/// masked, padded to whole groups by repeating the last token, which cannot lower a minimum); then each
+/// query token, its words broadcast in registers, runs over the groups with two independent minima.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512vpopcntdq,popcnt")]
 unsafe fn score_avx512(p: &Prepared<'_>, ids: &[usize], out: &mut [f32]) {
     use std::arch::x86_64::*;
     let (w, nq) = (p.w, p.nq);
-    // The group transposed: `buf[k * G + j]` is word `k` of token `j`; the last word masked.
-    let mut buf = vec![0u64; w * G];
-    // Per query token, the running minimum of each lane.
-    let mut lanes = vec![0u64; nq * G];
+    if w > MAX_W {
+        return score_scalar(p, ids, out);
+    }
+    let mut buf: Vec<u64> = Vec::new();
     let mut best = vec![0u32; nq];
-    let maskv = _mm512_set1_epi64(p.mask as i64);
     for (o, &d) in out.iter_mut().zip(ids) {
         let (s, e) = (p.offsets[d] as usize, p.offsets[d + 1] as usize);
         if s == e {
             *o = f32::NEG_INFINITY;
             continue;
         }
-        lanes.fill(u64::MAX);
-        let mut t0 = s;
-        while t0 < e {
-            let n = G.min(e - t0);
-            // Rows past the document repeat its last token, which cannot lower a minimum.
-            for j in 0..G {
-                let row = &p.docs[(t0 + j.min(n - 1)) * w..][..w];
-                for k in 0..w {
-                    buf[k * G + j] = row[k];
-                }
+        let n = e - s;
+        let groups = n.div_ceil(G);
+        let tpad = groups * G;
+        buf.clear();
+        buf.resize(w * tpad, 0);
+        for t in 0..tpad {
+            let row = &p.docs[(s + t.min(n - 1)) * w..][..w];
+            for (k, &v) in row.iter().enumerate() {
+                buf[k * tpad + t] = v;
             }
-            for (qi, qr) in p.query.chunks_exact(w).enumerate() {
-                let last = _mm512_xor_si512(
-                    _mm512_set1_epi64(qr[w - 1] as i64),
-                    _mm512_loadu_si512(buf.as_ptr().add((w - 1) * G) as *const _),
-                );
-                let mut acc = _mm512_popcnt_epi64(_mm512_and_si512(last, maskv));
-                for (k, &qw) in qr[..w - 1].iter().enumerate() {
-                    let x = _mm512_xor_si512(
-                        _mm512_set1_epi64(qw as i64),
-                        _mm512_loadu_si512(buf.as_ptr().add(k * G) as *const _),
-                    );
-                    acc = _mm512_add_epi64(acc, _mm512_popcnt_epi64(x));
-                }
-                let lp = lanes.as_mut_ptr().add(qi * G) as *mut __m512i;
-                _mm512_storeu_si512(lp as *mut _, _mm512_min_epu64(_mm512_loadu_si512(lp as *const _), acc));
-            }
-            t0 += n;
+            buf[(w - 1) * tpad + t] &= p.mask;
         }
-        for (qi, b) in best.iter_mut().enumerate() {
-            let v = _mm512_loadu_si512(lanes.as_ptr().add(qi * G) as *const _);
-            *b = _mm512_reduce_min_epu64(v) as u32;
+        let bp = buf.as_ptr();
+        for (b, qr) in best.iter_mut().zip(p.query.chunks_exact(w)) {
+            let mut qv = [_mm512_setzero_si512(); MAX_W];
+            for (v, &q) in qv.iter_mut().zip(qr) {
+                *v = _mm512_set1_epi64(q as i64);
+            }
+            let mut m0 = _mm512_set1_epi64(-1);
+            let mut m1 = m0;
+            let mut g = 0;
+            while g + 1 < groups {
+                let (mut a0, mut a1) = (_mm512_setzero_si512(), _mm512_setzero_si512());
+                for (k, &q) in qv[..w].iter().enumerate() {
+                    let base = bp.add(k * tpad + g * G);
+                    a0 = _mm512_add_epi64(
+                        a0,
+                        _mm512_popcnt_epi64(_mm512_xor_si512(q, _mm512_loadu_si512(base as *const _))),
+                    );
+                    a1 = _mm512_add_epi64(
+                        a1,
+                        _mm512_popcnt_epi64(_mm512_xor_si512(q, _mm512_loadu_si512(base.add(G) as *const _))),
+                    );
+                }
+                m0 = _mm512_min_epu64(m0, a0);
+                m1 = _mm512_min_epu64(m1, a1);
+                g += 2;
+            }
+            if g < groups {
+                let mut a0 = _mm512_setzero_si512();
+                for (k, &q) in qv[..w].iter().enumerate() {
+                    let base = bp.add(k * tpad + g * G);
+                    a0 = _mm512_add_epi64(
+                        a0,
+                        _mm512_popcnt_epi64(_mm512_xor_si512(q, _mm512_loadu_si512(base as *const _))),
+                    );
+                }
+                m0 = _mm512_min_epu64(m0, a0);
+            }
+            *b = _mm512_reduce_min_epu64(_mm512_min_epu64(m0, m1)) as u32;
         }
         *o = finish(&best, p.dim);
     }
@@ -323,6 +346,7 @@ mod tests {
             (22, 128, vec![885, 3, 0, 16]),
             (5, 130, vec![2, 11, 0]),
             (40, 200, vec![31, 1, 64]),
+            (2, 1100, vec![3, 0, 5]),
         ] {
             let w = words(dim);
             // Random words, including junk past `dim`, which must be ignored.

@@ -210,15 +210,13 @@ mod x86 {
             (v[3] as i16 + 128) as u8,
         ])
     }
-    fn bytes_i8(v: &[i8]) -> i32 {
-        i32::from_le_bytes([v[0] as u8, v[1] as u8, v[2] as u8, v[3] as u8])
-    }
     fn pair_i16(v: &[i8]) -> i32 {
         (v[0] as i16 as u16 as u32 | ((v[1] as i16 as u16 as u32) << 16)) as i32
     }
 
-    /// Packs tokens `t0 .. t0 + G` (the last repeated past `n`) as `buf[g * chunks + c]`, and `128 · Σ t`
-    /// per token into `corr`.
+    /// Packs tokens `t0 .. t0 + G` (the last repeated past `n`) as `buf[g * chunks + c]` (`per` values of
+    /// dims `c * per ..` in one 32-bit word: bytes when `per == 4`, sign-extended 16-bit values when
+    /// `per == 2`; zero padding), and `128 · Σ t` per token into `corr`.
     #[inline(always)]
     #[allow(clippy::too_many_arguments)]
     fn pack_group(
@@ -227,29 +225,35 @@ mod x86 {
         n: usize,
         per: usize,
         chunks: usize,
-        enc: impl Fn(&[i8]) -> i32,
         buf: &mut [i32],
         corr: &mut [i32; G],
         sc: &mut [f32; G],
     ) {
         let dim = p.dim;
-        let mut tmp = [0i8; 4];
         for g in 0..G {
             let t = t0 + g.min(n - 1);
             let row = &p.docs[t * dim..(t + 1) * dim];
             corr[g] = 128 * row.iter().map(|&v| v as i32).sum::<i32>();
             sc[g] = p.dscales[t];
-            for c in 0..chunks {
-                for (j, v) in tmp[..per].iter_mut().enumerate() {
-                    *v = row.get(c * per + j).copied().unwrap_or(0);
+            let dst = &mut buf[g * chunks..(g + 1) * chunks];
+            if per == 4 {
+                // SAFETY: `dst` is `chunks × 4 ≥ dim` bytes of plain integers.
+                let bytes = unsafe { std::slice::from_raw_parts_mut(dst.as_mut_ptr() as *mut i8, chunks * 4) };
+                bytes[..dim].copy_from_slice(row);
+                bytes[dim..].fill(0);
+            } else {
+                // SAFETY: `dst` is `chunks × 2 ≥ dim` 16-bit integers (little-endian pairs per word).
+                let halves = unsafe { std::slice::from_raw_parts_mut(dst.as_mut_ptr() as *mut i16, chunks * 2) };
+                for (h, &v) in halves.iter_mut().zip(row) {
+                    *h = v as i16;
                 }
-                buf[g * chunks + c] = enc(&tmp[..per]);
+                halves[dim..].fill(0);
             }
         }
     }
 
     macro_rules! kernel {
-        ($name:ident, $feat:literal, $lanes:expr, $per:expr, $qenc:path, $denc:path, $vec:ty,
+        ($name:ident, $feat:literal, $lanes:expr, $per:expr, $qenc:path, $vec:ty,
          $zero:expr, $load:ident, $set1:ident, $sub:ident, $cvt:ident, $mul:ident, $max:ident, $setps:ident,
          $loadps:ident, $storeps:ident, $step:expr, $corr:expr) => {
             #[target_feature(enable = $feat)]
@@ -270,7 +274,7 @@ mod x86 {
                     let mut t0 = s;
                     while t0 < e {
                         let n = G.min(e - t0);
-                        pack_group(p, t0, n, $per, chunks, $denc, &mut buf, &mut corr, &mut sc);
+                        pack_group(p, t0, n, $per, chunks, &mut buf, &mut corr, &mut sc);
                         for pn in 0..panels {
                             let qb = qp.as_ptr().add(pn * chunks * L);
                             let mut acc: [$vec; G] = [$zero; G];
@@ -302,7 +306,6 @@ mod x86 {
         16,
         4,
         bytes_u8_offset,
-        bytes_i8,
         __m512i,
         _mm512_setzero_si512(),
         _mm512_loadu_si512,
@@ -323,7 +326,6 @@ mod x86 {
         8,
         4,
         bytes_u8_offset,
-        bytes_i8,
         __m256i,
         _mm256_setzero_si256(),
         _mm256_loadu_si256,
@@ -343,7 +345,6 @@ mod x86 {
         "avx2",
         8,
         2,
-        pair_i16,
         pair_i16,
         __m256i,
         _mm256_setzero_si256(),
