@@ -63,9 +63,11 @@ def line(
     name: str, secs: list[float], recalls: list[float], per_page: float, exact_s: float, raw: int
 ) -> None:
     ms = statistics.median(secs) * 1e3
+    p90 = float(np.percentile(secs, 90)) * 1e3
     print(
-        f"{name:44s} recall@10 {np.mean(recalls):.3f}  p50 {ms:8.1f} ms  ({exact_s * 1e3 / ms:5.1f}x exact)  "
-        f"in memory {per_page:9,.0f} B/page ({raw / per_page:5.1f}x smaller than fp16)"
+        f"{name:46s} recall@10 {np.mean(recalls):.3f}  p50 {ms:7.1f} ms  p90 {p90:7.1f} ms  "
+        f"({exact_s * 1e3 / ms:5.1f}x faster than exact)  {per_page:9,.0f} B/page in memory "
+        f"({raw / per_page:5.1f}x less than fp16)"
     )
 
 
@@ -98,68 +100,63 @@ def main() -> None:
     )
     raw = gen.tokens * gen.dim * 2
     queries = [gen.query(j, n) for j in range(args.queries)]
+    colweave.maxsim_topk(queries[0], rows, offsets, K, threads=th)  # the page cache, once
 
-    # -- exact -----------------------------------------------------------------------------------------
-    colweave.maxsim_topk(queries[0], rows, offsets, K, threads=th)  # warm the page cache
-    ex_s, truth = [], []
-    for q in queries:
-        s, (idx, _) = timed(lambda q=q: colweave.maxsim_topk(q, rows, offsets, K, threads=th))
-        ex_s.append(s)
-        truth.append(idx)
-    exact_s = statistics.median(ex_s)
-    line("exact fp16 MaxSim", ex_s, [1.0], raw, exact_s, raw)
-
-    # -- compact copies of the originals -----------------------------------------------------------------
+    # -- the originals and their compact copies -------------------------------------------------------
     t = time.perf_counter()
     bcodes = np.concatenate([colweave.binarize(r) for _, r in chunks(rows, gen, n)])
     t_bin = time.perf_counter() - t
     t = time.perf_counter()
     parts = [colweave.quantize_int8(r) for _, r in chunks(rows, gen, n)]
     t_int8 = time.perf_counter() - t
-    icodes, iscales = np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
-    del parts
     binary = colweave.BinaryCopy(bcodes, offsets, gen.dim)
-    int8 = colweave.Int8Copy(icodes, iscales, offsets)
-    print(
-        f"encode: binary {n / t_bin:,.0f} pages/s, int8 {n / t_int8:,.0f} pages/s (from fp16 rows, one core)"
+    int8 = colweave.Int8Copy(
+        np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]), offsets
     )
+    del parts, bcodes
+    print(
+        f"encode (from the fp16 file, incl. the float32 conversion): binary {n / t_bin:,.0f} pages/s, "
+        f"int8 {n / t_int8:,.0f} pages/s"
+    )
+    configs: dict[str, tuple[Search, float]] = {
+        "exact fp16 MaxSim (memory-mapped)": (
+            lambda q: colweave.maxsim_topk(q, rows, offsets, K, threads=th)[0],
+            raw,
+        )
+    }
     for name, copy in (("binary", binary), ("int8", int8)):
         per_page = copy.nbytes / n
-        # The first phase alone (its own recall) and with exact rescoring of its candidates.
-        secs, recs = [], []
-        for q, want in zip(queries, truth, strict=True):
-            s, (idx, _) = timed(lambda q=q, c=copy: c.topk(q, K, threads=th))
-            secs.append(s)
-            recs.append(recall(idx, want))
-        line(f"{name} MaxSim alone (no rescoring)", secs, recs, per_page, exact_s, raw)
+        configs[f"{name} MaxSim alone (no rescoring)"] = (
+            lambda q, c=copy: c.topk(q, K, threads=th)[0],
+            per_page,
+        )
         for nc in args.candidates:
-            secs, recs = [], []
-            for q, want in zip(queries, truth, strict=True):
-                s, (idx, _) = timed(
-                    lambda q=q, c=copy, nc=nc: colweave.rescored_topk(
-                        c, q, rows, K, n_candidates=nc, threads=th
-                    )
-                )
-                secs.append(s)
-                recs.append(recall(idx, want))
-            line(f"{name} -> {nc} candidates -> exact fp16 rescore", secs, recs, per_page, exact_s, raw)
-    del binary, int8, bcodes, icodes, iscales
+            configs[f"{name} -> {nc} candidates -> exact fp16 rescore"] = (
+                lambda q, c=copy, nc=nc: colweave.rescored_topk(c, q, rows, K, n_candidates=nc, threads=th)[
+                    0
+                ],
+                per_page,
+            )
+    measure(configs, queries, raw)
+    del binary, int8, configs
 
     # -- pooling -----------------------------------------------------------------------------------------
     npool = min(n, args.pool_pages or n)
     sub_off = offsets[: npool + 1]
     sub = rows[: npool * gen.tokens]
-    truth_p = truth
-    if npool < n:
-        truth_p = [colweave.maxsim_topk(q, sub, sub_off, K, threads=th)[0] for q in queries]
-        print(f"pooling over the first {npool:,} pages (truth: exact fp16 MaxSim over those pages)")
+    print(f"pooling: the first {npool:,} pages (truth: exact fp16 MaxSim over those pages)")
+    pconfigs: dict[str, tuple[Search, float]] = {
+        "exact fp16 MaxSim (memory-mapped)": (
+            lambda q: colweave.maxsim_topk(q, sub, sub_off, K, threads=th)[0],
+            raw,
+        )
+    }
     for pf in (2, 3):
         t = time.perf_counter()
         pooled_parts, pooled_off = [], [np.zeros(1, np.int64)]
         base = 0
         for _, r in chunks(sub, gen, npool):
-            po = gen.offsets(len(r) // gen.tokens)
-            v, o, _ = colweave.pool_tokens_batch(r, po, pf, threads=th)
+            v, o, _ = colweave.pool_tokens_batch(r, gen.offsets(len(r) // gen.tokens), pf, threads=th)
             pooled_parts.append(v.astype(np.float16))
             pooled_off.append(o[1:] + base)
             base += int(o[-1])
@@ -167,32 +164,53 @@ def main() -> None:
         pooled = np.concatenate(pooled_parts)
         poff = np.concatenate(pooled_off)
         del pooled_parts
-        kept = len(pooled) / npool
-        print(f"pool x{pf}: {npool / t_pool:,.1f} pages/s (all cores), {kept:.0f} vectors kept per page")
-        secs, recs = [], []
-        for q, want in zip(queries, truth_p, strict=True):
-            s, (idx, _) = timed(lambda q=q, v=pooled, o=poff: colweave.maxsim_topk(q, v, o, K, threads=th))
-            secs.append(s)
-            recs.append(recall(idx, want))
-        line(f"pooled x{pf}, exact fp16 MaxSim on pooled", secs, recs, pooled.nbytes / npool, exact_s, raw)
+        print(
+            f"pool x{pf}: {npool / t_pool:,.1f} pages/s (all cores), "
+            f"{len(pooled) / npool:.0f} vectors kept per page"
+        )
+        pconfigs[f"pooled x{pf}, exact fp16 MaxSim on pooled"] = (
+            lambda q, v=pooled, o=poff: colweave.maxsim_topk(q, v, o, K, threads=th)[0],
+            pooled.nbytes / npool,
+        )
         pb = colweave.BinaryCopy(colweave.binarize(pooled.astype(np.float32)), poff, gen.dim)
         for nc in args.candidates:
-            secs, recs = [], []
-            for q, want in zip(queries, truth_p, strict=True):
 
-                def two_phase(q=q, nc=nc, c=pb) -> npt.NDArray[np.int64]:
-                    cand, _ = c.topk(q, nc, threads=th)
-                    return colweave.maxsim_topk(q, sub, sub_off, K, candidates=cand, threads=th)[0]
+            def two_phase(
+                q: npt.NDArray[np.float32], nc: int = nc, c: colweave.BinaryCopy = pb
+            ) -> npt.NDArray[np.int64]:
+                cand, _ = c.topk(q, nc, threads=th)
+                return colweave.maxsim_topk(q, sub, sub_off, K, candidates=cand, threads=th)[0]
 
-                s, idx = timed(two_phase)
-                secs.append(s)
-                recs.append(recall(idx, want))
-            line(
-                f"binary(pooled x{pf}) -> {nc} -> exact rescore", secs, recs, pb.nbytes / npool, exact_s, raw
-            )
+            pconfigs[f"binary(pooled x{pf}) -> {nc} -> exact rescore"] = (two_phase, pb.nbytes / npool)
+    measure(pconfigs, queries, raw)
     if not args.keep:
-        del rows
+        del rows, sub
         path.unlink(missing_ok=True)
+
+
+Search = Callable[[npt.NDArray[np.float32]], npt.NDArray[np.int64]]
+
+
+def measure(
+    configs: dict[str, tuple[Search, float]], queries: list[npt.NDArray[np.float32]], raw: int
+) -> None:
+    """Runs every configuration once per query, in turn (after one warm-up each); the first is the truth."""
+    for fn, _ in configs.values():
+        fn(queries[0])
+    secs: dict[str, list[float]] = {k: [] for k in configs}
+    found: dict[str, list[npt.NDArray[np.int64]]] = {k: [] for k in configs}
+    for q in queries:
+        for name, (fn, _) in configs.items():
+            time.sleep(0.02)
+            t = time.perf_counter()
+            idx = fn(q)
+            secs[name].append(time.perf_counter() - t)
+            found[name].append(idx)
+    truth_name = next(iter(configs))
+    exact_s = statistics.median(secs[truth_name])
+    for name, (_, per_page) in configs.items():
+        recs = [recall(g, w) for g, w in zip(found[name], found[truth_name], strict=True)]
+        line(name, secs[name], recs, per_page, exact_s, raw)
 
 
 def chunks(
