@@ -12,11 +12,21 @@ from colweave._native import (
     InvalidArgumentError,
     UnsupportedIsaError,
     available_isas,
+    binarize,
+    binary_isas,
     default_isa,
+    int8_isas,
     maxsim,
+    maxsim_binary,
+    maxsim_binary_topk,
+    maxsim_int8,
+    maxsim_int8_topk,
     maxsim_topk,
+    pool_tokens_batch,
+    quantize_int8,
 )
 from colweave._native import __version__ as __version__
+from colweave.compact import BinaryCopy, Int8Copy, pool_tokens, rescored_topk
 
 if TYPE_CHECKING:
     from colweave.model import Encoder
@@ -40,13 +50,26 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "BinaryCopy",
     "ColweaveNativeError",
     "Encoder",
+    "Int8Copy",
     "InvalidArgumentError",
     "UnsupportedIsaError",
     "available_isas",
+    "binarize",
+    "binary_isas",
     "default_isa",
     "ingest",
+    "int8_isas",
     "maxsim",
+    "maxsim_binary",
+    "maxsim_binary_topk",
+    "maxsim_int8",
+    "maxsim_int8_topk",
     "maxsim_topk",
+    "pool_tokens",
+    "pool_tokens_batch",
+    "quantize_int8",
+    "rescored_topk",
 ]

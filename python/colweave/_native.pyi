@@ -12,16 +12,27 @@ __all__ = [
     "UnsupportedIsaError",
     "__version__",
     "available_isas",
+    "binarize",
+    "binary_isas",
     "bm25_topk",
     "default_isa",
     "fde_topk",
     "fuse",
+    "int8_isas",
     "maxsim",
+    "maxsim_binary",
+    "maxsim_binary_topk",
+    "maxsim_int8",
+    "maxsim_int8_topk",
     "maxsim_topk",
     "muvera_encode",
+    "pool_tokens_batch",
+    "quantize_int8",
 ]
 
 _IsaName = Literal["portable", "neon", "avx2", "avx512"]
+_BinaryIsaName = Literal["portable", "popcnt", "avx512vpopcntdq"]
+_Int8IsaName = Literal["portable", "avx2", "avxvnni", "avx512vnni"]
 
 class ColweaveNativeError(ValueError):
     """Base class of the errors raised by colweave's kernels."""
@@ -132,3 +143,88 @@ def fde_topk(
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
     """The ``k`` rows of ``fdes`` with the largest dot product with ``query``, best first, ties to the
     lower index; ``allowed[i] != 0`` keeps row ``i``."""
+
+def binarize(data: npt.NDArray[np.float32]) -> npt.NDArray[np.uint64]:
+    """Sign bits of ``data`` ``(n, dim)``: ``(n, ceil(dim / 64))`` words, bit ``k % 64`` of word ``k // 64``
+    set when value ``k`` is ``> 0`` (little-endian: ``np.packbits(data > 0, axis=1, bitorder="little")``
+    viewed as uint64)."""
+
+def maxsim_binary(
+    query: npt.NDArray[np.uint64],
+    docs: npt.NDArray[np.uint64],
+    offsets: npt.NDArray[np.int64],
+    *,
+    dim: int,
+    threads: int | None = None,
+    isa: _BinaryIsaName | None = None,
+) -> npt.NDArray[np.float32]:
+    """Binary MaxSim of every document: ``Σ_q max_t (dim - 2 · popcount(q XOR t))``, the ±1 dot products
+    of the sign codes (integers, as float32; an empty document scores ``-inf``). Bits past ``dim`` in the
+    last word are ignored."""
+
+def maxsim_binary_topk(
+    query: npt.NDArray[np.uint64],
+    docs: npt.NDArray[np.uint64],
+    offsets: npt.NDArray[np.int64],
+    k: int,
+    *,
+    dim: int,
+    candidates: npt.NDArray[np.int64] | None = None,
+    threads: int | None = None,
+    isa: _BinaryIsaName | None = None,
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
+    """The ``k`` best documents by binary MaxSim, best first, ties to the lower index; ``candidates``
+    restricts the scan (duplicates count once). Empty documents never match."""
+
+def quantize_int8(
+    data: npt.NDArray[np.float32],
+) -> tuple[npt.NDArray[np.int8], npt.NDArray[np.float32]]:
+    """Symmetric int8 codes with one scale per row: ``scale = max|x| / 127``,
+    ``code = round_half_even(x / scale)`` in ``[-127, 127]`` (a zero row: scale 0, codes 0). Rejects
+    non-finite values."""
+
+def maxsim_int8(
+    query: npt.NDArray[np.int8],
+    query_scales: npt.NDArray[np.float32],
+    docs: npt.NDArray[np.int8],
+    doc_scales: npt.NDArray[np.float32],
+    offsets: npt.NDArray[np.int64],
+    *,
+    threads: int | None = None,
+    isa: _Int8IsaName | None = None,
+) -> npt.NDArray[np.float32]:
+    """int8 MaxSim of every document: per query token ``max_t float32(dot(q, t)) * doc_scale[t]``
+    (float32, the integer dot exact), times the query token's scale, summed in float64 and rounded to
+    float32; ``dim`` at most 1024. Every path returns the same bits."""
+
+def maxsim_int8_topk(
+    query: npt.NDArray[np.int8],
+    query_scales: npt.NDArray[np.float32],
+    docs: npt.NDArray[np.int8],
+    doc_scales: npt.NDArray[np.float32],
+    offsets: npt.NDArray[np.int64],
+    k: int,
+    *,
+    candidates: npt.NDArray[np.int64] | None = None,
+    threads: int | None = None,
+    isa: _Int8IsaName | None = None,
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
+    """The ``k`` best documents by int8 MaxSim, best first, ties to the lower index."""
+
+def binary_isas() -> list[_BinaryIsaName]:
+    """The binary kernel's paths on this CPU, slowest first."""
+
+def int8_isas() -> list[_Int8IsaName]:
+    """The int8 kernel's paths on this CPU, slowest first."""
+
+def pool_tokens_batch(
+    data: npt.NDArray[np.float32],
+    offsets: npt.NDArray[np.int64],
+    pool_factor: int,
+    *,
+    normalize: bool = True,
+    threads: int | None = None,
+) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Hierarchical (Ward) token pooling of every page: ``(pooled, pooled_offsets, labels)``; page ``i``
+    keeps ``max(n_i // pool_factor, 1)`` mean vectors (unit length when ``normalize``), ``labels[t]`` is
+    token ``t``'s row within its page's pooled rows (numbered by first token)."""

@@ -8,7 +8,8 @@ pub enum KernelError {
     /// An argument has the wrong shape, length, value or dtype. `arg` is the parameter's name.
     InvalidArgument { arg: &'static str, message: String },
     /// A SIMD path was requested that this CPU (or this build) does not support.
-    UnsupportedIsa { isa: String },
+    /// `available` lists the paths this CPU supports for that kernel family.
+    UnsupportedIsa { isa: String, available: String },
 }
 
 impl KernelError {
@@ -21,15 +22,11 @@ impl fmt::Display for KernelError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             KernelError::InvalidArgument { arg, message } => write!(f, "{arg}: {message}"),
-            KernelError::UnsupportedIsa { isa } => {
-                write!(f, "isa: {isa:?} is not supported on this CPU (available: {})", available_names())
+            KernelError::UnsupportedIsa { isa, available } => {
+                write!(f, "isa: {isa:?} is not supported on this CPU (available: {available})")
             }
         }
     }
-}
-
-fn available_names() -> String {
-    crate::isa::Isa::available().iter().map(|i| i.name()).collect::<Vec<_>>().join(", ")
 }
 
 impl std::error::Error for KernelError {}

@@ -76,7 +76,8 @@ impl Isa {
         if self.is_supported() {
             Ok(self)
         } else {
-            Err(KernelError::UnsupportedIsa { isa: self.name().to_string() })
+            let available = Isa::available().iter().map(|i| i.name()).collect::<Vec<_>>().join(", ");
+            Err(KernelError::UnsupportedIsa { isa: self.name().to_string(), available })
         }
     }
 }

@@ -7,6 +7,8 @@
 //! * [`fusion`]: hybrid-search fusion (relativeScore, ranked) of result lists.
 //! * [`bm25`]: BM25 scoring of postings with Weaviate's formula.
 //! * [`muvera`]: MUVERA fixed-dimensional encodings and a brute-force scan over them.
+//! * [`quant`]: binary and int8 multi-vectors with popcount / VNNI MaxSim for candidate scoring.
+//! * [`tokenpool`]: hierarchical (Ward) token pooling of a page's vectors.
 
 pub mod bm25;
 pub mod error;
@@ -15,6 +17,8 @@ pub mod isa;
 pub mod maxsim;
 pub mod muvera;
 mod pool;
+pub mod quant;
+pub mod tokenpool;
 pub mod topk;
 
 pub use error::KernelError;

@@ -6,6 +6,10 @@
 use colweave_kernels::bm25::{Bm25Params, Field, Term};
 use colweave_kernels::fusion::{Fusion, Leg};
 use colweave_kernels::muvera::{Muvera, MuveraParams, Side};
+use colweave_kernels::quant::binary::{self as bq, BinaryIsa, BinaryOptions};
+use colweave_kernels::quant::int8::{self as sq, Int8Isa, Int8Options};
+use colweave_kernels::quant::KernelIsa;
+use colweave_kernels::tokenpool;
 use colweave_kernels::{self as kernels, Docs, Isa, KernelError, MaxSimOptions, Query};
 use half::f16;
 use numpy::{
@@ -518,6 +522,276 @@ fn fde_topk<'py>(
     Ok((idx.into_pyarray(py), scores.into_pyarray(py)))
 }
 
+/// A 2-D numpy array of exactly dtype `T` (named `dtype_str` in errors).
+fn mat2<'py, T: Element + Clone>(
+    py: Python<'py>,
+    obj: &Bound<'py, PyAny>,
+    arg: &str,
+    dtype_str: &str,
+) -> PyResult<Mat2<'py, T>> {
+    let a = as_array(obj, arg)?;
+    if a.ndim() != 2 {
+        return Err(invalid(arg, format!("expected a 2-D array, got {} dimension(s)", a.ndim())));
+    }
+    if !a.dtype().is_equiv_to(&dtype::<T>(py)) {
+        return Err(invalid(arg, format!("expected dtype {dtype_str}, got {}", dtype_name(a))));
+    }
+    Mat2::new(a, arg)
+}
+
+fn candidates_arg(py: Python<'_>, candidates: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Vec<i64>>> {
+    candidates.map(|c| vec1::<i64>(py, c, "candidates", "int64")).transpose()
+}
+
+fn nonneg_k(k: i64) -> PyResult<usize> {
+    if k < 0 {
+        return Err(invalid("k", format!("must be non-negative, got {k}")));
+    }
+    Ok(k as usize)
+}
+
+fn rows_array<T: Element>(py: Python<'_>, data: Vec<T>, rows: usize, cols: usize) -> PyResult<Bound<'_, PyArray2<T>>> {
+    let arr = numpy::ndarray::Array2::from_shape_vec((rows, cols), data).map_err(|e| invalid("data", e.to_string()))?;
+    Ok(arr.into_pyarray(py))
+}
+
+/// binarize(data) -> numpy.ndarray[uint64] of shape (n, ceil(dim / 64))
+#[pyfunction]
+fn binarize<'py>(py: Python<'py>, data: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyArray2<u64>>> {
+    let m = mat2::<f32>(py, data, "data", "float32")?;
+    let (rows, dim) = (m.rows, m.cols);
+    let d = m.data();
+    let codes = py.detach(|| bq::binarize(d, dim)).map_err(to_py)?;
+    rows_array(py, codes, rows, bq::words(dim))
+}
+
+struct BinaryArgs<'py> {
+    query: Mat2<'py, u64>,
+    docs: Mat2<'py, u64>,
+    offsets: Vec<i64>,
+    dim: usize,
+    opts: BinaryOptions,
+}
+
+fn binary_args<'py>(
+    py: Python<'py>,
+    query: &Bound<'py, PyAny>,
+    docs: &Bound<'py, PyAny>,
+    offsets: &Bound<'py, PyAny>,
+    dim: i64,
+    threads: Option<i64>,
+    isa: Option<&str>,
+) -> PyResult<BinaryArgs<'py>> {
+    if dim < 1 {
+        return Err(invalid("dim", format!("must be at least 1, got {dim}")));
+    }
+    let dim = dim as usize;
+    let query = mat2::<u64>(py, query, "query", "uint64")?;
+    let docs = mat2::<u64>(py, docs, "docs", "uint64")?;
+    let w = bq::words(dim);
+    if query.cols != w {
+        return Err(invalid("query", format!("has {} words per token, dim {dim} needs {w}", query.cols)));
+    }
+    if docs.cols != w {
+        return Err(invalid("docs", format!("has {} words per token, dim {dim} needs {w}", docs.cols)));
+    }
+    let offsets = vec1::<i64>(py, offsets, "offsets", "int64")?;
+    let threads = threads_arg(threads)?;
+    let isa = isa.map(BinaryIsa::from_name).transpose().map_err(to_py)?;
+    Ok(BinaryArgs { query, docs, offsets, dim, opts: BinaryOptions { threads, isa } })
+}
+
+/// maxsim_binary(query, docs, offsets, *, dim, threads=None, isa=None) -> numpy.ndarray[float32]
+#[pyfunction]
+#[pyo3(signature = (query, docs, offsets, *, dim, threads=None, isa=None))]
+fn maxsim_binary<'py>(
+    py: Python<'py>,
+    query: &Bound<'py, PyAny>,
+    docs: &Bound<'py, PyAny>,
+    offsets: &Bound<'py, PyAny>,
+    #[pyo3(from_py_with = dim_arg)] dim: i64,
+    #[pyo3(from_py_with = threads_opt)] threads: Option<i64>,
+    isa: Option<&str>,
+) -> PyResult<Bound<'py, PyArray1<f32>>> {
+    let a = binary_args(py, query, docs, offsets, dim, threads, isa)?;
+    let (q, d, o) = (a.query.data(), a.docs.data(), &a.offsets[..]);
+    let scores = py.detach(|| bq::maxsim_binary(q, d, o, a.dim, a.opts)).map_err(to_py)?;
+    Ok(scores.into_pyarray(py))
+}
+
+/// maxsim_binary_topk(query, docs, offsets, k, *, dim, candidates=None, threads=None, isa=None)
+#[pyfunction]
+#[pyo3(signature = (query, docs, offsets, k, *, dim, candidates=None, threads=None, isa=None))]
+#[allow(clippy::too_many_arguments)] // mirrors the Python signature
+fn maxsim_binary_topk<'py>(
+    py: Python<'py>,
+    query: &Bound<'py, PyAny>,
+    docs: &Bound<'py, PyAny>,
+    offsets: &Bound<'py, PyAny>,
+    #[pyo3(from_py_with = k_arg)] k: i64,
+    #[pyo3(from_py_with = dim_arg)] dim: i64,
+    candidates: Option<&Bound<'py, PyAny>>,
+    #[pyo3(from_py_with = threads_opt)] threads: Option<i64>,
+    isa: Option<&str>,
+) -> PyResult<TopK<'py>> {
+    let k = nonneg_k(k)?;
+    let a = binary_args(py, query, docs, offsets, dim, threads, isa)?;
+    let cands = candidates_arg(py, candidates)?;
+    let (q, d, o) = (a.query.data(), a.docs.data(), &a.offsets[..]);
+    let (idx, scores) =
+        py.detach(|| bq::maxsim_binary_topk(q, d, o, a.dim, k, cands.as_deref(), a.opts)).map_err(to_py)?;
+    Ok((idx.into_pyarray(py), scores.into_pyarray(py)))
+}
+
+fn dim_arg(obj: &Bound<'_, PyAny>) -> PyResult<i64> {
+    int_arg(obj, "dim")
+}
+
+/// Codes (n, dim) and one scale per row.
+type Int8Codes<'py> = (Bound<'py, PyArray2<i8>>, Bound<'py, PyArray1<f32>>);
+
+/// quantize_int8(data) -> (codes int8 (n, dim), scales float32 (n,))
+#[pyfunction]
+fn quantize_int8<'py>(py: Python<'py>, data: &Bound<'py, PyAny>) -> PyResult<Int8Codes<'py>> {
+    let m = mat2::<f32>(py, data, "data", "float32")?;
+    let (rows, dim) = (m.rows, m.cols);
+    let d = m.data();
+    let (codes, scales) = py.detach(|| sq::quantize(d, dim)).map_err(to_py)?;
+    Ok((rows_array(py, codes, rows, dim)?, scales.into_pyarray(py)))
+}
+
+struct Int8Args<'py> {
+    query: Mat2<'py, i8>,
+    qscales: Vec<f32>,
+    docs: Mat2<'py, i8>,
+    dscales: Vec1<'py, f32>,
+    offsets: Vec<i64>,
+    opts: Int8Options,
+}
+
+#[allow(clippy::too_many_arguments)]
+fn int8_args<'py>(
+    py: Python<'py>,
+    query: &Bound<'py, PyAny>,
+    query_scales: &Bound<'py, PyAny>,
+    docs: &Bound<'py, PyAny>,
+    doc_scales: &Bound<'py, PyAny>,
+    offsets: &Bound<'py, PyAny>,
+    threads: Option<i64>,
+    isa: Option<&str>,
+) -> PyResult<Int8Args<'py>> {
+    let query = mat2::<i8>(py, query, "query", "int8")?;
+    let qscales = vec1::<f32>(py, query_scales, "query_scales", "float32")?;
+    let docs = mat2::<i8>(py, docs, "docs", "int8")?;
+    if docs.cols != query.cols {
+        return Err(invalid("docs", format!("has dim {}, but query has dim {}", docs.cols, query.cols)));
+    }
+    if qscales.len() != query.rows {
+        return Err(invalid("query_scales", format!("holds {} scales for {} query rows", qscales.len(), query.rows)));
+    }
+    let dscales = Vec1::<f32>::new(py, doc_scales, "doc_scales", "float32")?;
+    let offsets = vec1::<i64>(py, offsets, "offsets", "int64")?;
+    let threads = threads_arg(threads)?;
+    let isa = isa.map(Int8Isa::from_name).transpose().map_err(to_py)?;
+    Ok(Int8Args { query, qscales, docs, dscales, offsets, opts: Int8Options { threads, isa } })
+}
+
+/// maxsim_int8(query, query_scales, docs, doc_scales, offsets, *, threads=None, isa=None)
+#[pyfunction]
+#[pyo3(signature = (query, query_scales, docs, doc_scales, offsets, *, threads=None, isa=None))]
+#[allow(clippy::too_many_arguments)] // mirrors the Python signature
+fn maxsim_int8<'py>(
+    py: Python<'py>,
+    query: &Bound<'py, PyAny>,
+    query_scales: &Bound<'py, PyAny>,
+    docs: &Bound<'py, PyAny>,
+    doc_scales: &Bound<'py, PyAny>,
+    offsets: &Bound<'py, PyAny>,
+    #[pyo3(from_py_with = threads_opt)] threads: Option<i64>,
+    isa: Option<&str>,
+) -> PyResult<Bound<'py, PyArray1<f32>>> {
+    let a = int8_args(py, query, query_scales, docs, doc_scales, offsets, threads, isa)?;
+    let dim = a.query.cols;
+    let (q, qs, d, ds, o) = (a.query.data(), &a.qscales[..], a.docs.data(), a.dscales.data(), &a.offsets[..]);
+    let scores = py.detach(|| sq::maxsim_int8(q, qs, d, ds, o, dim, a.opts)).map_err(to_py)?;
+    Ok(scores.into_pyarray(py))
+}
+
+/// maxsim_int8_topk(query, query_scales, docs, doc_scales, offsets, k, *, candidates=None, threads=None, isa=None)
+#[pyfunction]
+#[pyo3(signature = (query, query_scales, docs, doc_scales, offsets, k, *, candidates=None, threads=None, isa=None))]
+#[allow(clippy::too_many_arguments)] // mirrors the Python signature
+fn maxsim_int8_topk<'py>(
+    py: Python<'py>,
+    query: &Bound<'py, PyAny>,
+    query_scales: &Bound<'py, PyAny>,
+    docs: &Bound<'py, PyAny>,
+    doc_scales: &Bound<'py, PyAny>,
+    offsets: &Bound<'py, PyAny>,
+    #[pyo3(from_py_with = k_arg)] k: i64,
+    candidates: Option<&Bound<'py, PyAny>>,
+    #[pyo3(from_py_with = threads_opt)] threads: Option<i64>,
+    isa: Option<&str>,
+) -> PyResult<TopK<'py>> {
+    let k = nonneg_k(k)?;
+    let a = int8_args(py, query, query_scales, docs, doc_scales, offsets, threads, isa)?;
+    let cands = candidates_arg(py, candidates)?;
+    let dim = a.query.cols;
+    let (q, qs, d, ds, o) = (a.query.data(), &a.qscales[..], a.docs.data(), a.dscales.data(), &a.offsets[..]);
+    let (idx, scores) =
+        py.detach(|| sq::maxsim_int8_topk(q, qs, d, ds, o, dim, k, cands.as_deref(), a.opts)).map_err(to_py)?;
+    Ok((idx.into_pyarray(py), scores.into_pyarray(py)))
+}
+
+/// The binary kernel's paths on this CPU, slowest first.
+#[pyfunction]
+fn binary_isas() -> Vec<&'static str> {
+    BinaryIsa::available().into_iter().map(BinaryIsa::name).collect()
+}
+
+/// The int8 kernel's paths on this CPU, slowest first.
+#[pyfunction]
+fn int8_isas() -> Vec<&'static str> {
+    Int8Isa::available().into_iter().map(Int8Isa::name).collect()
+}
+
+fn pool_factor_arg(obj: &Bound<'_, PyAny>) -> PyResult<i64> {
+    int_arg(obj, "pool_factor")
+}
+
+fn pool_factor_usize(pf: i64) -> PyResult<usize> {
+    if pf < 1 {
+        return Err(invalid("pool_factor", format!("must be at least 1, got {pf}")));
+    }
+    Ok(pf as usize)
+}
+
+/// Pooled vectors, their page offsets and each input token's cluster.
+type PooledBatch<'py> = (Bound<'py, PyArray2<f32>>, Bound<'py, PyArray1<i64>>, Bound<'py, PyArray1<i64>>);
+
+/// pool_tokens_batch(data, offsets, pool_factor, *, normalize=True, threads=None)
+///     -> (pooled (m, dim), pooled_offsets (n + 1,), labels (total,))
+#[pyfunction]
+#[pyo3(signature = (data, offsets, pool_factor, *, normalize=true, threads=None))]
+fn pool_tokens_batch<'py>(
+    py: Python<'py>,
+    data: &Bound<'py, PyAny>,
+    offsets: &Bound<'py, PyAny>,
+    #[pyo3(from_py_with = pool_factor_arg)] pool_factor: i64,
+    normalize: bool,
+    #[pyo3(from_py_with = threads_opt)] threads: Option<i64>,
+) -> PyResult<PooledBatch<'py>> {
+    let pf = pool_factor_usize(pool_factor)?;
+    let m = mat2::<f32>(py, data, "data", "float32")?;
+    let offsets = vec1::<i64>(py, offsets, "offsets", "int64")?;
+    let threads = threads_arg(threads)?;
+    let dim = m.cols;
+    let d = m.data();
+    let p = py.detach(|| tokenpool::pool_batch(d, &offsets, dim, pf, normalize, threads)).map_err(to_py)?;
+    let rows = p.vectors.len() / dim.max(1);
+    Ok((rows_array(py, p.vectors, rows, dim)?, p.offsets.into_pyarray(py), p.labels.into_pyarray(py)))
+}
+
 /// The SIMD paths this CPU supports, slowest first (e.g. ``["portable", "avx2", "avx512"]``).
 #[pyfunction]
 fn available_isas() -> Vec<&'static str> {
@@ -543,6 +817,15 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(muvera_encode, m)?)?;
     m.add_function(wrap_pyfunction!(fde_topk, m)?)?;
     m.add_function(wrap_pyfunction!(available_isas, m)?)?;
+    m.add_function(wrap_pyfunction!(binarize, m)?)?;
+    m.add_function(wrap_pyfunction!(maxsim_binary, m)?)?;
+    m.add_function(wrap_pyfunction!(maxsim_binary_topk, m)?)?;
+    m.add_function(wrap_pyfunction!(quantize_int8, m)?)?;
+    m.add_function(wrap_pyfunction!(maxsim_int8, m)?)?;
+    m.add_function(wrap_pyfunction!(maxsim_int8_topk, m)?)?;
+    m.add_function(wrap_pyfunction!(binary_isas, m)?)?;
+    m.add_function(wrap_pyfunction!(int8_isas, m)?)?;
+    m.add_function(wrap_pyfunction!(pool_tokens_batch, m)?)?;
     m.add_function(wrap_pyfunction!(default_isa, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())

@@ -293,7 +293,7 @@ fn validate(query: &Query<'_>, docs: &Docs<'_>, offsets: &[i64]) -> Result<Shape
 }
 
 /// Splits `idx` into at most `parts` contiguous pieces of about equal work (tokens + a per-document cost).
-fn balanced_splits(offsets: &[i64], idx: &[usize], parts: usize) -> Vec<usize> {
+pub(crate) fn balanced_splits(offsets: &[i64], idx: &[usize], parts: usize) -> Vec<usize> {
     const DOC_COST: i64 = 8;
     let cost = |d: usize| offsets[d + 1] - offsets[d] + DOC_COST;
     let total: i64 = idx.iter().map(|&d| cost(d)).sum();
@@ -312,7 +312,7 @@ fn balanced_splits(offsets: &[i64], idx: &[usize], parts: usize) -> Vec<usize> {
     bounds
 }
 
-fn resolve_threads(threads: Option<usize>) -> Result<usize> {
+pub(crate) fn resolve_threads(threads: Option<usize>) -> Result<usize> {
     match threads {
         Some(0) => Err(KernelError::invalid("threads", "must be at least 1")),
         Some(n) => Ok(n),
