@@ -495,7 +495,7 @@ BAD_PROPERTIES: list[dict[str, Any]] = [
     {"_id": "x"},
     {"_additional": "x"},
     {"ID": "x"},
-    {"Title": "collides with title by case"},
+    {"tItle": "collides with title by case"},
 ]
 
 BAD_VECTORS: list[Any] = [
@@ -558,8 +558,8 @@ def test_a_batch_fails_only_the_objects_involved(tmp_path: Path) -> None:
         v = {"v": np.ones((2, DIM))}
         objs = [
             DataObject({"color": "red"}, vectors=v),  # new property
-            DataObject({"Color": "blue"}, vectors=v),  # collides with it by case
-            DataObject({"Title": "x"}, vectors=v),  # collides with the schema's title
+            DataObject({"cOlor": "blue"}, vectors=v),  # collides with it by case
+            DataObject({"tItle": "x"}, vectors=v),  # collides with the schema's title
             DataObject({"id": "x"}, vectors=v),  # reserved
             DataObject({"i": 2**64}, vectors=v),  # out of range
             DataObject({"title": "fine"}, uuid="{00000000-0000-4000-8000-000000000001}", vectors=v),

@@ -577,14 +577,10 @@ def _length_pred(f: Where, name: str, config: CollectionConfig) -> Predicate:
 
 
 def _number(v: Any, integer: bool, where: str, t: str) -> int | float:
-    """A filter value for an int or number property, as Weaviate takes it: a number, or a string that
-    parses as one; for an int property it must be whole (``1.0`` is 1, ``1.2`` is an error)."""
+    """A filter value for an int or number property, as Weaviate takes it: a number (a text value on a
+    number property is refused, "data type filter cannot use valueText on type int"); for an int property
+    it must be whole (``1.0`` is 1, ``1.2`` is an error)."""
     x: Any = v
-    if isinstance(x, str):
-        try:
-            x = float(x)
-        except ValueError:
-            raise FilterError(f"{where}: expected numbers for a {t} property, got {v!r}") from None
     if isinstance(x, bool) or not isinstance(x, int | float):
         raise FilterError(f"{where}: expected numbers for a {t} property, got {v!r}")
     if not integer:
