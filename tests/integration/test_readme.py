@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import tomllib
-from tests.integration.serve_process import ROOT, serve
+from tests.integration.serve_process import ROOT, TINY_MODEL, serve
 
 from colweave import cli
 from colweave.server.config import from_args
@@ -24,7 +24,10 @@ BLOCKS = [(m.group(1), m.group(2)) for m in re.finditer(r"^```(\w*)\n(.*?)^```",
 PYTHON = [code for lang, code in BLOCKS if lang == "python"]
 SHELL = [code for lang, code in BLOCKS if lang == "bash"]
 # Commands that need a network, another machine or minutes: checked for shell syntax only.
-EXTERNAL = ("tar ", "python3 -m venv", ".venv/bin/hf ", "HF_HOME=")
+EXTERNAL = ("tar ", "python3 -m venv", ".venv/bin/hf ", "HF_HOME=", "mkdir ")
+# The ingest section's shell block: run verbatim (with a generated PDF in its folder) before the Python blocks
+# that read what it stored.
+INGEST = next((code for code in SHELL if "colweave ingest" in code), "")
 
 
 def test_readme_opens_with_what_it_is_then_two_commands() -> None:
@@ -47,20 +50,58 @@ def _port_free(port: int) -> bool:
     return True
 
 
+def readme_folder(where: Path) -> tuple[Path, dict[str, str]]:
+    """A folder to run the README's blocks in, as a user's working directory: ``tests`` links to the
+    clone's (a block reads the committed tiny model from there), ``pdfs/`` holds a generated text PDF, and
+    the ingest section's shell commands have run in it verbatim. Returns it and the blocks' environment:
+    the tiny model as ``COLWEAVE_MODEL`` (the variable the README's ingest commands and blocks honour), no
+    hub, ``colweave`` on PATH."""
+    from tests.ingest.pdfgen import TextPage, build_pdf
+
+    cwd = where / "readme"
+    cwd.mkdir(parents=True)
+    (cwd / "tests").symlink_to(ROOT / "tests")
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "COLWEAVE_MODEL": str(TINY_MODEL),
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT / "python"), os.environ.get("PYTHONPATH")) if p),
+    }
+    if INGEST:
+        pages = [TextPage(["Quarterly revenue", "grew in every region."]), TextPage(["A holiday film"])]
+        (cwd / "pdfs").mkdir()
+        (cwd / "pdfs" / "report.pdf").write_bytes(build_pdf(pages, title="Annual Report"))
+        r = subprocess.run(
+            ["bash", "-euo", "pipefail", "-c", INGEST],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+            env=env,
+        )
+        if r.returncode != 0:
+            raise AssertionError(f"README ingest commands failed:\n{INGEST}\n{r.stdout}\n{r.stderr}")
+    return cwd, env
+
+
 def run_python_blocks(data_dir: Path) -> list[str]:
-    """Serves the tiny model on 8080 / 50051 and runs every Python block; returns the failures."""
+    """Serves the tiny model on 8080 / 50051 and runs every Python block (in ``readme_folder``); returns
+    the failures."""
     failures = []
+    cwd, env = readme_folder(data_dir.parent)
     sp = serve(data_dir, http_port=8080, grpc_port=50051)
     try:
         for i, code in enumerate(PYTHON):
             r = subprocess.run(
                 [sys.executable, "-c", code],
-                cwd=ROOT,
+                cwd=cwd,
                 capture_output=True,
                 text=True,
                 timeout=180,
                 check=False,
-                env={**os.environ, "HF_HUB_OFFLINE": "1"},
+                env=env,
             )
             if r.returncode != 0:
                 failures.append(f"README python block {i} failed:\n{code}\n{r.stdout}\n{r.stderr}")
@@ -124,6 +165,7 @@ def test_shell_commands_exist(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(cli, "_serve", parsed_serve)
     monkeypatch.setattr(cli, "_export", lambda args: 0)
+    monkeypatch.setattr(cli, "_ingest", lambda args: 0)  # parsed, not run (test_python_blocks runs them)
     for cmd in commands:
         syntax = subprocess.run(["bash", "-n", "-c", cmd], capture_output=True, text=True, check=False)
         assert syntax.returncode == 0, (cmd, syntax.stderr)
