@@ -170,6 +170,8 @@ def test_bf16_without_native_bf16_is_refused(monkeypatch: pytest.MonkeyPatch) ->
 
 def test_openvino_missing_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(session_mod, "openvino_available", lambda: False)
+    monkeypatch.setattr(session_mod, "native_bf16", lambda: True)
+    monkeypatch.setattr(session_mod, "openvino_int8_supported", lambda: True)
     for kwargs in ({"runtime": "openvino"}, {"precision": "bf16"}, {"precision": "int8"}):
         with pytest.raises(ValueError, match=r"colweave\[openvino\]"):
             Encoder(SPLIT, device="cpu", **kwargs)
@@ -227,6 +229,7 @@ def test_reduced_precision_keeps_the_top_10(
 
 
 @needs_ov
+@pytest.mark.skipif(not session_mod.openvino_int8_supported(), reason="OpenVINO's int8 kernels need AVX-512")
 def test_int8_compresses_the_weight_matrices() -> None:
     enc = Encoder(SPLIT, device="cpu", runtime="openvino", precision="int8")
     assert enc._vision is not None
