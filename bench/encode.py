@@ -205,17 +205,16 @@ def _cosines(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
 def _paths(dirs: dict[str, Path], threads: int, capped: bool) -> dict[str, Any]:
     """The encoders to compare (label → Encoder); those this installation or CPU cannot run are left out."""
     from colweave.model import Encoder
-    from colweave.model.session import native_bf16, openvino_available
+    from colweave.model.session import native_bf16, openvino_available, openvino_int8_supported
 
     specs: list[tuple[str, Path, str, str]] = [
         ("onnxruntime fp32", dirs["fp32"], "onnxruntime", "fp32"),
         ("onnxruntime int8", dirs["int8"], "onnxruntime", "int8"),
     ]
     if openvino_available():
-        specs += [
-            ("OpenVINO fp32", dirs["fp32"], "openvino", "fp32"),
-            ("OpenVINO int8", dirs["fp32"], "openvino", "int8"),
-        ]
+        specs.append(("OpenVINO fp32", dirs["fp32"], "openvino", "fp32"))
+        if openvino_int8_supported():
+            specs.append(("OpenVINO int8", dirs["fp32"], "openvino", "int8"))
         if native_bf16() and not capped:
             specs.insert(3, ("OpenVINO bf16", dirs["fp32"], "openvino", "bf16"))
     out: dict[str, Any] = {

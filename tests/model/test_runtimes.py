@@ -51,7 +51,13 @@ def _precisions() -> list[Any]:
     bf16_skip = pytest.mark.skipif(
         not native_bf16(), reason="this CPU has no native bf16 (AVX512-BF16 / AMX-BF16)"
     )
-    return [pytest.param("bf16", marks=[needs_ov, bf16_skip]), pytest.param("int8", marks=needs_ov)]
+    int8_skip = pytest.mark.skipif(
+        not session_mod.openvino_int8_supported(), reason="OpenVINO's int8-weight kernels need AVX-512"
+    )
+    return [
+        pytest.param("bf16", marks=[needs_ov, bf16_skip]),
+        pytest.param("int8", marks=[needs_ov, int8_skip]),
+    ]
 
 
 # ---------------------------------------------------------------- selection
@@ -67,7 +73,23 @@ def test_native_bf16_reads_the_cpu_flags_and_the_onednn_cap() -> None:
     assert native_bf16(amx, {"ONEDNN_MAX_CPU_ISA": "AVX512_CORE_AMX"})
 
 
+def test_openvino_int8_needs_avx512() -> None:
+    from colweave.model.session import openvino_int8_supported
+
+    assert openvino_int8_supported(frozenset({"avx2", "avx512f"}), {})
+    assert not openvino_int8_supported(frozenset({"avx2", "fma"}), {})
+    assert not openvino_int8_supported(frozenset({"avx2", "avx512f"}), {"ONEDNN_MAX_CPU_ISA": "AVX2"})
+
+
 @needs_ov
+def test_int8_where_openvino_cannot_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(session_mod, "openvino_int8_supported", lambda: False)
+    with pytest.raises(ValueError, match="AVX-512"):
+        Encoder(SPLIT, device="cpu", precision="int8")
+
+
+@needs_ov
+@pytest.mark.skipif(not native_bf16(), reason="this CPU has no native bf16: a bf16 session cannot compile")
 def test_auto_with_native_bf16_is_openvino_bf16(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -148,6 +170,8 @@ def test_bf16_without_native_bf16_is_refused(monkeypatch: pytest.MonkeyPatch) ->
 
 def test_openvino_missing_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(session_mod, "openvino_available", lambda: False)
+    monkeypatch.setattr(session_mod, "native_bf16", lambda: True)
+    monkeypatch.setattr(session_mod, "openvino_int8_supported", lambda: True)
     for kwargs in ({"runtime": "openvino"}, {"precision": "bf16"}, {"precision": "int8"}):
         with pytest.raises(ValueError, match=r"colweave\[openvino\]"):
             Encoder(SPLIT, device="cpu", **kwargs)
@@ -205,6 +229,7 @@ def test_reduced_precision_keeps_the_top_10(
 
 
 @needs_ov
+@pytest.mark.skipif(not session_mod.openvino_int8_supported(), reason="OpenVINO's int8 kernels need AVX-512")
 def test_int8_compresses_the_weight_matrices() -> None:
     enc = Encoder(SPLIT, device="cpu", runtime="openvino", precision="int8")
     assert enc._vision is not None

@@ -111,6 +111,20 @@ def native_bf16(flags: frozenset[str] | None = None, env: dict[str, str] | None 
     return bool({"avx512_bf16", "amx_bf16"} & flags)
 
 
+#: ``ONEDNN_MAX_CPU_ISA`` values below AVX-512: OpenVINO's int8-weight (compressed) matrix kernels need
+#: AVX-512 (with the cap at AVX2 they fail to build: "could not create a primitive descriptor").
+_BELOW_AVX512 = ("SSE41", "AVX", "AVX2", "AVX2_VNNI", "AVX2_VNNI_2")
+
+
+def openvino_int8_supported(flags: frozenset[str] | None = None, env: dict[str, str] | None = None) -> bool:
+    """Whether OpenVINO can run int8-compressed weights here: x86 AVX-512 (not capped below it)."""
+    flags = cpu_flags() if flags is None else flags
+    env = dict(os.environ) if env is None else env
+    if env.get("ONEDNN_MAX_CPU_ISA", "").strip().upper() in _BELOW_AVX512:
+        return False
+    return "avx512f" in flags
+
+
 def cpu_isa_summary(flags: frozenset[str] | None = None) -> str:
     """The matrix-relevant ISA extensions of this CPU, for logs and benchmarks."""
     flags = cpu_flags() if flags is None else flags
@@ -174,6 +188,12 @@ def resolve(settings: SessionSettings, *, quantized: bool = False) -> Choice:
         raise ValueError(
             "onnxruntime runs int8 from a model exported with `colweave export --quantize int8`; this "
             "directory is fp32: export an int8 copy, or use runtime='openvino' (int8 weight compression)"
+        )
+    if precision == "int8" and not quantized and runtime != "onnxruntime" and not openvino_int8_supported():
+        raise ValueError(
+            "precision='int8' on an fp32 model uses OpenVINO's int8-weight kernels, which need AVX-512 "
+            f"(ISA: {cpu_isa_summary()}): use 'fp32', or a model exported with "
+            "`colweave export --quantize int8`"
         )
     if precision == "int8" and not quantized and not have_ov:
         raise ValueError(
