@@ -151,9 +151,9 @@ class Choice:
 def resolve(settings: SessionSettings, *, quantized: bool = False) -> Choice:
     """Picks the runtime and precision; ``quantized``: the graphs are already int8 (``--quantize int8``).
 
-    ``auto`` on a CPU: OpenVINO bf16 where the CPU has native bf16 (AMX / AVX512-BF16: 5.5x onnxruntime
-    fp32 on a 2-core Xeon, per-token cosine 0.99998); else OpenVINO fp32 (faster than onnxruntime fp32, also
-    with oneDNN capped to AVX2: see ``bench/encode.py``); onnxruntime fp32 when OpenVINO is not installed.
+    ``auto`` on a CPU: OpenVINO bf16 where the CPU has native bf16 (AMX / AVX512-BF16: 2.0x onnxruntime
+    fp32 per A4 page on a shared 2-core Xeon, per-token cosine 0.9998); else onnxruntime fp32 (OpenVINO fp32
+    measured 0.88x it, see ``bench/encode.py``), also when OpenVINO is not installed.
     A GPU (``device="cuda"``, or ``auto`` with onnxruntime-gpu) always runs onnxruntime at the graph's own
     precision. Impossible combinations raise ``ValueError`` saying what would work.
     """
@@ -202,12 +202,14 @@ def resolve(settings: SessionSettings, *, quantized: bool = False) -> Choice:
         )
 
     if runtime == "auto":
-        if gpu or not have_ov:
-            runtime = "onnxruntime"
-        elif quantized:
-            runtime = "onnxruntime"  # its own dynamic-int8 graphs: onnxruntime's kernels were made for them
-        else:
+        if gpu or not have_ov or quantized:
+            runtime = "onnxruntime"  # quantized: its own dynamic-int8 graphs, which its kernels were made for
+        elif precision in ("bf16", "int8") or (precision == "auto" and bf16):
             runtime = "openvino"
+        else:
+            # fp32 without native bf16: OpenVINO fp32 measured 0.88x onnxruntime fp32 (bench/encode.py), so
+            # onnxruntime, which can never be slower than itself.
+            runtime = "onnxruntime"
     if precision == "auto":
         if quantized:
             precision = "int8"
@@ -221,13 +223,16 @@ def resolve(settings: SessionSettings, *, quantized: bool = False) -> Choice:
     elif settings.runtime == "auto" and settings.precision == "auto":
         if runtime == "openvino" and precision == "bf16":
             why = f"native bf16 on this CPU ({cpu_isa_summary()}): OpenVINO bf16"
-        elif runtime == "openvino":
-            why = f"no native bf16 on this CPU ({cpu_isa_summary()}): OpenVINO fp32, faster than onnxruntime"
         elif quantized:
             why = "the model directory holds int8 graphs: onnxruntime int8"
-        else:
+        elif not have_ov:
             hint = " (pip install 'colweave[openvino]' for the faster OpenVINO runtime)" if not gpu else ""
             why = f"OpenVINO is not installed: onnxruntime {graph}{hint}"
+        else:
+            why = (
+                f"no native bf16 on this CPU ({cpu_isa_summary()}): onnxruntime fp32 (faster than OpenVINO "
+                "fp32 in bench/encode.py)"
+            )
     else:
         why = f"requested runtime={settings.runtime}, precision={settings.precision}"
     return Choice(replace(settings, runtime=runtime, precision=precision), why)
