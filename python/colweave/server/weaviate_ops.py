@@ -210,9 +210,11 @@ class WeaviateOps:
         step = max(1, svc.cfg.max_queue // 2)
         for start in range(0, len(jobs), step):
             chunk = jobs[start : start + step]
-            # One request per image: the batcher packs them together and isolates a bad one.
+            # One request per image: the batcher packs them together and isolates a bad one. Through
+            # the service's public path, so its validation and metrics (images, tiles, tokens encoded)
+            # are those of every other request.
             results = await asyncio.gather(
-                *(svc.images.submit([img]) for _, _, img in chunk), return_exceptions=True
+                *(svc.embed_images([img]) for _, _, img in chunk), return_exceptions=True
             )
             for (i, name, img), res in zip(chunk, results, strict=True):
                 if isinstance(res, BaseException):
