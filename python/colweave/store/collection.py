@@ -45,6 +45,7 @@ from colweave.store.errors import (
     QueryError,
     SchemaError,
     StoreError,
+    VectorizerUnavailableError,
     disk_full_error,
     is_disk_full,
     storage_errors,
@@ -408,7 +409,8 @@ class Collection:
 
     def _embed(self, images: list[bytes]) -> list[_Made]:
         """Runs the vectorizer over ``images`` (one call; if it fails, one call per image so that a bad
-        image fails only its own object)."""
+        image fails only its own object). A vectorizer may also answer an exception in place of one
+        image's vectors: that image's object fails with it."""
         assert self.vectorizer is not None
         results: list[Any]
         lays: list[PageLayout | None]
@@ -416,6 +418,8 @@ class Collection:
             results, lays = layout_rows.embed_with_layouts(self.vectorizer, images)
             if len(results) != len(images):
                 raise StoreError(f"the vectorizer returned {len(results)} vectors for {len(images)} images")
+        except VectorizerUnavailableError:
+            raise
         except Exception:
             results, lays = [], []
             for img in images:
@@ -423,6 +427,8 @@ class Collection:
                     (m,), (lay,) = layout_rows.embed_with_layouts(self.vectorizer, [img])
                     results.append(m)
                     lays.append(lay)
+                except VectorizerUnavailableError:
+                    raise
                 except Exception as e:
                     results.append(e)
                     lays.append(None)
