@@ -283,3 +283,45 @@ def test_concurrent_writers_end_as_serial_writers(tmp_path: Path) -> None:
     finally:
         v.gate.set()
         conc.close()
+
+
+def test_muvera_encodings_made_before_the_commit_belong_to_their_objects(
+    gated: tuple[Store, GatedVectorizer],
+) -> None:
+    """The encodings made outside the commit lock are stored with the right objects: each slot's row
+    equals the encoding of that object's own (normalised) multi-vector, for vectorized pages and
+    self-provided vectors mixed in one batch, with an invalid object in between shifting the indices."""
+    from colweave.store.segments import muvera_encode
+
+    s, _ = gated
+    c = s.create_collection(config(muvera=True))
+    rng = np.random.default_rng(3)
+    mats = [rng.standard_normal((3 + i, DIM)).astype(np.float32) for i in range(3)]
+    objs = [
+        DataObject({"page": page(1)}),
+        DataObject({}, vectors={"doc": mats[0]}),
+        DataObject({"title": "bad"}, vectors={"doc": np.ones((2, DIM + 1), np.float32)}),
+        DataObject({"page": page(2)}),
+        DataObject({}, vectors={"doc": mats[1]}),
+        DataObject({}, vectors={"doc": mats[2]}),
+    ]
+    res = c.insert_many(objs)
+    assert [e.index for e in res.errors] == [2]
+    cfg = c.config.vectors["doc"].muvera
+    seg = c._segments["doc"]
+    snap = seg.snapshot()
+    assert snap.fdes is not None
+    for u in res.uuids:
+        if u is None:
+            continue
+        doc = c._doc_of[u]
+        slot = c._slot_of["doc"][doc]
+        obj = objs[res.uuids.index(u)]
+        m = (
+            np.asarray(obj.vectors["doc"], np.float32)
+            if obj.vectors
+            else HashVectorizer().embed_images([base64.b64decode(obj.properties["page"])])[0]
+        )
+        m = m / np.linalg.norm(m, axis=1, keepdims=True)
+        want = muvera_encode(cfg, [np.ascontiguousarray(m, np.float32)], is_query=False)[0]
+        np.testing.assert_allclose(snap.fdes[slot], want, rtol=1e-5, atol=1e-5)

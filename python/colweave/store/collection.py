@@ -342,6 +342,10 @@ class Collection:
                         raise ObjectError(f"layout {n!r}: only a vector given with the object has a layout")
                     lays[n] = layout_rows.checked(lay, len(vecs[n]), f"object {i}: layout {n!r}")
                 p = _Prepared(i, u, doc, props, blobs, old.created if old else now, now, vecs, lays)
+                for name, v in vecs.items():  # encodings made before the commit lock, if still valid
+                    fde = _fde_for((pre or {}).get((i, name)), v)
+                    if fde is not None:
+                        p.fdes[name] = fde
                 for name, vc in self._config.vectors.items():
                     if name in vecs or vc.vectorizer != MULTI2MULTIVEC:
                         continue
@@ -394,10 +398,9 @@ class Collection:
                 if isinstance(mk.result, Exception):
                     raise ObjectError(f"vector {name!r}: the vectorizer failed: {mk.result}")
                 v = self._check_vector(name, mk.result, dims, f"object {p.index}")
-                if mk.normalised is not None and np.array_equal(mk.normalised, v):
-                    v = mk.normalised
-                    if mk.fde is not None:
-                        p.fdes[name] = mk.fde
+                fde = _fde_for(mk, v)
+                if fde is not None:
+                    p.fdes[name] = fde
                 p.vectors[name] = v
                 if mk.layout is not None:
                     p.layouts[name] = layout_rows.checked(mk.layout, len(v), f"vector {name!r}")
@@ -442,9 +445,23 @@ class Collection:
         with self._state.read():
             dims = {n: s.dim for n, s in self._segments.items() if s.dim is not None}
             self._prepare(objects, mode=mode, new_props=[], dims=dims, errors=[], defer=todo)
-        if not todo:
-            return {}
         pre: _Pre = {}
+        # Self-provided multi-vectors: their MUVERA encodings, one call per named vector.
+        for name, vc in self._config.vectors.items():
+            if not vc.muvera.enabled:
+                continue
+            given: list[tuple[int, F32]] = []
+            for i, obj in enumerate(objects):
+                v = obj.vectors.get(name) if isinstance(obj, DataObject) and obj.vectors else None
+                if v is not None:
+                    with contextlib.suppress(ObjectError):  # reported by the commit's pass
+                        given.append((i, self._check_vector(name, v, dict(dims), f"object {i}")))
+            if given:
+                fdes = muvera_encode(vc.muvera, [m for _, m in given], is_query=False)
+                for (i, m), fde in zip(given, fdes, strict=True):
+                    pre[(i, name)] = _Made(b"", m, None, m, fde)
+        if not todo:
+            return pre
         for (i, name, _), mk in zip(todo, self._embed([img for _, _, img in todo]), strict=True):
             pre[(i, name)] = mk
             if isinstance(mk.result, Exception):
@@ -1170,6 +1187,13 @@ class Collection:
                     )
                 out.append(self._result(d, return_properties, include_vector, score=s, explain_score=explain))
             return out
+
+
+def _fde_for(made: _Made | None, v: F32) -> F32 | None:
+    """The MUVERA encoding made before the commit for exactly the multi-vector ``v``, if any."""
+    if made is None or made.fde is None or made.normalised is None:
+        return None
+    return made.fde if np.array_equal(made.normalised, v) else None
 
 
 def muvera_pool(index_config: dict[str, Any], k: int) -> int:
