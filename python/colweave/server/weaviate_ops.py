@@ -2,9 +2,11 @@
 on SQLite or a scan), vectorization through the server's batcher, and the store's errors mapped onto the
 server's taxonomy.
 
-The store is opened without a vectorizer: objects whose multi2multivec-weaviate vector is missing are
-vectorized here, outside the collection's lock, through the same dynamic batcher as every other request,
-and handed to the store with their vectors (a page takes seconds on a CPU; searches must not wait for it).
+The store vectorizes what its rules say needs it (library and server alike) through
+:class:`StoreVectorizer`, which hands the images to the embedding service on the event loop: the same
+checks, dynamic batcher and metrics as every other request. The store does that before its commit lock,
+so searches never wait for a page's encode; writes run on their own threads, so they never hold a
+search's slot while they wait for their pages.
 """
 
 from __future__ import annotations
@@ -20,8 +22,10 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
 import numpy as np
+import numpy.typing as npt
 
-from colweave.server.embedding import EmbeddingService, decode_base64_image
+from colweave.layout import PageLayout
+from colweave.server.embedding import EmbeddingService
 from colweave.server.errors import (
     ConflictError,
     NotFoundError,
@@ -52,6 +56,8 @@ def _disk_full_message(e: BaseException) -> str:
 def store_errors_as_service_errors() -> Iterator[None]:
     try:
         yield
+    except _Unavailable as e:
+        raise e.error from None
     except store_errors.StorageFullError as e:
         raise StorageFullError(_disk_full_message(e)) from None
     except store_errors.NotFoundError as e:
@@ -135,10 +141,15 @@ class WeaviateOps:
         # threads: a light call never queues behind heavy ones.
         self._executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="colweave-store")
         self._heavy_executor = ThreadPoolExecutor(max_workers=slots, thread_name_prefix="colweave-search")
+        # Writes wait for their pages' encodes on threads (and admission) of their own.
+        self._write_executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="colweave-write")
+        self.write_work = HeavyWork(threads, heavy_queue)
         self.heavy_work = HeavyWork(slots, heavy_queue)
 
-    def attach(self, store: Store) -> None:
-        """The store, once opened (start-up opens it in a worker thread)."""
+    def attach(self, store: Store, loop: asyncio.AbstractEventLoop | None = None) -> None:
+        """The store, once opened (start-up opens it in a worker thread); its writes vectorize through
+        the embedding service on ``loop`` (the running one by default)."""
+        store.set_vectorizer(StoreVectorizer(self, loop or asyncio.get_running_loop()))
         self._store = store
 
     @property
@@ -158,22 +169,27 @@ class WeaviateOps:
 
     async def heavy(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """``run`` for work that may take long: admitted by ``HeavyWork``; skipped if the client left."""
+        return await self._admitted(self.heavy_work, self._heavy_executor, fn, *args, **kwargs)
+
+    async def _admitted(
+        self, work: HeavyWork, executor: ThreadPoolExecutor, fn: Callable[..., T], *args: Any, **kwargs: Any
+    ) -> T:
         loop = asyncio.get_running_loop()
-        await self.heavy_work.acquire()
+        await work.acquire()
 
         def call() -> T:
             with store_errors_as_service_errors():
                 return fn(*args, **kwargs)
 
         try:
-            cf: Future[T] = self._heavy_executor.submit(call)
+            cf: Future[T] = executor.submit(call)
         except BaseException:
-            self.heavy_work.release()
+            work.release()
             raise
 
         def done(_: Future[T]) -> None:
             with contextlib.suppress(RuntimeError):  # the loop has closed (shutdown)
-                loop.call_soon_threadsafe(self.heavy_work.release)
+                loop.call_soon_threadsafe(work.release)
 
         cf.add_done_callback(done)
         # Cancelling the wrapper cancels cf if it has not started (then it never runs).
@@ -182,6 +198,7 @@ class WeaviateOps:
     def close(self) -> None:
         self._executor.shutdown(wait=True)
         self._heavy_executor.shutdown(wait=True)
+        self._write_executor.shutdown(wait=True)
         if self._store is not None:
             self._store.close()
 
@@ -238,56 +255,47 @@ class WeaviateOps:
             raise ValidationError(why)
 
     # -- vectorization ----------------------------------------------------------------------------
-    async def vectorize(self, cfg: CollectionConfig, objects: Sequence[DataObject]) -> dict[int, str]:
-        """Adds the multi2multivec-weaviate vectors that objects lack (from the first image field with a
-        value, as the store would); returns per-object error messages for the images that failed."""
-        jobs: list[tuple[int, str, bytes]] = []
-        errors: dict[int, str] = {}
-
-        def decode() -> None:  # megabytes of base64 per page: off the event loop
-            for i, obj in enumerate(objects):
-                for name, vc in cfg.vectors.items():
-                    if vc.vectorizer != MULTI2MULTIVEC or (obj.vectors and name in obj.vectors):
-                        continue
-                    value = next((obj.properties[f] for f in vc.image_fields if obj.properties.get(f)), None)
-                    if value is None:
-                        continue
-                    try:
-                        jobs.append((i, name, decode_base64_image(value, f"property of vector {name!r}")))
-                    except ValidationError as e:
-                        errors[i] = e.message
-
-        if any(vc.vectorizer == MULTI2MULTIVEC for vc in cfg.vectors.values()):
-            await self.run(decode)
-        if not jobs:
-            return errors
-        svc = self._embedding()
+    def model_refusals(self, cfg: CollectionConfig, objects: Sequence[DataObject]) -> dict[int, str]:
+        """Per object, why it cannot be vectorized here: it has a page image for a vector whose module
+        names a model this server does not serve (and no vector given for it)."""
+        try:
+            svc = self._embedding()
+        except NotReadyError:
+            return {}  # still loading: the vectorizer reports it
         refused = {name: why for name in cfg.vectors if (why := self.model_mismatch(svc, cfg, name))}
-        for i, name, _ in jobs:
-            if name in refused:
-                errors[i] = refused[name]
-        jobs = [job for job in jobs if job[1] not in refused]
+        out: dict[int, str] = {}
+        for i, obj in enumerate(objects):
+            for name, why in refused.items():
+                given = obj.vectors is not None and name in obj.vectors
+                props = obj.properties if isinstance(obj.properties, dict) else {}
+                if not given and any(props.get(f) for f in cfg.vectors[name].image_fields):
+                    out[i] = why
+                    break
+        return out
+
+    async def embed_pages(self, images: list[bytes]) -> list[tuple[Any, PageLayout | None]]:
+        """Vectors (or the error of each image) and layouts of page images, through the embedding
+        service's public path (its checks and metrics) and its dynamic batcher."""
+        svc = self._embedding()
+        out: list[tuple[Any, PageLayout | None]] = []
         step = max(1, svc.cfg.max_queue // 2)
-        for start in range(0, len(jobs), step):
-            chunk = jobs[start : start + step]
+        for start in range(0, len(images), step):
+            chunk = images[start : start + step]
             # One request per image: the batcher packs them together and isolates a bad one.
             results = await asyncio.gather(
-                *(svc.images.submit([img]) for _, _, img in chunk), return_exceptions=True
+                *(svc.embed_images([img]) for img in chunk), return_exceptions=True
             )
-            for (i, name, img), res in zip(chunk, results, strict=True):
+            for img, res in zip(chunk, results, strict=True):
                 if isinstance(res, BaseException):
                     if isinstance(res, ServiceError) and not isinstance(res, ValidationError):
-                        raise res  # overloaded / shutting down: the whole request fails
-                    errors[i] = f"could not vectorize {name!r}: {res}"
+                        raise _Unavailable(res)  # overloaded / shutting down: the whole write fails
+                    if not isinstance(res, Exception):
+                        raise res
+                    out.append((res, None))
                     continue
-                obj = objects[i]
-                if obj.vectors is None:
-                    obj.vectors = {}
-                obj.vectors[name] = res.outputs[0]
-                layout = page_layout_for(svc.model, img, len(res.outputs[0]))
-                if layout is not None:  # which vector is which patch of the page (colweave.layout)
-                    obj.layouts = {**(obj.layouts or {}), name: layout}
-        return errors
+                v = res.outputs[0]
+                out.append((v, page_layout_for(svc.model, img, len(v))))
+        return out
 
     async def query_vector(
         self, cfg: CollectionConfig, target: str | None, text: str
@@ -315,18 +323,27 @@ class WeaviateOps:
         return target, res.outputs[0]
 
     # -- writes -----------------------------------------------------------------------------------
+    async def write(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Runs a store write (which vectorizes through :class:`StoreVectorizer`) on the writers'
+        threads, admitted as heavy work is: a write waiting for its pages never takes a search's slot."""
+        return await self._admitted(self.write_work, self._write_executor, fn, *args, **kwargs)
+
     async def insert_many(self, collection: str, objects: list[DataObject]) -> BatchResult:
         """Batch upsert with vectorization; errors by index, the rest stored durably on return."""
         coll = await self.run(self.store.get_collection, collection)
-        vec_errors = await self.vectorize(coll.config, objects)
-        keep = [i for i in range(len(objects)) if i not in vec_errors]
-        res = await self.heavy(coll.insert_many, [objects[i] for i in keep]) if keep else BatchResult([], [])
+        refused = self.model_refusals(coll.config, objects)
+        if not refused:
+            res = await self.write(coll.insert_many, objects)
+            self.note(coll)
+            return res
+        keep = [i for i in range(len(objects)) if i not in refused]
+        kept = await self.write(coll.insert_many, [objects[i] for i in keep]) if keep else BatchResult([], [])
         self.note(coll)
         uuids: list[str | None] = [None] * len(objects)
-        errors = [BatchError(i, None, msg) for i, msg in vec_errors.items()]
+        errors = [BatchError(i, None, msg) for i, msg in refused.items()]
         for j, i in enumerate(keep):
-            uuids[i] = res.uuids[j]
-        for e in res.errors:
+            uuids[i] = kept.uuids[j]
+        for e in kept.errors:
             errors.append(BatchError(keep[e.index], e.uuid, e.message))
         errors.sort(key=lambda e: e.index)
         return BatchResult(uuids, errors)
@@ -334,11 +351,11 @@ class WeaviateOps:
     async def write_one(self, collection: str, obj: DataObject, mode: str) -> str:
         """insert / replace / merge of one object, with vectorization."""
         coll = await self.run(self.store.get_collection, collection)
-        errs = await self.vectorize(coll.config, [obj])
-        if errs:
-            raise ValidationError(errs[0])
+        why = self.model_refusals(coll.config, [obj])
+        if why:
+            raise ValidationError(why[0])
         if mode == "insert":
-            u = await self.run(
+            u = await self.write(
                 coll.insert, obj.properties, uuid=obj.uuid, vectors=obj.vectors, layouts=obj.layouts
             )
             self.note(coll)
@@ -346,8 +363,60 @@ class WeaviateOps:
         if obj.uuid is None:
             raise ValidationError(f"{mode}: the object's id is required")
         method = coll.replace if mode == "replace" else coll.update
-        await self.run(
+        await self.write(
             functools.partial(method, obj.uuid, obj.properties, vectors=obj.vectors, layouts=obj.layouts)
         )
         self.note(coll)
         return str(obj.uuid)
+
+
+class _Unavailable(store_errors.VectorizerUnavailableError):
+    def __init__(self, error: ServiceError) -> None:
+        super().__init__(error.message)
+        self.error = error
+
+
+class StoreVectorizer:
+    """The store's vectorizer in the server: page images go through the embedding service (see
+    :meth:`WeaviateOps.embed_pages`) on the server's event loop, from the store's write threads. So the
+    store decides which images to vectorize (its rules, for library and server alike) and the service
+    validates, batches and counts them."""
+
+    def __init__(self, ops: WeaviateOps, loop: asyncio.AbstractEventLoop, timeout_s: float = 3600.0) -> None:
+        self._ops = ops
+        self._loop = loop
+        self._timeout_s = timeout_s
+
+    def _off_loop(self) -> None:
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:  # no loop in this thread: as it should be
+            return
+        if running is self._loop:  # waiting for the loop on the loop would never end
+            raise RuntimeError("the store vectorizes on its own threads, never on the event loop")
+
+    def embed_images_with_layouts(self, images: list[bytes]) -> list[tuple[Any, PageLayout | None]]:
+        self._off_loop()
+        fut = asyncio.run_coroutine_threadsafe(self._ops.embed_pages(list(images)), self._loop)
+        try:
+            return fut.result(timeout=self._timeout_s)
+        except ServiceError as e:  # not ready: the whole write fails
+            raise _Unavailable(e) from None
+        except TimeoutError:
+            fut.cancel()
+            raise _Unavailable(ServiceError("vectorizing the pages took too long")) from None
+
+    def embed_images(self, images: list[bytes]) -> list[npt.NDArray[np.float32]]:
+        out = []
+        for v, _ in self.embed_images_with_layouts(images):
+            if isinstance(v, Exception):
+                raise v
+            out.append(v)
+        return out
+
+    def embed_queries(self, queries: list[str]) -> list[npt.NDArray[np.float32]]:
+        async def embed() -> list[npt.NDArray[np.float32]]:
+            return list((await self._ops._embedding().embed_queries(queries)).outputs)
+
+        self._off_loop()
+        return asyncio.run_coroutine_threadsafe(embed(), self._loop).result(timeout=self._timeout_s)

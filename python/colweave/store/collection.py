@@ -4,8 +4,16 @@ Layout of a collection's directory: ``objects.sqlite`` (WAL; config, objects, bl
 slots) and per named vector ``<name>.<generation>.vec`` (token rows) and ``.fde`` (MUVERA encodings).
 A write appends and fsyncs vector rows first, then commits one SQLite transaction, then publishes the
 change to readers; a failure at any step before the commit leaves the previous state (see
-``segments.py``). One lock serialises writers and readers of a collection, so a search never sees half a
-batch.
+``segments.py``).
+
+Concurrency: a write validates its objects and runs the vectorizer (and MUVERA) *before* it takes the
+collection's commit lock, against the state published at that moment; under the commit lock (writers
+commit one at a time) it validates again against the current state, reusing the vectors made
+beforehand, so the outcome is exactly that of serial writes (an object inserted or deleted meanwhile, a
+property another writer's auto-schema added, a dimension another writer fixed). Readers share a
+readers-writer lock (``rwlock.py``) that a writer takes alone only for SQLite's COMMIT and the in-memory
+swap that publishes it; readers read blobs and layouts through their own SQLite connection, which sees
+committed transactions only. So a search never waits for an encode and never sees half a batch.
 """
 
 from __future__ import annotations
@@ -37,6 +45,7 @@ from colweave.store.errors import (
     QueryError,
     SchemaError,
     StoreError,
+    VectorizerUnavailableError,
     disk_full_error,
     is_disk_full,
     storage_errors,
@@ -56,6 +65,7 @@ from colweave.store.objects import (
     rollback,
 )
 from colweave.store.results import Metadata, SearchResult, autocut, explain_ranked, explain_relative
+from colweave.store.rwlock import RWLock
 from colweave.store.schema import (
     MULTI2MULTIVEC,
     CollectionConfig,
@@ -87,14 +97,31 @@ class _Prepared:
     updated: int
     vectors: dict[str, F32]  # new multi-vectors (normalised); names absent keep the old one
     layouts: dict[str, PageLayout] = field(default_factory=dict)  # of new vectors that have one
+    fdes: dict[str, F32] = field(default_factory=dict)  # MUVERA encodings made before the commit
+
+
+@dataclass
+class _Made:
+    """What the vectorizer made for one (object, vector) before the commit lock was taken."""
+
+    image: bytes
+    result: F32 | Exception
+    layout: PageLayout | None
+    normalised: F32 | None = None  # checked and normalised, when it passed the checks then
+    fde: F32 | None = None
+
+
+# (object index, vector name) -> what was made for it before the commit
+_Pre = dict[tuple[int, str], _Made]
 
 
 class Collection:
     def __init__(self, path: Path, vectorizer: Vectorizer | None = None) -> None:
         self.path = path
         self.vectorizer = vectorizer
-        self._lock = threading.RLock()
-        self._db = connect(path / "objects.sqlite")
+        self._commit_lock = threading.RLock()  # writers commit one at a time
+        self._state = RWLock()  # readers share it; a writer holds it alone to publish
+        self._db = connect(path / "objects.sqlite")  # the writers' connection
         meta = dict(self._db.execute("SELECT key, value FROM meta").fetchall())
         if "config" not in meta:
             self._db.close()
@@ -109,6 +136,8 @@ class Collection:
                 f"collection at {path.name} cannot be opened: its stored config is invalid: {e}"
             ) from None
         self.vector_dtype = meta.get("vector_dtype", "float16")
+        self._rdb = connect(path / "objects.sqlite")  # readers': sees committed transactions only
+        self._rdb_lock = threading.Lock()
         self._segments: dict[str, VectorSegment] = {}
         self._slot_of: dict[str, dict[int, int]] = {}
         rows_by_name: dict[str, list[tuple[int, int, int, int]]] = {}
@@ -150,8 +179,10 @@ class Collection:
         return self._config
 
     def close(self) -> None:
-        with self._lock:
+        with self._commit_lock, self._state.write():
             self._db.close()
+            with self._rdb_lock:
+                self._rdb.close()
 
     def _schema_changed(self) -> None:
         self._props_by_name = {p.name: p for p in self._config.properties}
@@ -163,7 +194,7 @@ class Collection:
         self._db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
 
     def add_property(self, prop: Property) -> None:
-        with self._lock:
+        with self._commit_lock:
             if self._config.property(prop.name) is not None:
                 raise SchemaError(f"property {prop.name!r} already exists in {self.name}")
             new = CollectionConfig.from_weaviate(self._config.to_weaviate())
@@ -173,39 +204,42 @@ class Collection:
                 self._db.execute("BEGIN IMMEDIATE")
                 try:
                     self._meta_set("config", json.dumps(new.to_weaviate()))
-                    self._db.execute("COMMIT")
+                    with self._state.write():
+                        self._db.execute("COMMIT")
+                        self._config.properties.append(prop)
+                        self._schema_changed()
                 except BaseException:
                     rollback(self._db)
                     raise
-            self._config.properties.append(prop)
-            self._schema_changed()
             # A new searchable property has no values yet: nothing to index.
 
     def update_config(self, new: CollectionConfig) -> None:
         """Replaces the config with ``new``, durably: a class update (``CollectionConfig.updated``) or a
         deleted property index (``CollectionConfig.without_index``). ``new`` has the same properties (in
         their data types and tokenizations) and vectors; what it changes is read at query time."""
-        with self._lock:
+        with self._commit_lock:
             same = [(p.name, p.data_type, p.tokenization) for p in self._config.properties]
             if [(p.name, p.data_type, p.tokenization) for p in new.properties] != same or set(
                 new.vectors
             ) != set(self._config.vectors):
                 raise SchemaError(f"{self.name}: an update cannot change the properties or vectors")
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                self._meta_set("config", json.dumps(new.to_weaviate()))
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            cfg = self._config  # the object readers (and the BM25 index) hold: updated in place
-            cfg.description = new.description
-            cfg.properties[:] = new.properties
-            cfg.vectors.update(new.vectors)
-            cfg.inverted_index = new.inverted_index
-            cfg.extra = new.extra
-            cfg.legacy = new.legacy
-            self._schema_changed()
+            with storage_errors(f"updating the config of {self.name}"):
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    self._meta_set("config", json.dumps(new.to_weaviate()))
+                    with self._state.write():
+                        self._db.execute("COMMIT")
+                        cfg = self._config  # the object readers (and the BM25 index) hold: updated in place
+                        cfg.description = new.description
+                        cfg.properties[:] = new.properties
+                        cfg.vectors.update(new.vectors)
+                        cfg.inverted_index = new.inverted_index
+                        cfg.extra = new.extra
+                        cfg.legacy = new.legacy
+                        self._schema_changed()
+                except BaseException:
+                    rollback(self._db)
+                    raise
 
     # -- preparing writes ----------------------------------------------------------------------------
     def _target(self, target_vector: str | None) -> str:
@@ -257,9 +291,13 @@ class Collection:
         new_props: list[Property],
         dims: dict[str, int],
         errors: list[BatchError],
+        pre: _Pre | None = None,
+        defer: list[tuple[int, str, bytes]] | None = None,
     ) -> list[_Prepared]:
         """Validates objects; ``mode`` is "insert" (must not exist), "upsert", "replace" or "merge"
-        (must exist). Auto-schema adds unknown properties to ``new_props``."""
+        (must exist). Auto-schema adds unknown properties to ``new_props``. The images to vectorize
+        are vectorized here, taking what ``pre`` holds for them; with ``defer`` they are only listed
+        there (the pass before the commit lock)."""
         out: list[_Prepared] = []
         now = ms_now()
         pending: dict[str, Property] = {p.name: p for p in new_props}
@@ -332,6 +370,10 @@ class Collection:
                         raise ObjectError(f"layout {n!r}: only a vector given with the object has a layout")
                     lays[n] = layout_rows.checked(lay, len(vecs[n]), f"object {i}: layout {n!r}")
                 p = _Prepared(i, u, doc, props, blobs, old.created if old else now, now, vecs, lays)
+                for name, v in vecs.items():  # encodings made before the commit lock, if still valid
+                    fde = _fde_for((pre or {}).get((i, name)), v)
+                    if fde is not None:
+                        p.fdes[name] = fde
                 for name, vc in self._config.vectors.items():
                     if name in vecs or vc.vectorizer != MULTI2MULTIVEC:
                         continue
@@ -352,8 +394,10 @@ class Collection:
                 out.append(p)
             except (ObjectError, NotFoundError) as e:
                 errors.append(BatchError(i, u, str(e)))
-        if to_vectorize:
-            out = self._vectorize(out, to_vectorize, dims, errors)
+        if defer is not None:
+            defer.extend((p.index, name, img) for p, name, img in to_vectorize)
+        elif to_vectorize:
+            out = self._vectorize(out, to_vectorize, dims, errors, pre or {})
         new_props[:] = list(pending.values())
         return out
 
@@ -363,43 +407,112 @@ class Collection:
         todo: list[tuple[_Prepared, str, bytes]],
         dims: dict[str, int],
         errors: list[BatchError],
+        pre: _Pre,
     ) -> list[_Prepared]:
-        """Runs the vectorizer over the images of ``todo`` (one call; if it fails, one call per image so
-        that a bad image fails only its own object). Returns ``items`` without the objects that failed."""
-        assert self.vectorizer is not None
-        results: list[Any]
-        lays: list[PageLayout | None]
-        try:
-            results, lays = layout_rows.embed_with_layouts(self.vectorizer, [img for _, _, img in todo])
-            if len(results) != len(todo):
-                raise StoreError(f"the vectorizer returned {len(results)} vectors for {len(todo)} images")
-        except Exception:
-            results, lays = [], []
-            for _, _, img in todo:
-                try:
-                    (m,), (lay,) = layout_rows.embed_with_layouts(self.vectorizer, [img])
-                    results.append(m)
-                    lays.append(lay)
-                except Exception as e:
-                    results.append(e)
-                    lays.append(None)
+        """The vectors of the images of ``todo``: what ``pre`` made for the same image, else the
+        vectorizer's (see :meth:`_embed`). Returns ``items`` without the objects that failed."""
+        made: list[_Made | None] = []
+        for p, name, img in todo:
+            m = pre.get((p.index, name))
+            made.append(m if m is not None and m.image == img else None)
+        missing = [(i, img) for i, ((_, _, img), m) in enumerate(zip(todo, made, strict=True)) if m is None]
+        if missing:  # the state changed since the first pass (rare): vectorize under the commit lock
+            for (i, _), m in zip(missing, self._embed([img for _, img in missing]), strict=True):
+                made[i] = m
         failed: set[int] = set()
-        for (p, name, _), m, lay in zip(todo, results, lays, strict=True):
+        for (p, name, _), mk in zip(todo, made, strict=True):
+            assert mk is not None
             try:
-                if isinstance(m, Exception):
-                    raise ObjectError(f"vector {name!r}: the vectorizer failed: {m}")
-                p.vectors[name] = self._check_vector(name, m, dims, f"object {p.index}")
-                if lay is not None:
-                    p.layouts[name] = layout_rows.checked(lay, len(p.vectors[name]), f"vector {name!r}")
+                if isinstance(mk.result, Exception):
+                    raise ObjectError(f"vector {name!r}: the vectorizer failed: {mk.result}")
+                v = self._check_vector(name, mk.result, dims, f"object {p.index}")
+                fde = _fde_for(mk, v)
+                if fde is not None:
+                    p.fdes[name] = fde
+                p.vectors[name] = v
+                if mk.layout is not None:
+                    p.layouts[name] = layout_rows.checked(mk.layout, len(v), f"vector {name!r}")
             except ObjectError as e:
                 if p.index not in failed:
                     errors.append(BatchError(p.index, p.uuid, str(e)))
                 failed.add(p.index)
         return [p for p in items if p.index not in failed]
 
+    def _embed(self, images: list[bytes]) -> list[_Made]:
+        """Runs the vectorizer over ``images`` (one call; if it fails, one call per image so that a bad
+        image fails only its own object). A vectorizer may also answer an exception in place of one
+        image's vectors: that image's object fails with it."""
+        assert self.vectorizer is not None
+        results: list[Any]
+        lays: list[PageLayout | None]
+        try:
+            results, lays = layout_rows.embed_with_layouts(self.vectorizer, images)
+            if len(results) != len(images):
+                raise StoreError(f"the vectorizer returned {len(results)} vectors for {len(images)} images")
+        except VectorizerUnavailableError:
+            raise
+        except Exception:
+            results, lays = [], []
+            for img in images:
+                try:
+                    (m,), (lay,) = layout_rows.embed_with_layouts(self.vectorizer, [img])
+                    results.append(m)
+                    lays.append(lay)
+                except VectorizerUnavailableError:
+                    raise
+                except Exception as e:
+                    results.append(e)
+                    lays.append(None)
+        return [_Made(img, m, lay) for img, m, lay in zip(images, results, lays, strict=True)]
+
+    def _pre_vectorize(self, objects: Sequence[DataObject], mode: str) -> _Pre:
+        """The first pass of a write, before the commit lock: finds the images to vectorize against the
+        published state, then vectorizes them and MUVERA-encodes the results holding no lock at all.
+        What it finds is a guess that the commit checks again (see :meth:`_vectorize`)."""
+        todo: list[tuple[int, str, bytes]] = []
+        with self._state.read():
+            dims = {n: s.dim for n, s in self._segments.items() if s.dim is not None}
+            self._prepare(objects, mode=mode, new_props=[], dims=dims, errors=[], defer=todo)
+        pre: _Pre = {}
+        # Self-provided multi-vectors: their MUVERA encodings, one call per named vector.
+        for name, vc in self._config.vectors.items():
+            if not vc.muvera.enabled:
+                continue
+            given: list[tuple[int, F32]] = []
+            for i, obj in enumerate(objects):
+                v = obj.vectors.get(name) if isinstance(obj, DataObject) and obj.vectors else None
+                if v is not None:
+                    with contextlib.suppress(ObjectError):  # reported by the commit's pass
+                        given.append((i, self._check_vector(name, v, dict(dims), f"object {i}")))
+            if given:
+                fdes = muvera_encode(vc.muvera, [m for _, m in given], is_query=False)
+                for (i, m), fde in zip(given, fdes, strict=True):
+                    pre[(i, name)] = _Made(b"", m, None, m, fde)
+        if not todo:
+            return pre
+        for (i, name, _), mk in zip(todo, self._embed([img for _, _, img in todo]), strict=True):
+            pre[(i, name)] = mk
+            if isinstance(mk.result, Exception):
+                continue
+            try:
+                mk.normalised = self._check_vector(name, mk.result, dict(dims), f"object {i}")
+            except ObjectError:
+                continue  # reported by the commit's pass
+            muvera = self._config.vectors[name].muvera
+            if muvera.enabled:
+                mk.fde = muvera_encode(muvera, [mk.normalised], is_query=False)[0]
+        return pre
+
     def _load_blob(self, doc: int, name: str) -> bytes:
-        row = self._db.execute("SELECT data FROM blobs WHERE doc = ? AND name = ?", (doc, name)).fetchone()
+        with self._rdb_lock:
+            row = self._rdb.execute(
+                "SELECT data FROM blobs WHERE doc = ? AND name = ?", (doc, name)
+            ).fetchone()
         return bytes(row[0]) if row else b""
+
+    def _read_layout(self, doc: int, name: str) -> PageLayout | None:
+        with self._rdb_lock:
+            return layout_rows.read(self._rdb, doc, name)
 
     # -- committing writes ---------------------------------------------------------------------------
     def _commit(self, items: list[_Prepared], new_props: list[Property], dims: dict[str, int]) -> None:
@@ -414,15 +527,15 @@ class Collection:
             config = CollectionConfig.from_weaviate(self._config.to_weaviate())
             config.properties.extend(new_props)
             config.validate()
-        dims_before = {name: seg.dim for name, seg in self._segments.items()}
         try:
             for name, seg in self._segments.items():
                 batch = [p for p in items if name in p.vectors]
                 if not batch:
                     continue
-                if seg.dim is None:
-                    seg.dim = dims[name]
-                placed[name], rollbacks[name] = seg.append([p.vectors[name] for p in batch])
+                fdes = None
+                if seg.muvera.enabled and all(name in p.fdes for p in batch):
+                    fdes = np.stack([p.fdes[name] for p in batch])
+                placed[name], rollbacks[name] = seg.append([p.vectors[name] for p in batch], fdes)
                 owners[name] = batch
             db = self._db
             db.execute("BEGIN IMMEDIATE")
@@ -453,25 +566,36 @@ class Collection:
                         "VALUES (?, ?, ?, ?, ?)",
                         [(p.doc, name, s, st, n) for p, (s, st, n) in zip(owners[name], rows, strict=True)],
                     )
-                    self._meta_set(f"dim.{name}", str(self._segments[name].dim))
+                    self._meta_set(f"dim.{name}", str(dims[name]))
                     layout_rows.write(db, [(p.doc, name, p.layouts.get(name)) for p in owners[name]])
                 if new_props:
                     self._meta_set("config", json.dumps(config.to_weaviate()))
-                db.execute("COMMIT")
+                with self._state.write():  # readers see the commit and its publication at once
+                    db.execute("COMMIT")
+                    self._publish(items, new_props, dims, placed, owners)
             except BaseException:
                 rollback(db)
                 raise
         except BaseException as e:
             # Nothing committed: the files go back to their committed lengths, and nothing in memory
-            # has changed but the dimension of a segment that got its first rows.
+            # has changed.
             for name, before in rollbacks.items():
                 self._segments[name].rollback(before)
-            for name, dim in dims_before.items():
-                self._segments[name].dim = dim
             if is_disk_full(e):
                 raise disk_full_error(f"writing {len(items)} object(s) to {self.name}") from e
             raise
-        # Committed: publish.
+        for name in placed:
+            self._maybe_compact(name)
+
+    def _publish(
+        self,
+        items: list[_Prepared],
+        new_props: list[Property],
+        dims: dict[str, int],
+        placed: dict[str, list[tuple[int, int, int]]],
+        owners: dict[str, list[_Prepared]],
+    ) -> None:
+        """Makes a committed write visible to readers (who are kept out meanwhile)."""
         if new_props:
             self._config.properties.extend(new_props)
             self._schema_changed()
@@ -487,17 +611,20 @@ class Collection:
             self._bm25.add(p.doc, rec.props)
         for name, rows in placed.items():
             seg = self._segments[name]
+            if seg.dim is None:
+                seg.dim = dims[name]
             owner_docs = [p.doc for p in owners[name] if p.doc is not None]
             dead = [self._slot_of[name][d] for d in owner_docs if d in self._slot_of[name]]
             seg.publish(rows, owner_docs)
             seg.kill(dead)
             for d, (s, _, _) in zip(owner_docs, rows, strict=True):
                 self._slot_of[name][d] = s
-            self._maybe_compact(name)
 
     # -- writes --------------------------------------------------------------------------------------
     def _write(self, objects: Sequence[DataObject], mode: str) -> BatchResult:
-        with self._lock:
+        objects = list(objects)
+        pre = self._pre_vectorize(objects, mode)
+        with self._commit_lock:
             errors: list[BatchError] = []
             new_props: list[Property] = []
             dims = {n: s.dim for n, s in self._segments.items() if s.dim is not None}
@@ -507,7 +634,7 @@ class Collection:
                 if isinstance(o, DataObject) and o.uuid is not None:
                     with contextlib.suppress(ObjectError):
                         last[parse_uuid(o.uuid)] = i
-            items = self._prepare(objects, mode=mode, new_props=new_props, dims=dims, errors=errors)
+            items = self._prepare(objects, mode=mode, new_props=new_props, dims=dims, errors=errors, pre=pre)
             shadowed = [p for p in items if last.get(p.uuid, p.index) != p.index]
             items = [p for p in items if last.get(p.uuid, p.index) == p.index]
             self._commit(items, new_props, dims)
@@ -576,23 +703,25 @@ class Collection:
                 for table in ("objects", "blobs", "vectors"):
                     db.executemany(f"DELETE FROM {table} WHERE doc = ?", [(d,) for d in docs])
                 layout_rows.delete_docs(db, docs)
-                db.execute("COMMIT")
+                with self._state.write():
+                    db.execute("COMMIT")
+                    self._sorted = None
+                    for d in docs:
+                        rec = self._recs.pop(d)
+                        del self._doc_of[rec.uuid]
+                        self._bm25.remove(d, rec.props)
+                    for name, seg in self._segments.items():
+                        slots = [self._slot_of[name].pop(d) for d in docs if d in self._slot_of[name]]
+                        seg.kill(slots)
             except BaseException:
                 rollback(db)
                 raise
-        self._sorted = None
-        for d in docs:
-            rec = self._recs.pop(d)
-            del self._doc_of[rec.uuid]
-            self._bm25.remove(d, rec.props)
-        for name, seg in self._segments.items():
-            slots = [self._slot_of[name].pop(d) for d in docs if d in self._slot_of[name]]
-            seg.kill(slots)
+        for name in self._segments:
             self._maybe_compact(name)
         return len(docs)
 
     def delete(self, uuid: str | uuidlib.UUID) -> bool:
-        with self._lock:
+        with self._commit_lock:
             doc = self._doc_of.get(parse_uuid(uuid))
             return self._delete_docs([doc]) == 1 if doc is not None else False
 
@@ -600,7 +729,7 @@ class Collection:
         self, *, ids: Sequence[str | uuidlib.UUID] | None = None, filters: FilterT | None = None
     ) -> int:
         """Deletes the objects with these ids and/or matching ``filters``; returns how many."""
-        with self._lock:
+        with self._commit_lock:
             if ids is None and filters is None:
                 raise QueryError("delete_many: give ids or filters")
             docs = set(self._matching(filters)) if filters is not None else set(self._recs)
@@ -615,6 +744,7 @@ class Collection:
         gen = seg.generation + 1
         rows = seg.compact_to(gen)
         db = self._db
+        committed = False
         try:
             db.execute("BEGIN IMMEDIATE")
             db.executemany(
@@ -622,13 +752,16 @@ class Collection:
                 [(s, st, n, d, name) for d, s, st, n in rows],
             )
             self._meta_set(f"gen.{name}", str(gen))
-            db.execute("COMMIT")
+            with self._state.write():
+                db.execute("COMMIT")
+                committed = True
+                seg.switch(gen, rows)
+                self._slot_of[name] = {d: s for d, s, _, _ in rows}
         except BaseException:
-            rollback(db)
-            seg.discard(gen)
+            if not committed:
+                rollback(db)
+                seg.discard(gen)
             raise
-        seg.switch(gen, rows)
-        self._slot_of[name] = {d: s for d, s, _, _ in rows}
 
     def _maybe_compact(self, name: str) -> None:
         """Compacts a segment once more than half of its rows are dead (replaced or deleted vectors)."""
@@ -643,7 +776,7 @@ class Collection:
 
     def compact(self) -> None:
         """Rewrites every vector segment without its deleted (tombstoned) slots."""
-        with self._lock, storage_errors(f"compacting {self.name}"):
+        with self._commit_lock, storage_errors(f"compacting {self.name}"):
             for name in self._segments:
                 self._compact(name)
 
@@ -697,11 +830,11 @@ class Collection:
         return self._sorted
 
     def count(self, filters: FilterT | None = None) -> int:
-        with self._lock:
+        with self._state.read():
             return len(self._recs) if filters is None else len(self._matching(filters))
 
     def exists(self, uuid: str | uuidlib.UUID) -> bool:
-        with self._lock:
+        with self._state.read():
             return parse_uuid(uuid) in self._doc_of
 
     def _vector_of(self, name: str, doc: int) -> F32 | None:
@@ -752,7 +885,7 @@ class Collection:
         return_properties: Sequence[str] | None = None,
     ) -> StoredObject | None:
         """One object with all its properties (blobs included), or None."""
-        with self._lock:
+        with self._state.read():
             doc = self._doc_of.get(parse_uuid(uuid))
             if doc is None:
                 return None
@@ -790,7 +923,7 @@ class Collection:
     ) -> list[SearchResult]:
         """Objects in UUID order (Weaviate's), after the cursor ``after`` when given."""
         _check_page(limit, offset)
-        with self._lock:
+        with self._state.read():
             if filters is None:
                 items = self._by_uuid()
                 start = bisect.bisect_right(items, (parse_uuid(after), 1 << 62)) if after is not None else 0
@@ -830,12 +963,12 @@ class Collection:
     # -- explanations --------------------------------------------------------------------------------
     def layout(self, uuid: str | uuidlib.UUID, *, target_vector: str | None = None) -> PageLayout | None:
         """The page layout stored with an object's vector (None: self-provided vectors have none)."""
-        with self._lock:
+        with self._state.read():
             name = self._target(target_vector)
             doc = self._doc_of.get(parse_uuid(uuid))
             if doc is None:
                 raise NotFoundError(f"no object with id '{parse_uuid(uuid)}' in {self.name}")
-            return layout_rows.read(self._db, doc, name)
+            return self._read_layout(doc, name)
 
     def explain(
         self,
@@ -849,13 +982,13 @@ class Collection:
         ``colweave.explain``): per query token its best vector, score and page box, and the similarity
         map. ``tokens`` describes the rows of a multi-vector query (a text query's come from the
         vectorizer's ``query_tokens`` when it has one)."""
-        with self._lock:
-            name = self._target(target_vector)
-            if isinstance(query, str):
-                q = self._embed_query(name, query)
-                describe = getattr(self.vectorizer, "query_tokens", None)
-                if tokens is None and describe is not None:
-                    tokens = describe(query)
+        name = self._target(target_vector)
+        if isinstance(query, str):  # embedded outside the lock
+            q = self._embed_query(name, query)
+            describe = getattr(self.vectorizer, "query_tokens", None)
+            if tokens is None and describe is not None:
+                tokens = describe(query)
+        with self._state.read():
             q = self._query_matrix(name, query if not isinstance(query, str) else q)
             doc = self._doc_of.get(parse_uuid(uuid))
             if doc is None:
@@ -868,7 +1001,7 @@ class Collection:
                     f"explain: the query has dimension {q.shape[1]}, {name!r} uses {page.shape[1]}"
                 )
             try:
-                return explain_match(q, page, layout_rows.read(self._db, doc, name), tokens)
+                return explain_match(q, page, self._read_layout(doc, name), tokens)
             except ValueError as e:
                 raise QueryError(f"explain: {e}") from None
 
@@ -941,7 +1074,7 @@ class Collection:
     ) -> list[SearchResult]:
         """The objects closest to a multi-vector: distance = -MaxSim (lower is better)."""
         _check_page(limit, offset)
-        with self._lock:
+        with self._state.read():
             name = self._target(target_vector)
             q = self._query_matrix(name, near_vector)
             docs, scores = self._vector_topk(name, q, offset + limit, self._allowed_docs(filters))
@@ -952,10 +1085,10 @@ class Collection:
 
     def near_text(self, query: str, *, target_vector: str | None = None, **kwargs: Any) -> list[SearchResult]:
         """``near_vector`` with the collection's vectorizer applied to ``query``."""
-        with self._lock:
-            name = self._target(target_vector)
-            q = self._embed_query(name, query)
-            return self.near_vector(q, target_vector=name, **kwargs)
+        # The named vectors never change: the query is embedded outside the lock.
+        name = self._target(target_vector)
+        q = self._embed_query(name, query)
+        return self.near_vector(q, target_vector=name, **kwargs)
 
     def _embed_query(self, name: str, query: str) -> F32:
         if not isinstance(query, str) or not query:
@@ -993,7 +1126,7 @@ class Collection:
         _check_page(limit, offset)
         if not isinstance(query, str):
             raise QueryError("query: expected a string")
-        with self._lock:
+        with self._state.read():
             docs, scores = self._bm25.search(
                 query, offset + limit, query_properties, self._allowed_mask(filters)
             )
@@ -1030,13 +1163,16 @@ class Collection:
             raise QueryError(f"fusion_type: expected 'relativeScore' or 'ranked', got {fusion_type!r}")
         if not isinstance(query, str):
             raise QueryError("query: expected a string")
-        with self._lock:
+        embedded: F32 | None = None
+        if alpha > 0 and self._config.vectors and vector is None:  # embedded outside the lock
+            embedded = self._embed_query(self._target(target_vector), query)
+        with self._state.read():
             k_leg = max(100, offset + limit)
             legs: list[tuple[str, list[int], F32, float]] = []
             allowed = self._allowed_docs(filters)
             if alpha > 0 and self._config.vectors:
                 name = self._target(target_vector)
-                q = self._query_matrix(name, vector) if vector is not None else self._embed_query(name, query)
+                q = self._query_matrix(name, vector) if embedded is None else embedded
                 docs, scores = self._vector_topk(name, q, k_leg, allowed)
                 vscores = (np.float32(1) - (-scores.astype(np.float32))).astype(np.float32)  # 1 - distance
                 legs.append((VECTOR_SET, docs, vscores, float(alpha)))
@@ -1079,6 +1215,13 @@ class Collection:
                     )
                 out.append(self._result(d, return_properties, include_vector, score=s, explain_score=explain))
             return out
+
+
+def _fde_for(made: _Made | None, v: F32) -> F32 | None:
+    """The MUVERA encoding made before the commit for exactly the multi-vector ``v``, if any."""
+    if made is None or made.fde is None or made.normalised is None:
+        return None
+    return made.fde if np.array_equal(made.normalised, v) else None
 
 
 def muvera_pool(index_config: dict[str, Any], k: int) -> int:

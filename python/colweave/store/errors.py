@@ -36,6 +36,11 @@ class AlreadyExistsError(StoreError, ValueError):
     """A collection or object with that name or UUID already exists."""
 
 
+class VectorizerUnavailableError(StoreError):
+    """The vectorizer cannot take work now (overloaded, shutting down): the whole write fails and
+    nothing changes, rather than every object failing on its own."""
+
+
 class StorageFullError(StoreError, OSError):
     """A write failed because the disk (or a quota) is full; nothing was changed and reads keep working.
     Writes succeed again once space is freed. The server answers 507 / RESOURCE_EXHAUSTED."""

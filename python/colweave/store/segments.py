@@ -99,7 +99,8 @@ class Snapshot:
 
 
 class VectorSegment:
-    """The token rows of one named vector of one collection. Writers hold the collection's lock."""
+    """The token rows of one named vector of one collection. Writers hold the collection's commit lock;
+    :meth:`publish`, :meth:`kill` and :meth:`switch` run while the collection keeps readers out."""
 
     def __init__(
         self, directory: Path, name: str, dtype: str, dim: int | None, generation: int, muvera: MuveraConfig
@@ -174,8 +175,11 @@ class VectorSegment:
         them is garbage (an append that failed or was not committed)."""
         return (self._rows * (self.dim or 0) * self.dtype.itemsize, len(self._starts) * self.fde_dim * 4)
 
-    def append(self, mats: list[F32]) -> tuple[list[tuple[int, int, int]], tuple[int, int]]:
-        """Writes multi-vectors (already checked and normalised) durably; returns their
+    def append(
+        self, mats: list[F32], fdes: F32 | None = None
+    ) -> tuple[list[tuple[int, int, int]], tuple[int, int]]:
+        """Writes multi-vectors (already checked and normalised) durably, with their MUVERA encodings
+        (``fdes``, one row per matrix, made here when not given); returns their
         ``(slot, start, ntok)`` and the file sizes to roll back to if the commit fails.
         Nothing is visible to readers until :meth:`publish`.
 
@@ -194,7 +198,8 @@ class VectorSegment:
                 self.vec_path(), before[0], [np.ascontiguousarray(m, self.dtype) for m in mats]
             )
             if self.muvera.enabled and mats:
-                fdes = muvera_encode(self.muvera, mats, is_query=False)
+                if fdes is None or len(fdes) != len(mats):
+                    fdes = muvera_encode(self.muvera, mats, is_query=False)
                 new_file |= _write_at(self.fde_path(), before[1], [np.ascontiguousarray(fdes, np.float32)])
             if new_file:
                 fsync_dir(self.dir)

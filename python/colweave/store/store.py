@@ -247,6 +247,14 @@ class Store:
             self._open[name] = coll
             return coll
 
+    def set_vectorizer(self, vectorizer: Vectorizer | None) -> None:
+        """The vectorizer of the collections' later writes and text queries (the server attaches its
+        embedding service once the store is open)."""
+        with self._lock:
+            self.vectorizer = vectorizer
+            for coll in self._open.values():
+                coll.vectorizer = vectorizer
+
     def get_collection(self, name: str) -> Collection:
         name = normalize_class_name(name)
         with self._lock:
