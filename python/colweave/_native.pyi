@@ -16,6 +16,8 @@ __all__ = [
     "binary_isas",
     "bm25_topk",
     "default_isa",
+    "dense_distances",
+    "dense_topk",
     "fde_topk",
     "fuse",
     "int8_isas",
@@ -143,6 +145,36 @@ def fde_topk(
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
     """The ``k`` rows of ``fdes`` with the largest dot product with ``query``, best first, ties to the
     lower index; ``allowed[i] != 0`` keeps row ``i``."""
+
+_Metric = Literal["cosine", "dot", "l2-squared", "manhattan", "hamming"]
+
+def dense_distances(
+    query: npt.NDArray[np.float32],
+    rows: npt.NDArray[np.float32] | npt.NDArray[np.float16],
+    *,
+    metric: _Metric = "cosine",
+    candidates: npt.NDArray[np.int64] | None = None,
+    threads: int | None = None,
+    isa: _IsaName | None = None,
+) -> npt.NDArray[np.float32]:
+    """Weaviate's distance (lower is better) from ``query`` (float32 ``(dim,)``) to every row of ``rows``
+    (float32 or float16 ``(n, dim)``), or to ``rows[candidates]`` in that order: cosine
+    ``max(0, 1 - q·x / (|q| |x|))`` (1 for a zero vector), dot ``-q·x``, l2-squared ``Σ (q - x)²``,
+    manhattan ``Σ |q - x|``, hamming ``#{i: q_i != x_i}``. Rows need not be normalised. ``threads``
+    defaults to every core; ``isa`` forces a SIMD path (see :func:`available_isas`)."""
+
+def dense_topk(
+    query: npt.NDArray[np.float32],
+    rows: npt.NDArray[np.float32] | npt.NDArray[np.float16],
+    k: int,
+    *,
+    metric: _Metric = "cosine",
+    candidates: npt.NDArray[np.int64] | None = None,
+    threads: int | None = None,
+    isa: _IsaName | None = None,
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
+    """The ``k`` rows nearest to ``query`` (or fewer) by :func:`dense_distances`, nearest first, ties to
+    the lower row index; ``candidates`` restricts the search to those rows (duplicates count once)."""
 
 def binarize(data: npt.NDArray[np.float32]) -> npt.NDArray[np.uint64]:
     """Sign bits of ``data`` ``(n, dim)``: ``(n, ceil(dim / 64))`` words, bit ``k % 64`` of word ``k // 64``

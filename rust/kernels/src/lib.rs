@@ -4,6 +4,8 @@
 //! * [`maxsim`]: late-interaction scoring (`Σ_q max_t q·t`) over documents packed back to back, with the
 //!   SIMD instruction set chosen at run time ([`Isa`]).
 //! * [`topk`]: the `k` best scores, ties broken by the lower index.
+//! * [`dense`]: exact nearest neighbours of single vectors with Weaviate's distances (cosine, dot,
+//!   l2-squared, manhattan, hamming), SIMD chosen at run time.
 //! * [`fusion`]: hybrid-search fusion (relativeScore, ranked) of result lists.
 //! * [`bm25`]: BM25 scoring of postings with Weaviate's formula.
 //! * [`muvera`]: MUVERA fixed-dimensional encodings and a brute-force scan over them.
@@ -11,6 +13,7 @@
 //! * [`tokenpool`]: hierarchical (Ward) token pooling of a page's vectors.
 
 pub mod bm25;
+pub mod dense;
 pub mod error;
 pub mod fusion;
 pub mod isa;

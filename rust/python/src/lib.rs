@@ -4,6 +4,7 @@
 //! (a `ValueError`).
 
 use colweave_kernels::bm25::{Bm25Params, Field, Term};
+use colweave_kernels::dense::{self, DenseOptions, Metric, Rows};
 use colweave_kernels::fusion::{Fusion, Leg};
 use colweave_kernels::muvera::{Muvera, MuveraParams, Side};
 use colweave_kernels::quant::binary::{self as bq, BinaryIsa, BinaryOptions};
@@ -792,6 +793,97 @@ fn pool_tokens_batch<'py>(
     Ok((rows_array(py, p.vectors, rows, dim)?, p.offsets.into_pyarray(py), p.labels.into_pyarray(py)))
 }
 
+/// The arguments of a dense (single-vector) search: the query, the stored rows, the distance, options.
+struct DenseArgs<'py> {
+    query: Vec1<'py, f32>,
+    rows: DocsBuf<'py>,
+    metric: Metric,
+    candidates: Option<Vec<i64>>,
+    opts: DenseOptions,
+}
+
+#[allow(clippy::too_many_arguments)] // the Python signature's arguments, checked one by one
+fn dense_args<'py>(
+    py: Python<'py>,
+    query: &Bound<'py, PyAny>,
+    rows: &Bound<'py, PyAny>,
+    metric: &str,
+    candidates: Option<&Bound<'py, PyAny>>,
+    threads: Option<i64>,
+    isa: Option<&str>,
+) -> PyResult<DenseArgs<'py>> {
+    let query = Vec1::<f32>::new(py, query, "query", "float32")?;
+    let r = as_array(rows, "rows")?;
+    if r.ndim() != 2 {
+        return Err(invalid("rows", format!("expected a 2-D (n, dim) array, got {} dimension(s)", r.ndim())));
+    }
+    let rows = if r.dtype().is_equiv_to(&dtype::<f32>(py)) {
+        DocsBuf::F32(Mat2::new(r, "rows")?)
+    } else if r.dtype().is_equiv_to(&dtype::<f16>(py)) {
+        DocsBuf::F16(Mat2::new(r, "rows")?)
+    } else {
+        return Err(invalid("rows", format!("expected dtype float32 or float16, got {}", dtype_name(r))));
+    };
+    if rows.dim() != query.data().len() {
+        return Err(invalid("rows", format!("has dim {}, but query has {} values", rows.dim(), query.data().len())));
+    }
+    let metric = Metric::from_name(metric).map_err(to_py)?;
+    let candidates = candidates_arg(py, candidates)?;
+    let threads = threads_arg(threads)?;
+    let isa = isa.map(Isa::from_name).transpose().map_err(to_py)?;
+    Ok(DenseArgs { query, rows, metric, candidates, opts: DenseOptions { threads, isa } })
+}
+
+impl DocsBuf<'_> {
+    fn dense_rows(&self) -> Rows<'_> {
+        match self {
+            DocsBuf::F32(m) => Rows::F32(m.data()),
+            DocsBuf::F16(m) => Rows::F16(m.data()),
+        }
+    }
+}
+
+/// dense_distances(query, rows, *, metric="cosine", candidates=None, threads=None, isa=None)
+///     -> numpy.ndarray[float32]
+#[pyfunction]
+#[pyo3(signature = (query, rows, *, metric="cosine", candidates=None, threads=None, isa=None))]
+fn dense_distances<'py>(
+    py: Python<'py>,
+    query: &Bound<'py, PyAny>,
+    rows: &Bound<'py, PyAny>,
+    metric: &str,
+    candidates: Option<&Bound<'py, PyAny>>,
+    #[pyo3(from_py_with = threads_opt)] threads: Option<i64>,
+    isa: Option<&str>,
+) -> PyResult<Bound<'py, PyArray1<f32>>> {
+    let a = dense_args(py, query, rows, metric, candidates, threads, isa)?;
+    let (q, r, m, c, o) = (a.query.data(), a.rows.dense_rows(), a.metric, a.candidates.as_deref(), a.opts);
+    let out = py.detach(|| dense::dense_distances(q, r, m, c, o)).map_err(to_py)?;
+    Ok(out.into_pyarray(py))
+}
+
+/// dense_topk(query, rows, k, *, metric="cosine", candidates=None, threads=None, isa=None)
+///     -> (numpy.ndarray[int64], numpy.ndarray[float32])
+#[pyfunction]
+#[pyo3(signature = (query, rows, k, *, metric="cosine", candidates=None, threads=None, isa=None))]
+#[allow(clippy::too_many_arguments)] // mirrors the Python signature
+fn dense_topk<'py>(
+    py: Python<'py>,
+    query: &Bound<'py, PyAny>,
+    rows: &Bound<'py, PyAny>,
+    #[pyo3(from_py_with = k_arg)] k: i64,
+    metric: &str,
+    candidates: Option<&Bound<'py, PyAny>>,
+    #[pyo3(from_py_with = threads_opt)] threads: Option<i64>,
+    isa: Option<&str>,
+) -> PyResult<TopK<'py>> {
+    let k = nonneg_k(k)?;
+    let a = dense_args(py, query, rows, metric, candidates, threads, isa)?;
+    let (q, r, m, c, o) = (a.query.data(), a.rows.dense_rows(), a.metric, a.candidates.as_deref(), a.opts);
+    let (idx, dist) = py.detach(|| dense::dense_topk(q, r, k, m, c, o)).map_err(to_py)?;
+    Ok((idx.into_pyarray(py), dist.into_pyarray(py)))
+}
+
 /// The SIMD paths this CPU supports, slowest first (e.g. ``["portable", "avx2", "avx512"]``).
 #[pyfunction]
 fn available_isas() -> Vec<&'static str> {
@@ -816,6 +908,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(bm25_topk, m)?)?;
     m.add_function(wrap_pyfunction!(muvera_encode, m)?)?;
     m.add_function(wrap_pyfunction!(fde_topk, m)?)?;
+    m.add_function(wrap_pyfunction!(dense_distances, m)?)?;
+    m.add_function(wrap_pyfunction!(dense_topk, m)?)?;
     m.add_function(wrap_pyfunction!(available_isas, m)?)?;
     m.add_function(wrap_pyfunction!(binarize, m)?)?;
     m.add_function(wrap_pyfunction!(maxsim_binary, m)?)?;
