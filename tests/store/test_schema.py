@@ -172,7 +172,9 @@ def _vec(cfg: dict) -> dict:
     [
         ({"vectorizer": {"multi2multivec-weaviate": {}}}, "imageFields setting needs to be present"),
         ({"vectorizer": {"text2vec-openai": {}}}, "not available"),
-        ({"vectorIndexConfig": {"multivector": {"enabled": False}}}, "multi-vectors only"),
+        ({"vectorIndexConfig": {"distance": "euclidean"}}, "not a distance"),
+        ({"vectorIndexType": "dynamic", "vectorIndexConfig": {"multivector": {"enabled": True}}}, "hnsw"),
+        ({"vectorIndexType": "flat", "vectorIndexConfig": {"bq": {"enabled": True}}}, "quantization"),
         ({"vectorIndexConfig": {"multivector": {"enabled": True, "muvera": {"ksim": 11}}}}, "ksim"),
         (
             {"vectorIndexConfig": {"multivector": {"enabled": True, "muvera": {"repetitions": 0}}}},

@@ -31,7 +31,10 @@ TOKENIZATIONS = ("word", "lowercase", "whitespace", "field")
 MULTI2MULTIVEC = "multi2multivec-weaviate"
 VECTORIZERS = ("none", MULTI2MULTIVEC)
 DISTANCES = ("cosine", "dot")
-# Weaviate's distances for single vectors (the legacy, collection-level vector index).
+# The name of the unnamed (collection-level, "legacy") vector in Weaviate's named-vector API, and of the
+# vector Weaviate's client configures when a collection is created without any.
+DEFAULT_VECTOR = "default"
+# Weaviate's distances for single vectors.
 SINGLE_DISTANCES = ("cosine", "dot", "l2-squared", "manhattan", "hamming")
 INDEX_TYPES = ("hnsw", "flat", "dynamic")
 STOPWORD_PRESETS = ("en", "none")
@@ -363,7 +366,11 @@ class MuveraConfig:
 
 @dataclass
 class VectorConfig:
-    """A named multi-vector: its vectorizer and its index config."""
+    """A vector of a collection: a multi-vector (``multi``; MaxSim over its tokens) or a single vector
+    (one row; Weaviate's distances), with its vectorizer and its index config. ``legacy`` marks the
+    unnamed, collection-level vector of a collection created without named vectors (Weaviate's
+    ``vectorizer`` / ``vectorIndexType`` / ``vectorIndexConfig`` at the top level of the class), which
+    colweave keeps under the name Weaviate gives it in its named-vector API, ``default``."""
 
     name: str
     vectorizer: str = "none"
@@ -373,6 +380,8 @@ class VectorConfig:
     aggregation: str = "maxSim"
     muvera: MuveraConfig = field(default_factory=MuveraConfig)
     index_extra: JSON = field(default_factory=_hnsw_defaults)
+    multi: bool = True
+    legacy: bool = False
 
     @property
     def image_fields(self) -> list[str]:
@@ -380,7 +389,20 @@ class VectorConfig:
 
     @classmethod
     def self_provided(cls, name: str, *, muvera: MuveraConfig | None = None) -> VectorConfig:
+        """A self-provided multi-vector."""
         return cls(name=name, muvera=muvera or MuveraConfig())
+
+    @classmethod
+    def single(cls, name: str, *, distance: str = "cosine", index_type: str = "hnsw") -> VectorConfig:
+        """A self-provided single vector (Weaviate's ``Configure.Vectors.self_provided()``)."""
+        return cls.from_weaviate(
+            name,
+            {
+                "vectorizer": {"none": {}},
+                "vectorIndexType": index_type,
+                "vectorIndexConfig": {"distance": distance},
+            },
+        )
 
     @classmethod
     def multi2multivec(
@@ -397,20 +419,21 @@ class VectorConfig:
         return vc
 
     @classmethod
-    def from_weaviate(cls, name: str, d: JSON) -> VectorConfig:
-        where = f"vectorConfig.{name}"
+    def from_weaviate(cls, name: str, d: JSON, *, legacy: bool = False) -> VectorConfig:
+        where = "" if legacy else f"vectorConfig.{name}"
+        dot = "" if legacy else "."
         if not isinstance(name, str) or not _VECTOR_RE.match(name):
             raise SchemaError(f"vectorConfig: invalid vector name {name!r}")
         if not isinstance(d, dict):
-            raise SchemaError(f"{where}: expected an object")
+            raise SchemaError(f"{where or 'vectorConfig'}: expected an object")
         vz = d.get("vectorizer") or {"none": {}}
         if isinstance(vz, str):
             vz = {vz: {}}
         if not isinstance(vz, dict) or len(vz) != 1:
-            raise SchemaError(f"{where}.vectorizer: expected one vectorizer, got {vz!r}")
+            raise SchemaError(f"{where}{dot}vectorizer: expected one vectorizer, got {vz!r}")
         ((module, mcfg),) = vz.items()
         if module not in VECTORIZERS:
-            raise _module_error(f"{where}.vectorizer", module)
+            raise _module_error(f"{where}{dot}vectorizer", module)
         mcfg = copy.deepcopy(mcfg) if isinstance(mcfg, dict) else {}
         if module == MULTI2MULTIVEC:
             fields = mcfg.get("imageFields")
@@ -428,13 +451,28 @@ class VectorConfig:
                 **{k: v for k, v in mcfg.items() if k in ("weights", "dimensions")},
             }
         index_type = d.get("vectorIndexType", "hnsw") or "hnsw"
-        if index_type not in ("hnsw", "flat"):
-            raise SchemaError(f"{where}.vectorIndexType: {index_type!r} is not supported (hnsw or flat)")
-        if module == MULTI2MULTIVEC and index_type != "hnsw":
-            raise SchemaError(f"{where}: {MULTI2MULTIVEC} requires the hnsw index type")
+        if index_type not in INDEX_TYPES:
+            raise SchemaError(
+                f"{where}{dot}vectorIndexType: unsupported vector index type: {index_type!r} "
+                f"(supported: {', '.join(INDEX_TYPES)})"
+            )
         raw = d.get("vectorIndexConfig") or {}
         if not isinstance(raw, dict):
-            raise SchemaError(f"{where}.vectorIndexConfig: expected an object")
+            raise SchemaError(f"{where}{dot}vectorIndexConfig: expected an object")
+        mv = raw.get("multivector") or {}
+        if not isinstance(mv, dict):
+            raise SchemaError(f"{where}{dot}vectorIndexConfig.multivector: expected an object")
+        mwhere = f"{where}{dot}vectorIndexConfig.multivector"
+        multi = _bool(mv, "enabled", False, mwhere) or module == MULTI2MULTIVEC
+        if not multi:
+            return cls._single_from_weaviate(name, module, mcfg, index_type, raw, where, legacy)
+        if legacy:
+            raise SchemaError(
+                "vectorIndexConfig.multivector: a multi-vector index is only configurable with named "
+                "vectors (vectorConfig)"
+            )
+        if index_type == "dynamic" or (module == MULTI2MULTIVEC and index_type != "hnsw"):
+            raise SchemaError(f"{where}: a multi-vector requires the hnsw index type")
         idx = _merge(_hnsw_defaults(), {k: v for k, v in raw.items() if k != "multivector"})
         distance = idx.get("distance", "cosine")
         if distance not in DISTANCES:
@@ -442,30 +480,12 @@ class VectorConfig:
                 f"{where}.vectorIndexConfig.distance: {distance!r} is not supported for multi-vectors "
                 f"(supported: {', '.join(DISTANCES)})"
             )
-        mv = raw.get("multivector") or {}
-        if not isinstance(mv, dict):
-            raise SchemaError(f"{where}.vectorIndexConfig.multivector: expected an object")
-        mwhere = f"{where}.vectorIndexConfig.multivector"
-        enabled = _bool(mv, "enabled", module == MULTI2MULTIVEC, mwhere)
-        if module == MULTI2MULTIVEC:
-            enabled = True  # Weaviate forces it for a multi-vector module
-        if not enabled:
-            raise SchemaError(
-                f"{mwhere}.enabled: colweave stores multi-vectors only; set multivector.enabled to true"
-            )
         aggregation = mv.get("aggregation", "maxSim") or "maxSim"
         if aggregation != "maxSim":
             raise SchemaError(f"{mwhere}.aggregation: only maxSim is supported, got {aggregation!r}")
         muvera = MuveraConfig.from_weaviate(mv.get("muvera"), mwhere)
-        iwhere = f"{where}.vectorIndexConfig"
-        for key, (lo, hi) in _INDEX_INTS.items():
-            v = _int(idx, key, lo, iwhere)
-            if not lo <= v <= hi:
-                raise SchemaError(f"{iwhere}.{key}: must be between {lo} and {hi}, got {v}")
-            idx[key] = v
-        for q in ("pq", "bq", "sq", "rq"):
-            if isinstance(idx.get(q), dict) and idx[q].get("enabled"):
-                raise SchemaError(f"{where}.vectorIndexConfig.{q}: quantization is not supported")
+        _check_hnsw_ints(f"{where}.vectorIndexConfig", idx)
+        _refuse_quantization(f"{where}.vectorIndexConfig", idx)
         return cls(
             name=name,
             vectorizer=module,
@@ -477,19 +497,88 @@ class VectorConfig:
             index_extra=idx,
         )
 
+    @classmethod
+    def _single_from_weaviate(
+        cls, name: str, module: str, mcfg: JSON, index_type: str, raw: JSON, where: str, legacy: bool
+    ) -> VectorConfig:
+        """A single vector's config, Weaviate's defaults of its index type filled in. colweave serves
+        every index type by an exact scan: the hnsw, flat and dynamic parameters are kept and returned,
+        and change nothing in the results (an exact search is what each of them approximates)."""
+        iwhere = f"{where}.vectorIndexConfig" if where else "vectorIndexConfig"
+        defaults = {"hnsw": _single_hnsw_defaults, "flat": _flat_defaults, "dynamic": _dynamic_defaults}
+        idx = _merge(defaults[index_type](), raw)
+        distance = idx.get("distance", "cosine")
+        if distance not in SINGLE_DISTANCES:
+            raise SchemaError(
+                f"{iwhere}.distance: {distance!r} is not a distance "
+                f"(supported: {', '.join(SINGLE_DISTANCES)})"
+            )
+        parts: list[tuple[str, JSON, str]] = [(iwhere, idx, index_type)]
+        if index_type == "dynamic":
+            for sub in ("hnsw", "flat"):
+                if not isinstance(idx.get(sub), dict):
+                    raise SchemaError(f"{iwhere}.{sub}: expected an object")
+                parts.append((f"{iwhere}.{sub}", idx[sub], sub))
+            thr = _int(idx, "threshold", 10000, iwhere)
+            if thr < 0:
+                raise SchemaError(f"{iwhere}.threshold: must not be negative, got {thr}")
+            idx["threshold"] = thr
+        for pwhere, part, kind in parts:
+            mv = part.get("multivector")
+            if isinstance(mv, dict) and mv.get("enabled"):
+                if index_type == "dynamic":
+                    raise SchemaError(f"{pwhere}: multi vector index is not supported for dynamic index")
+                raise SchemaError(f"{pwhere}.multivector: a multi-vector index is not supported here")
+            if "distance" in part and part["distance"] not in SINGLE_DISTANCES:
+                raise SchemaError(
+                    f"{pwhere}.distance: {part['distance']!r} is not a distance "
+                    f"(supported: {', '.join(SINGLE_DISTANCES)})"
+                )
+            if kind == "hnsw":
+                _check_hnsw_ints(pwhere, part)
+            _refuse_quantization(pwhere, part)
+        return cls(
+            name=name,
+            vectorizer=module,
+            vectorizer_config=mcfg,
+            index_type=index_type,
+            distance=distance,
+            index_extra=idx,
+            multi=False,
+            legacy=legacy,
+        )
+
     def to_weaviate(self) -> JSON:
         idx = copy.deepcopy(self.index_extra)
         idx["distance"] = self.distance
-        idx["multivector"] = {
-            "enabled": True,
-            "aggregation": self.aggregation,
-            "muvera": self.muvera.to_weaviate(),
-        }
+        if self.multi:
+            idx["multivector"] = {
+                "enabled": True,
+                "aggregation": self.aggregation,
+                "muvera": self.muvera.to_weaviate(),
+            }
+        if self.legacy:  # the class's top-level keys, as Weaviate writes them
+            return {"vectorizer": self.vectorizer, "vectorIndexType": self.index_type, "vectorIndexConfig": idx}
         return {
             "vectorizer": {self.vectorizer: copy.deepcopy(self.vectorizer_config)},
             "vectorIndexType": self.index_type,
             "vectorIndexConfig": idx,
         }
+
+
+def _check_hnsw_ints(where: str, idx: JSON) -> None:
+    """The hnsw integers within their bounds (written back as integers)."""
+    for key, (lo, hi) in _INDEX_INTS.items():
+        v = _int(idx, key, lo, where)
+        if not lo <= v <= hi:
+            raise SchemaError(f"{where}.{key}: must be between {lo} and {hi}, got {v}")
+        idx[key] = v
+
+
+def _refuse_quantization(where: str, idx: JSON) -> None:
+    for q in ("pq", "bq", "sq", "rq"):
+        if isinstance(idx.get(q), dict) and idx[q].get("enabled"):
+            raise SchemaError(f"{where}.{q}: quantization is not supported")
 
 
 @dataclass
@@ -554,13 +643,31 @@ class CollectionConfig:
     inverted_index: InvertedIndexConfig = field(default_factory=InvertedIndexConfig)
     description: str | None = None
     extra: JSON = field(default_factory=_top_defaults)
-    # The collection-level ("legacy") vector index of a collection without named vectors, as Weaviate
-    # writes it: ``vectorizer`` (always "none" here), ``vectorIndexType``, ``vectorIndexConfig``.
-    legacy: JSON | None = None
 
     def __post_init__(self) -> None:
         self.name = normalize_class_name(self.name)
         self.validate()
+
+    @property
+    def legacy_vector(self) -> VectorConfig | None:
+        """The collection-level (unnamed) vector of a collection without named vectors, if any."""
+        return next((v for v in self.vectors.values() if v.legacy), None)
+
+    @property
+    def legacy(self) -> JSON | None:
+        """The collection-level ("legacy") vector index as Weaviate writes it at the top level of the class
+        (``vectorizer``: always "none" here, ``vectorIndexType``, ``vectorIndexConfig``), or None."""
+        lv = self.legacy_vector
+        return lv.to_weaviate() if lv is not None else None
+
+    @legacy.setter
+    def legacy(self, value: JSON | None) -> None:
+        for name in [n for n, v in self.vectors.items() if v.legacy]:
+            del self.vectors[name]
+        if value is not None:
+            lv = _legacy_vector_index(value, False)
+            assert lv is not None
+            self.vectors[lv.name] = lv
 
     def validate(self) -> None:
         if not _CLASS_RE.match(self.name):
@@ -613,6 +720,8 @@ class CollectionConfig:
             raise SchemaError("vectorConfig: expected an object")
         vectors = {n: VectorConfig.from_weaviate(n, v) for n, v in vc.items()}
         legacy = _legacy_vector_index(d, bool(vectors))
+        if legacy is not None:
+            vectors[legacy.name] = legacy
         extra = _top_defaults()
         for k in ("multiTenancyConfig", "replicationConfig", "shardingConfig"):
             if isinstance(d.get(k), dict):
@@ -631,7 +740,6 @@ class CollectionConfig:
             inverted_index=InvertedIndexConfig.from_weaviate(d.get("invertedIndexConfig")),
             description=desc if isinstance(desc, str) else None,
             extra=extra,
-            legacy=legacy,
         )
 
     # -- updates: Weaviate's PUT /v1/schema/{class}, deleting a property index ----------------------------
@@ -709,6 +817,8 @@ class CollectionConfig:
 
     def _check_vectors_update(self, new: CollectionConfig) -> None:
         for name, old in self.vectors.items():
+            if old.legacy:
+                continue  # below
             v = new.vectors.get(name)
             if v is None:
                 raise SchemaError(f"missing config for vector {name!r}")
@@ -729,7 +839,7 @@ class CollectionConfig:
             for key in ("skipDefaultQuantization", "trackDefaultQuantization"):
                 if key in old_idx:
                     v.index_extra[key] = old_idx[key]
-        added = sorted(set(new.vectors) - set(self.vectors))
+        added = sorted(n for n, v in new.vectors.items() if not v.legacy and n not in self.vectors)
         if added:
             raise SchemaError(
                 "vectorConfig: adding named vectors to an existing collection is not supported "
@@ -739,18 +849,18 @@ class CollectionConfig:
             before = (self.legacy or {}).get("vectorizer", "")
             after = (new.legacy or {}).get("vectorizer", "")
             raise SchemaError(f"vectorizer is immutable: attempted change from {before!r} to {after!r}")
-        if self.legacy is not None and new.legacy is not None:
-            if self.legacy["vectorIndexType"] != new.legacy["vectorIndexType"]:
+        old_lv, new_lv = self.legacy_vector, new.legacy_vector
+        if old_lv is not None and new_lv is not None:
+            if old_lv.index_type != new_lv.index_type:
                 raise SchemaError(
                     "vector index type is immutable: attempted change from "
-                    f"{self.legacy['vectorIndexType']!r} to {new.legacy['vectorIndexType']!r}"
+                    f"{old_lv.index_type!r} to {new_lv.index_type!r}"
                 )
-            _check_index_update(
-                "",
-                self.legacy["vectorIndexType"],
-                self.legacy["vectorIndexConfig"],
-                new.legacy["vectorIndexConfig"],
-            )
+            old_idx, new_idx = old_lv.to_weaviate()["vectorIndexConfig"], new_lv.to_weaviate()["vectorIndexConfig"]
+            _check_index_update("", old_lv.index_type, old_idx, new_idx)
+            for key in ("skipDefaultQuantization", "trackDefaultQuantization"):
+                if key in old_idx:
+                    new_lv.index_extra[key] = old_idx[key]
 
     def _check_inverted_update(self, new: CollectionConfig) -> None:
         old, upd = self.inverted_index.extra, new.inverted_index.extra
@@ -792,10 +902,12 @@ class CollectionConfig:
 
     def to_weaviate(self) -> JSON:
         out: JSON = {}
-        if self.vectors:
-            out["vectorConfig"] = {n: v.to_weaviate() for n, v in self.vectors.items()}
-        if self.legacy is not None:
-            out.update(copy.deepcopy(self.legacy))
+        named = {n: v.to_weaviate() for n, v in self.vectors.items() if not v.legacy}
+        if named:
+            out["vectorConfig"] = named
+        legacy = self.legacy
+        if legacy is not None:
+            out.update(legacy)
         out["class"] = self.name
         if self.description is not None:
             out["description"] = self.description
@@ -864,10 +976,10 @@ def _check_index_update(where: str, index_type: str, old: JSON, new: JSON) -> No
             new[key] = old[key]
 
 
-def _legacy_vector_index(d: JSON, has_named_vectors: bool) -> JSON | None:
-    """The collection-level vector index of ``d``: what Weaviate keeps for a collection created without
-    named vectors (``Configure.Vectorizer.none()``, or nothing at all), its defaults filled in. None for a
-    collection of named vectors only."""
+def _legacy_vector_index(d: JSON, has_named_vectors: bool) -> VectorConfig | None:
+    """The collection-level vector of ``d``: what Weaviate keeps for a collection created without named
+    vectors (``Configure.Vectorizer.none()``, or nothing at all), its defaults filled in, as the single
+    vector named ``default``. None for a collection of named vectors only."""
     vz = d.get("vectorizer")
     if vz is not None and not isinstance(vz, str):
         raise SchemaError(f"vectorizer: expected a module name, got {vz!r}")
@@ -887,33 +999,10 @@ def _legacy_vector_index(d: JSON, has_named_vectors: bool) -> JSON | None:
             "vectorizer: a collection-level vector index next to named vectors (vectorConfig) is not "
             "supported: configure every vector in vectorConfig"
         )
-    itype = itype or "hnsw"
-    if itype not in INDEX_TYPES:
-        raise SchemaError(
-            f"vectorIndexType: unsupported vector index type: {itype!r} (supported: {', '.join(INDEX_TYPES)})"
-        )
-    raw = raw if raw is not None else {}
-    if not isinstance(raw, dict):
+    if raw is not None and not isinstance(raw, dict):
         raise SchemaError("vectorIndexConfig: expected an object")
-    defaults = {"hnsw": _single_hnsw_defaults, "flat": _flat_defaults, "dynamic": _dynamic_defaults}[itype]()
-    idx = _merge(defaults, raw)
-    for where, part in (("", idx), (".hnsw", idx.get("hnsw")), (".flat", idx.get("flat"))):
-        if not isinstance(part, dict):
-            if where:
-                continue
-            raise SchemaError("vectorIndexConfig: expected an object")  # pragma: no cover - merged dict
-        mv = part.get("multivector")
-        if isinstance(mv, dict) and mv.get("enabled"):
-            raise SchemaError(
-                f"vectorIndexConfig{where}.multivector: a multi-vector index is only configurable with "
-                "named vectors (vectorConfig)"
-            )
-        if "distance" in part and part["distance"] not in SINGLE_DISTANCES:
-            raise SchemaError(
-                f"vectorIndexConfig{where}.distance: {part['distance']!r} is not a distance "
-                f"(supported: {', '.join(SINGLE_DISTANCES)})"
-            )
-    return {"vectorizer": "none", "vectorIndexType": itype, "vectorIndexConfig": idx}
+    body: JSON = {"vectorizer": {"none": {}}, "vectorIndexType": itype or "hnsw", "vectorIndexConfig": raw}
+    return VectorConfig.from_weaviate(DEFAULT_VECTOR, body, legacy=True)
 
 
 def _single_hnsw_defaults() -> JSON:
