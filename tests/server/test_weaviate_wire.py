@@ -39,7 +39,9 @@ def test_single_vector_and_bad_vectors() -> None:
     one = base_pb2.Vectors(
         vector_bytes=_Pack.single([1.0, 2.0]), type=base_pb2.Vectors.VECTOR_TYPE_SINGLE_FP32
     )
-    np.testing.assert_array_equal(wire.decode_vector(one), [[1.0, 2.0]])
+    got = wire.decode_vector(one)
+    assert got.shape == (2,)  # a single vector stays one-dimensional: the store checks its shape
+    np.testing.assert_array_equal(got, [1.0, 2.0])
     multi = base_pb2.Vectors.VECTOR_TYPE_MULTI_FP32
     bad = [
         base_pb2.Vectors(vector_bytes=b"\x03", type=multi),  # no header
@@ -103,7 +105,8 @@ def test_batch_properties_as_the_client_sends_them() -> None:
     vecs = wire.batch_vectors(obj, "objects[0]")
     np.testing.assert_allclose(vecs["colbert"], [[0.1, 0.2], [0.3, 0.4]], rtol=1e-7)
     single = client_batch_object({"t": "x"}, vector=[1.0, 2.0, 3.0])
-    np.testing.assert_array_equal(wire.batch_vectors(single, "o")["default"], [[1.0, 2.0, 3.0]])
+    # The unnamed vector: its collection decides which vector it is (weaviate_ops.resolve_unnamed).
+    np.testing.assert_array_equal(wire.batch_vectors(single, "o")[wire.UNNAMED], [1.0, 2.0, 3.0])
 
 
 def parse_value(v):

@@ -130,10 +130,15 @@ def _target_vector(*sources: Any) -> str | None:
     return None
 
 
-def _query_vectors(msg: Any, where: str) -> np.ndarray | None:
-    """A multi-vector from ``vectors`` (preferred) or ``vector_bytes`` of a NearVector/Hybrid message,
-    at most ``guards.MAX_QUERY_TOKENS`` rows."""
+def _query_vectors(msg: Any, where: str) -> tuple[str | None, np.ndarray | None]:
+    """The query vector of a NearVector / Hybrid message and the target it names, if any: from
+    ``vectors`` (preferred), ``vector_bytes``, ``vector``, or one target's ``vector_for_targets`` /
+    ``vector_per_target`` (the client's ``near_vector={"name": vector}``). A single vector is 1-D, a
+    multi-vector 2-D with at most ``guards.MAX_QUERY_TOKENS`` rows."""
     out: np.ndarray | None = None
+    target: str | None = None
+    per_target = getattr(msg, "vector_for_targets", ())
+    by_name = getattr(msg, "vector_per_target", {})
     if len(msg.vectors):
         if len(msg.vectors) > 1:
             raise ValidationError(f"{where}: one query vector expected, got {len(msg.vectors)}")
@@ -141,10 +146,32 @@ def _query_vectors(msg: Any, where: str) -> np.ndarray | None:
     elif msg.vector_bytes:
         out = wire.decode_vector(base_pb2.Vectors(vector_bytes=msg.vector_bytes), where)
     elif len(msg.vector):
-        out = np.asarray([list(msg.vector)], np.float32)
+        out = np.asarray(list(msg.vector), np.float32)
+    elif len(per_target) or len(by_name):
+        if len(per_target) + len(by_name) > 1 or (len(per_target) and len(per_target[0].vectors) > 1):
+            raise ValidationError("searching several target vectors at once is not supported")
+        if len(per_target):
+            vt = per_target[0]
+            target = vt.name or None
+            if len(vt.vectors):
+                out = wire.decode_vector(vt.vectors[0], where)
+            else:
+                out = wire.decode_vector(base_pb2.Vectors(vector_bytes=vt.vector_bytes), where)
+        else:
+            ((target, raw),) = by_name.items()
+            out = wire.decode_vector(base_pb2.Vectors(vector_bytes=raw), where)
     if out is not None:
-        guards.query_tokens(int(out.shape[0]), where)
-    return out
+        guards.query_tokens(int(out.shape[0]) if out.ndim == 2 else 1, where)
+    return target, out
+
+
+def _threshold(msg: Any, where: str) -> dict[str, float | None]:
+    """A search's ``distance`` or ``certainty`` limit (one of them at most, as Weaviate requires)."""
+    distance = msg.distance if msg.HasField("distance") else None
+    certainty = msg.certainty if msg.HasField("certainty") else None
+    if distance is not None and certainty is not None:
+        raise ValidationError(f"{where}: cannot provide distance and certainty")
+    return {"distance": distance, "certainty": certainty}
 
 
 def _query_properties(names: Any) -> list[str] | None:
@@ -222,28 +249,33 @@ class WeaviateServicer(weaviate_pb2_grpc.WeaviateServicer):
                 qv,
                 target_vector=target,
                 autocut=autocut,
-                distance=nt.distance if nt.HasField("distance") else None,
+                **_threshold(nt, "near_text"),
                 **common,
             )
         elif req.HasField("near_vector"):
             nv = req.near_vector
-            qv = _query_vectors(nv, "near_vector")
+            named, qv = _query_vectors(nv, "near_vector")
             if qv is None:
                 raise ValidationError("near_vector: no vector given")
             results = await self.ops.heavy(
                 coll.near_vector,
                 qv,
-                target_vector=_target_vector(nv),
+                target_vector=_target_vector(nv) or named,
                 autocut=autocut,
-                distance=nv.distance if nv.HasField("distance") else None,
+                **_threshold(nv, "near_vector"),
                 **common,
             )
         elif req.HasField("hybrid_search"):
             h = req.hybrid_search
             target = _target_vector(h, h.near_vector if h.HasField("near_vector") else None)
-            qv = _query_vectors(h, "hybrid")
+            named, qv = _query_vectors(h, "hybrid")
+            max_vector_distance = h.vector_distance if h.HasField("vector_distance") else None
             if qv is None and h.HasField("near_vector"):
-                qv = _query_vectors(h.near_vector, "hybrid.near_vector")
+                named, qv = _query_vectors(h.near_vector, "hybrid.near_vector")
+                limits = _threshold(h.near_vector, "hybrid.near_vector")
+                if limits.get("distance") is not None:
+                    max_vector_distance = limits["distance"]
+            target = target or named
             # Clients >= 1.36.6 send use_alpha_param (alpha_param only when set: default 0.75);
             # older ones always send alpha.
             default_alpha = h.alpha_param if h.HasField("alpha_param") else 0.75
@@ -261,6 +293,7 @@ class WeaviateServicer(weaviate_pb2_grpc.WeaviateServicer):
                 query_properties=_query_properties(h.properties),
                 fusion_type=fusion,
                 target_vector=target,
+                max_vector_distance=max_vector_distance,
                 autocut=autocut,
                 **common,
             )
@@ -293,12 +326,19 @@ class WeaviateServicer(weaviate_pb2_grpc.WeaviateServicer):
                 **{k: v for k, v in common.items()},
             )
         types = {p.name: p.data_type for p in cfg.properties}
+        lv = cfg.legacy_vector
+        legacy = lv.name if lv is not None else None
         # Building thousands of results (with their vectors) is CPU work: off the event loop.
-        built = await self.ops.run(lambda: [self._result(cfg.name, r, md, types) for r in results])
+        built = await self.ops.run(lambda: [self._result(cfg.name, r, md, types, legacy) for r in results])
         return search_get_pb2.SearchReply(took=time.perf_counter() - t0, results=built)
 
     def _result(
-        self, name: str, r: SearchResult, md: search_get_pb2.MetadataRequest, types: dict[str, str]
+        self,
+        name: str,
+        r: SearchResult,
+        md: search_get_pb2.MetadataRequest,
+        types: dict[str, str],
+        legacy: str | None = None,
     ) -> search_get_pb2.SearchResult:
         m = r.metadata
         meta = search_get_pb2.MetadataResult(id=str(r.uuid), id_as_bytes=wire.uuid_bytes(r.uuid))
@@ -321,7 +361,12 @@ class WeaviateServicer(weaviate_pb2_grpc.WeaviateServicer):
             meta.explain_score = m.explain_score
             meta.explain_score_present = True
         for vname, vec in (r.vectors or {}).items():
-            meta.vectors.append(wire.encode_multi_vector(vname, vec))
+            if vec.ndim == 1 and vname == legacy:  # a legacy collection's vector: the unnamed one
+                meta.vector_bytes = np.ascontiguousarray(vec, "<f4").tobytes()
+            elif vec.ndim == 1:
+                meta.vectors.append(wire.encode_single_vector(vname, vec))
+            else:
+                meta.vectors.append(wire.encode_multi_vector(vname, vec))
         return search_get_pb2.SearchResult(
             metadata=meta,
             properties=search_get_pb2.PropertiesResult(

@@ -42,6 +42,9 @@ from colweave.store.objects import BatchError, BatchResult, DataObject
 from colweave.store.schema import MULTI2MULTIVEC, CollectionConfig
 from colweave.store.store import Store
 
+# The key of an object's unnamed vector (REST ``vector``, gRPC ``vector_bytes``) before it is resolved.
+UNNAMED = ""
+
 T = TypeVar("T")
 log = logging.getLogger("colweave.weaviate")
 _DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
@@ -70,6 +73,38 @@ def store_errors_as_service_errors() -> Iterator[None]:
         if e.errno in _DISK_FULL:
             raise StorageFullError(_disk_full_message(e)) from None
         raise
+
+
+def _empty(v: Any) -> bool:
+    try:
+        return int(np.asarray(v, dtype=object).size) == 0
+    except (TypeError, ValueError):
+        return False
+
+
+def unnamed_target(cfg: CollectionConfig) -> str:
+    """The vector an unnamed vector (or an untargeted search) means, as Weaviate decides: the
+    collection-level vector of a legacy collection, else the collection's only named vector."""
+    lv = cfg.legacy_vector
+    if lv is not None:
+        return lv.name
+    if len(cfg.vectors) == 1:
+        return next(iter(cfg.vectors))
+    raise ValidationError(f"collection {cfg.name} configuration does not have single vector index")
+
+
+def resolve_unnamed(cfg: CollectionConfig, obj: DataObject) -> DataObject:
+    """``obj`` with its unnamed vector (key :data:`UNNAMED`) under the name :func:`unnamed_target`
+    gives (a vector given by that name too wins); an empty unnamed vector is no vector, as in Weaviate.
+    Raises ValidationError when the collection has no single vector it could be."""
+    vecs = obj.vectors
+    if not vecs or UNNAMED not in vecs:
+        return obj
+    rest = {k: v for k, v in vecs.items() if k != UNNAMED}
+    v = vecs[UNNAMED]
+    if not _empty(v):
+        rest.setdefault(unnamed_target(cfg), v)
+    return DataObject(obj.properties, obj.uuid, rest or None, obj.layouts)
 
 
 class HeavyWork:
@@ -331,7 +366,14 @@ class WeaviateOps:
     async def insert_many(self, collection: str, objects: list[DataObject]) -> BatchResult:
         """Batch upsert with vectorization; errors by index, the rest stored durably on return."""
         coll = await self.run(self.store.get_collection, collection)
-        refused = self.model_refusals(coll.config, objects)
+        refused: dict[int, str] = {}
+        objects = list(objects)
+        for i, obj in enumerate(objects):
+            try:
+                objects[i] = resolve_unnamed(coll.config, obj)
+            except ValidationError as e:
+                refused[i] = e.message
+        refused.update(self.model_refusals(coll.config, objects))
         if not refused:
             res = await self.write(coll.insert_many, objects)
             self.note(coll)
@@ -351,6 +393,7 @@ class WeaviateOps:
     async def write_one(self, collection: str, obj: DataObject, mode: str) -> str:
         """insert / replace / merge of one object, with vectorization."""
         coll = await self.run(self.store.get_collection, collection)
+        obj = resolve_unnamed(coll.config, obj)
         why = self.model_refusals(coll.config, [obj])
         if why:
             raise ValidationError(why[0])

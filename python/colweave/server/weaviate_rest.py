@@ -27,7 +27,7 @@ from colweave.server.errors import (
 )
 from colweave.server.http_app import ORJSONResponse, read_json
 from colweave.server.state import ServerState
-from colweave.server.weaviate_ops import WeaviateOps
+from colweave.server.weaviate_ops import UNNAMED, WeaviateOps
 from colweave.store.errors import StoreError
 from colweave.store.filters import from_weaviate as filters_from_weaviate
 from colweave.store.objects import DataObject, StoredObject
@@ -39,7 +39,11 @@ def ms(t: dt.datetime | None) -> int | None:
     return None if t is None else round(t.timestamp() * 1000)
 
 
-def object_json(collection: str, obj: StoredObject | SearchResult, include_vector: bool) -> dict[str, Any]:
+def object_json(
+    collection: str, obj: StoredObject | SearchResult, include_vector: bool, legacy: str | None = None
+) -> dict[str, Any]:
+    """An object as Weaviate's REST API writes it; with its vectors, the collection-level vector of a
+    legacy collection (named ``legacy``) as ``vector``, named vectors under ``vectors``."""
     if isinstance(obj, SearchResult):
         created, updated = obj.metadata.creation_time, obj.metadata.last_update_time
     else:
@@ -52,25 +56,32 @@ def object_json(collection: str, obj: StoredObject | SearchResult, include_vecto
         "lastUpdateTimeUnix": ms(updated),
     }
     if include_vector:
-        out["vectors"] = {k: np.asarray(v).tolist() for k, v in (obj.vectors or {}).items()}
+        vectors = {k: np.asarray(v).tolist() for k, v in (obj.vectors or {}).items()}
+        if legacy is not None and legacy in vectors:
+            out["vector"] = vectors.pop(legacy)
+        if vectors or legacy is None:
+            out["vectors"] = vectors
     return out
 
 
 def _vectors_from_json(body: dict[str, Any], where: str) -> dict[str, Any] | None:
-    vectors = body.get("vectors")
-    if vectors is None:
-        if body.get("vector") is not None:
-            return {"default": [body["vector"]]}
-        return None
-    if not isinstance(vectors, dict):
-        raise ValidationError(f"{where}: 'vectors' must map vector names to (multi-)vectors")
+    """An object's vectors as given (a single vector is a list of numbers, a multi-vector a list of
+    them: the store checks each against its config); ``vector`` is the unnamed one."""
     out: dict[str, Any] = {}
-    for name, v in vectors.items():
-        arr = np.asarray(v, dtype=object)
-        if arr.ndim == 1:  # a single vector: one row
-            v = [v]
-        out[name] = v
-    return out
+    vectors = body.get("vectors")
+    if vectors is not None:
+        if not isinstance(vectors, dict):
+            raise ValidationError(f"{where}: 'vectors' must map vector names to (multi-)vectors")
+        out.update(vectors)
+    if body.get("vector") is not None:
+        out[UNNAMED] = body["vector"]
+    return out or None
+
+
+def legacy_name(coll: Any) -> str | None:
+    """The name under which the store keeps a legacy collection's unnamed vector (None: named only)."""
+    lv = coll.config.legacy_vector
+    return lv.name if lv is not None else None
 
 
 def data_object(body: Any, where: str, *, uuid: str | None = None) -> tuple[str, DataObject]:
@@ -215,7 +226,7 @@ def routes(state: ServerState, ops: WeaviateOps) -> list[Route]:
         coll, stored = await _get(request)
         if stored is None:
             raise NotFoundError(f"no object with id '{request.path_params['id']}' in {coll.name}")
-        return ORJSONResponse(object_json(coll.name, stored, include_vector(request)))
+        return ORJSONResponse(object_json(coll.name, stored, include_vector(request), legacy_name(coll)))
 
     async def objects_head(request: Request) -> Response:
         name, oid = path_name(request), path_id(request)
@@ -264,8 +275,10 @@ def routes(state: ServerState, ops: WeaviateOps) -> list[Route]:
         else:
             names = await ops.run(ops.store.list_collections)
         rows: list[tuple[str, Any]] = []
+        legacy: dict[str, str | None] = {}
         for n in names:
             coll = await ops.run(ops.store.get_collection, n)
+            legacy[coll.name] = legacy_name(coll)
             page = await ops.heavy(
                 coll.fetch_objects, limit=limit - len(rows) + offset, after=after, include_vector=vec
             )
@@ -275,7 +288,7 @@ def routes(state: ServerState, ops: WeaviateOps) -> list[Route]:
         rows = rows[offset : offset + limit]
 
         def render() -> bytes:  # a page of multi-vectors is megabytes of JSON: not on the event loop
-            out = [object_json(name, r, vec) for name, r in rows]
+            out = [object_json(name, r, vec, legacy[name]) for name, r in rows]
             return orjson.dumps({"objects": out, "totalResults": len(out)}, option=orjson.OPT_SERIALIZE_NUMPY)
 
         return Response(await ops.run(render), media_type="application/json")

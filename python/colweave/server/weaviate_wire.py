@@ -23,12 +23,19 @@ from google.protobuf import struct_pb2
 from weaviate.proto.v1 import base_pb2, batch_pb2, properties_pb2
 
 from colweave.server.errors import ValidationError
+from colweave.server.weaviate_ops import UNNAMED as ops_UNNAMED
 
 F32 = npt.NDArray[np.float32]
 
 
+# The key of the unnamed vector (gRPC ``vector_bytes``) among an object's vectors until the translation
+# layer knows its collection (:func:`colweave.server.weaviate_ops.resolve_unnamed`).
+UNNAMED = ops_UNNAMED
+
+
 def decode_vector(v: base_pb2.Vectors, where: str = "vector") -> F32:
-    """A ``Vectors`` message as a 2-D float32 array (a single vector is one row)."""
+    """A ``Vectors`` message as a float32 array: 1-D for a single vector, 2-D ``(tokens, dim)`` for a
+    multi-vector."""
     data = bytes(v.vector_bytes)
     if v.type == base_pb2.Vectors.VECTOR_TYPE_MULTI_FP32:
         if len(data) < 2:
@@ -47,7 +54,7 @@ def decode_vector(v: base_pb2.Vectors, where: str = "vector") -> F32:
     else:
         if not data or len(data) % 4:
             raise ValidationError(f"{where}: {len(data)} bytes is not a whole number of float32 values")
-        arr = np.frombuffer(data, dtype="<f4").reshape(1, -1)
+        arr = np.frombuffer(data, dtype="<f4")
     out = arr.astype(np.float32)
     if not np.isfinite(out).all():
         raise ValidationError(f"{where}: vectors must be finite (no NaN or infinity)")
@@ -73,17 +80,18 @@ def encode_single_vector(name: str, arr: npt.NDArray[Any]) -> base_pb2.Vectors:
 
 
 def batch_vectors(obj: batch_pb2.BatchObject, where: str) -> dict[str, F32]:
-    """The named vectors of a batch object (``vector_bytes`` / ``vector`` are the unnamed ``default``)."""
+    """The vectors of a batch object by name; ``vector_bytes`` / ``vector`` (and a ``Vectors`` without a
+    name) are the unnamed vector, under :data:`UNNAMED`."""
     out: dict[str, F32] = {}
     for i, v in enumerate(obj.vectors):
-        name = v.name or "default"
+        name = v.name or UNNAMED
         if name in out:
             raise ValidationError(f"{where}: vector {name!r} given twice")
         out[name] = decode_vector(v, f"{where}.vectors[{i}]")
     if obj.vector_bytes:
-        out.setdefault("default", decode_vector(base_pb2.Vectors(vector_bytes=obj.vector_bytes), where))
+        out.setdefault(UNNAMED, decode_vector(base_pb2.Vectors(vector_bytes=obj.vector_bytes), where))
     elif len(obj.vector):
-        out.setdefault("default", np.asarray([list(obj.vector)], dtype=np.float32))
+        out.setdefault(UNNAMED, np.asarray(list(obj.vector), dtype=np.float32))
     return out
 
 
