@@ -174,7 +174,6 @@ def _vec(cfg: dict) -> dict:
         ({"vectorizer": {"text2vec-openai": {}}}, "not available"),
         ({"vectorIndexConfig": {"distance": "euclidean"}}, "not a distance"),
         ({"vectorIndexType": "dynamic", "vectorIndexConfig": {"multivector": {"enabled": True}}}, "hnsw"),
-        ({"vectorIndexType": "flat", "vectorIndexConfig": {"bq": {"enabled": True}}}, "quantization"),
         ({"vectorIndexConfig": {"multivector": {"enabled": True, "muvera": {"ksim": 11}}}}, "ksim"),
         (
             {"vectorIndexConfig": {"multivector": {"enabled": True, "muvera": {"repetitions": 0}}}},

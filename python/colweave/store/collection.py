@@ -84,9 +84,10 @@ class Collection(Writes, Keyword, Explaining):
             rows_by_name.setdefault(name, []).append((slot, start, ntok, doc))
         for name, vc in self._config.vectors.items():
             dim = int(meta[f"dim.{name}"]) if f"dim.{name}" in meta else None
-            seg = VectorSegment(
-                path, name, self.vector_dtype, dim, int(meta.get(f"gen.{name}", 0)), vc.muvera
-            )
+            # Single vectors are kept in float32, exactly as given: Weaviate returns them as given, and
+            # hamming and l2 distances must see the values themselves.
+            dtype = self.vector_dtype if vc.multi else "float32"
+            seg = VectorSegment(path, name, dtype, dim, int(meta.get(f"gen.{name}", 0)), vc.muvera)
             seg.open(rows_by_name.get(name, []))
             self._segments[name] = seg
             self._slot_of[name] = {doc: slot for slot, _, _, doc in rows_by_name.get(name, [])}

@@ -66,6 +66,7 @@ class Keyword(VectorSearch):
         query_properties: list[str] | None = None,
         fusion_type: str = "relativeScore",
         target_vector: str | None = None,
+        max_vector_distance: float | None = None,
         limit: int = 10,
         offset: int = 0,
         autocut: int | None = None,
@@ -73,7 +74,10 @@ class Keyword(VectorSearch):
         return_properties: Sequence[str] | None = None,
         include_vector: bool | Sequence[str] = False,
     ) -> list[SearchResult]:
-        """BM25 and vector search fused (alpha = vector weight; relativeScore or ranked)."""
+        """BM25 and vector search fused (alpha = vector weight; relativeScore or ranked). The vector leg's
+        score is ``1 - distance`` (a multi-vector's distance is -MaxSim, a single vector's its
+        configured distance). ``max_vector_distance`` keeps only objects the vector leg finds within
+        that distance, in both legs (as Weaviate does)."""
         _check_page(limit, offset)
         if not isinstance(alpha, int | float) or not 0 <= alpha <= 1:
             raise QueryError(f"alpha: must be between 0 and 1, got {alpha!r}")
@@ -93,11 +97,16 @@ class Keyword(VectorSearch):
             k_leg = max(100, offset + limit)
             legs: list[tuple[str, list[int], F32, float]] = []
             allowed = self._allowed_docs(filters)
+            within: set[int] | None = None
             if alpha > 0 and self._config.vectors:
                 name = self._target(target_vector)
-                q = self._query_matrix(name, vector) if embedded is None else embedded
-                docs, scores = self._vector_topk(name, q, k_leg, allowed)
-                vscores = (np.float32(1) - (-scores.astype(np.float32))).astype(np.float32)  # 1 - distance
+                q = self._search_vector(name, vector) if embedded is None else embedded
+                docs, dists = self._nearest(name, q, k_leg, allowed)
+                if max_vector_distance is not None:
+                    n_in = int(np.searchsorted(dists, max_vector_distance, side="right"))
+                    docs, dists = docs[:n_in], dists[:n_in]
+                    within = set(docs)
+                vscores = (np.float32(1) - dists.astype(np.float32)).astype(np.float32)  # 1 - distance
                 legs.append((VECTOR_SET, docs, vscores, float(alpha)))
             if alpha < 1:
                 mask = None
@@ -106,9 +115,11 @@ class Keyword(VectorSearch):
                     if allowed:
                         mask[np.fromiter(allowed, np.int64)] = 1
                 bdocs, bscores = self._bm25.search(query, k_leg, query_properties, mask)
-                legs.append(
-                    (KEYWORD_SET, [int(d) for d in bdocs], bscores.astype(np.float32), 1.0 - float(alpha))
-                )
+                kdocs, kscores = [int(d) for d in bdocs], bscores.astype(np.float32)
+                if within is not None:
+                    keep = np.asarray([d in within for d in kdocs], bool)
+                    kdocs, kscores = [d for d in kdocs if d in within], kscores[keep] if len(keep) else kscores
+                legs.append((KEYWORD_SET, kdocs, kscores, 1.0 - float(alpha)))
             union = sorted({d for _, docs, _, _ in legs for d in docs}, key=lambda d: self._recs[d].uuid)
             key_of = {d: i for i, d in enumerate(union)}
             keys, fused, contrib = _native.fuse(

@@ -90,6 +90,8 @@ class Reads(CollectionState):
             return None
         snap = self._segments[name].snapshot()
         a, b = int(snap.offsets[slot]), int(snap.offsets[slot + 1])
+        if not self._config.vectors[name].multi:  # a single vector: one row
+            return np.array(snap.rows[a], np.float32)
         return np.asarray(snap.rows[a:b], np.float32)
 
     def _props_of(

@@ -502,8 +502,9 @@ class VectorConfig:
         cls, name: str, module: str, mcfg: JSON, index_type: str, raw: JSON, where: str, legacy: bool
     ) -> VectorConfig:
         """A single vector's config, Weaviate's defaults of its index type filled in. colweave serves
-        every index type by an exact scan: the hnsw, flat and dynamic parameters are kept and returned,
-        and change nothing in the results (an exact search is what each of them approximates)."""
+        every index type by an exact scan over float32 vectors: the hnsw, flat and dynamic parameters,
+        compression (pq, bq, sq, rq) included, are kept and returned, and change nothing in the results
+        (an exact search is what each of them approximates)."""
         iwhere = f"{where}.vectorIndexConfig" if where else "vectorIndexConfig"
         defaults = {"hnsw": _single_hnsw_defaults, "flat": _flat_defaults, "dynamic": _dynamic_defaults}
         idx = _merge(defaults[index_type](), raw)
@@ -536,7 +537,6 @@ class VectorConfig:
                 )
             if kind == "hnsw":
                 _check_hnsw_ints(pwhere, part)
-            _refuse_quantization(pwhere, part)
         return cls(
             name=name,
             vectorizer=module,

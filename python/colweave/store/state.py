@@ -86,8 +86,10 @@ class CollectionState:
         return target_vector
 
     def _for_distance(self, name: str, m: F32) -> F32:
-        """Rows L2-normalised for cosine distance (zero rows stay zero), contiguous float32."""
-        if self._config.vectors[name].distance == "cosine":
+        """Rows L2-normalised for cosine distance (zero rows stay zero), contiguous float32. A single
+        vector is kept as it is (its distance kernel normalises)."""
+        vc = self._config.vectors[name]
+        if vc.multi and vc.distance == "cosine":
             norms = np.linalg.norm(m, axis=1, keepdims=True)
             m = np.divide(m, norms, out=np.zeros_like(m), where=norms > 0)
         return np.ascontiguousarray(m, np.float32)

@@ -1,5 +1,8 @@
-"""Vector search over a collection's multi-vectors: exact MaxSim through the Rust kernel, or MUVERA
-candidates then exact rescoring; ``near_text`` embeds the query with the collection's vectorizer."""
+"""Vector search: over a multi-vector, exact MaxSim through the Rust kernel (or MUVERA candidates then
+exact rescoring), distance = -MaxSim; over a single vector, an exact scan with Weaviate's distance
+(cosine, dot, l2-squared, manhattan, hamming) through the Rust dense kernel, whatever index type
+(hnsw, flat, dynamic) the config names. ``near_text`` embeds the query with the collection's
+vectorizer."""
 
 from __future__ import annotations
 
@@ -59,6 +62,82 @@ class VectorSearch(Reads):
         )
         return [int(snap.slot_doc[i]) for i in idx], scores
 
+    def _single_topk(self, name: str, query: F32, k: int, allowed: set[int] | None) -> tuple[list[int], F32]:
+        """The ``k`` nearest objects by the single vector ``name``'s distance (exact), nearest first."""
+        seg = self._segments[name]
+        if seg.dim is None or k == 0:
+            return [], np.zeros(0, np.float32)
+        snap: Snapshot = seg.snapshot()
+        if allowed is None:
+            slots = snap.live
+        else:
+            slot_of = self._slot_of[name]
+            slots = np.fromiter((slot_of[d] for d in allowed if d in slot_of), np.int64)
+            slots.sort()
+        if len(slots) == 0:
+            return [], np.zeros(0, np.float32)
+        rows = np.ascontiguousarray(snap.offsets[slots])  # a live slot's one row; increasing with the slot
+        metric = self._config.vectors[name].distance
+        idx, dist = _native.dense_topk(query, snap.rows, k, metric=metric, candidates=rows)  # type: ignore[arg-type]
+        found = slots[np.searchsorted(rows, idx)]
+        return [int(d) for d in snap.slot_doc[found]], dist
+
+    def _query_single(self, name: str, v: Any) -> F32:
+        q = _numeric_matrix(v)
+        if q is None:
+            raise QueryError("near_vector: the query is not a numeric vector")
+        if q.ndim == 2 and q.shape[0] == 1:
+            q = q[0]
+        if q.ndim != 1 or q.shape[0] == 0:
+            raise QueryError(
+                f"near_vector: {name!r} is a single vector: expected a non-empty list of numbers, "
+                f"got shape {q.shape}"
+            )
+        dim = self._segments[name].dim
+        if dim is not None and q.shape[0] != dim:
+            raise QueryError(f"near_vector: the query has dimension {q.shape[0]}, {name!r} uses {dim}")
+        if not np.all(np.isfinite(q)):
+            raise QueryError("near_vector: the query has NaN or infinite values")
+        return np.ascontiguousarray(q, np.float32)
+
+    def _search_vector(self, name: str, v: Any) -> F32:
+        """The query for target ``name``: a multi-vector matrix or a single vector."""
+        if self._config.vectors[name].multi:
+            return self._query_matrix(name, v)
+        return self._query_single(name, v)
+
+    def _nearest(
+        self, name: str, query: F32, k: int, allowed: set[int] | None
+    ) -> tuple[list[int], npt.NDArray[np.float64]]:
+        """The ``k`` nearest objects and their distances (lower is better) for target ``name``."""
+        if self._config.vectors[name].multi:
+            docs, scores = self._vector_topk(name, query, k, allowed)
+            return docs, -scores.astype(np.float64)
+        docs, dist = self._single_topk(name, query, k, allowed)
+        return docs, dist.astype(np.float64)
+
+    def _max_distance(self, name: str, distance: float | None, certainty: float | None) -> float | None:
+        """The distance limit of a search: ``distance``, or Weaviate's ``(1 - certainty) * 2``, which only
+        a cosine single vector has."""
+        if certainty is None:
+            return distance
+        if distance is not None:
+            raise QueryError("near_vector: cannot provide distance and certainty")
+        vc = self._config.vectors[name]
+        if vc.multi or vc.distance != "cosine":
+            raise QueryError(
+                "can't compute and return certainty when vector index is configured with "
+                f"{vc.distance if not vc.multi else 'multi-vector ' + vc.distance} distance"
+            )
+        return (1.0 - float(certainty)) * 2.0
+
+    def _distance_meta(self, name: str, dist: float) -> dict[str, float]:
+        """A result's distance, and its certainty where Weaviate gives one (cosine single vectors)."""
+        vc = self._config.vectors[name]
+        if not vc.multi and vc.distance == "cosine":
+            return {"distance": dist, "certainty": 1.0 - dist / 2.0}
+        return {"distance": dist}
+
     def _query_matrix(self, name: str, v: Any) -> F32:
         q = _numeric_matrix(v)
         if q is None:
@@ -87,20 +166,29 @@ class VectorSearch(Reads):
         offset: int = 0,
         autocut: int | None = None,
         distance: float | None = None,
+        certainty: float | None = None,
         filters: FilterT | None = None,
         return_properties: Sequence[str] | None = None,
         include_vector: bool | Sequence[str] = False,
     ) -> list[SearchResult]:
-        """The objects closest to a multi-vector: distance = -MaxSim (lower is better)."""
+        """The objects closest to a query vector, lower distance first: for a multi-vector
+        distance = -MaxSim; for a single vector the distance its config names (Weaviate's values; with
+        cosine also Weaviate's certainty, ``1 - distance / 2``). ``distance`` (or ``certainty``, cosine
+        only) keeps the results within that limit."""
         _check_page(limit, offset)
         with self._state.read():
             name = self._target(target_vector)
-            q = self._query_matrix(name, near_vector)
-            docs, scores = self._vector_topk(name, q, offset + limit, self._allowed_docs(filters))
-            dists = [-float(s) for s in scores]
-            keep = [(d, x) for d, x in zip(docs, dists, strict=True) if distance is None or x <= distance]
+            q = self._search_vector(name, near_vector)
+            limit_d = self._max_distance(name, distance, certainty)
+            docs, dists = self._nearest(name, q, offset + limit, self._allowed_docs(filters))
+            keep = [
+                (d, float(x)) for d, x in zip(docs, dists, strict=True) if limit_d is None or x <= limit_d
+            ]
             keep = _cut(keep, offset, limit, autocut, [x for _, x in keep])
-            return [self._result(d, return_properties, include_vector, distance=x) for d, x in keep]
+            return [
+                self._result(d, return_properties, include_vector, **self._distance_meta(name, x))
+                for d, x in keep
+            ]
 
     def near_text(self, query: str, *, target_vector: str | None = None, **kwargs: Any) -> list[SearchResult]:
         """``near_vector`` with the collection's vectorizer applied to ``query``."""

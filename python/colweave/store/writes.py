@@ -84,9 +84,24 @@ _Pre = dict[tuple[int, str], _Made]
 
 class Writes(Compaction, Reads):
     def _check_vector(self, name: str, v: Any, dims: dict[str, int], where: str) -> F32:
+        """A given vector checked against its config: a multi-vector ``(tokens, dim)`` (normalised for
+        cosine), or a single vector ``(dim,)`` (kept as given, as one row: the distance kernel normalises
+        for cosine, and Weaviate returns the vector as it was given)."""
         m = _numeric_matrix(v)
         if m is None:
             raise ObjectError(f"{where}: vector {name!r} is not a numeric matrix")
+        if not self._config.vectors[name].multi:
+            if m.ndim != 1 or m.shape[0] == 0:
+                raise ObjectError(
+                    f"{where}: vector {name!r} is configured as a single vector: expected a non-empty "
+                    f"list of numbers, got shape {m.shape}"
+                )
+            m = m[None, :]
+        elif m.ndim == 1:
+            raise ObjectError(
+                f"{where}: vector {name!r} is configured as multi-vector: expected an array of token "
+                "vectors, got a single vector"
+            )
         if m.ndim != 2 or m.shape[0] == 0 or m.shape[1] == 0:
             raise ObjectError(
                 f"{where}: vector {name!r} must be a non-empty multi-vector (tokens, dim), "
@@ -183,6 +198,8 @@ class Writes(Compaction, Reads):
                 for name, v in (obj.vectors or {}).items():
                     if name not in self._config.vectors:
                         raise ObjectError(f"vector {name!r}: {self.name} has no such named vector")
+                    if not self._config.vectors[name].multi and _is_empty(v):
+                        continue  # an empty single vector is no vector (as in Weaviate)
                     vecs[name] = self._check_vector(name, v, dims, f"object {i}")
                 lays: dict[str, PageLayout] = {}
                 for n, lay in (obj.layouts or {}).items():
@@ -544,6 +561,13 @@ class Writes(Compaction, Reads):
                 wanted = {self._doc_of.get(parse_uuid(u)) for u in ids}
                 docs &= {d for d in wanted if d is not None}
             return self._delete_docs(sorted(docs))
+
+
+def _is_empty(v: Any) -> bool:
+    """Whether ``v`` is an empty list or array (of any shape)."""
+    if isinstance(v, list | tuple):
+        return len(v) == 0
+    return isinstance(v, np.ndarray) and v.size == 0
 
 
 def _fde_for(made: _Made | None, v: F32) -> F32 | None:
