@@ -61,7 +61,7 @@ def test_crud(store: Store) -> None:
     got3 = c.get(u, include_vector=True)
     assert got3 is not None
     assert got3.properties == {"title": "Bye"}
-    assert "v" in got3.vectors  # self-provided vectors are kept unless given
+    assert "v" not in got3.vectors  # a replaced object's self-provided vectors go, as in Weaviate
     with pytest.raises(NotFoundError):
         c.replace(str(uuidlib.uuid4()), {"title": "x"})
     assert c.delete(u)

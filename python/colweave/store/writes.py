@@ -65,6 +65,7 @@ class _Prepared:
     vectors: dict[str, F32]  # new multi-vectors (normalised); names absent keep the old one
     layouts: dict[str, PageLayout] = field(default_factory=dict)  # of new vectors that have one
     fdes: dict[str, F32] = field(default_factory=dict)  # MUVERA encodings made before the commit
+    drop: set[str] = field(default_factory=set)  # self-provided vectors the replaced object loses
 
 
 @dataclass
@@ -207,6 +208,13 @@ class Writes(Compaction, Reads):
                         raise ObjectError(f"layout {n!r}: only a vector given with the object has a layout")
                     lays[n] = layout_rows.checked(lay, len(vecs[n]), f"object {i}: layout {n!r}")
                 p = _Prepared(i, u, doc, props, blobs, old.created if old else now, now, vecs, lays)
+                if doc is not None and mode in ("replace", "upsert"):
+                    # Weaviate replaces the whole object: a self-provided vector not given is gone.
+                    p.drop = {
+                        n
+                        for n, vc in self._config.vectors.items()
+                        if vc.vectorizer == "none" and n not in vecs and doc in self._slot_of[n]
+                    }
                 for name, v in vecs.items():  # encodings made before the commit lock, if still valid
                     fde = _fde_for((pre or {}).get((i, name)), v)
                     if fde is not None:
@@ -393,6 +401,9 @@ class Writes(Compaction, Reads):
                     )
                     self._meta_set(f"dim.{name}", str(dims[name]))
                     layout_rows.write(db, [(p.doc, name, p.layouts.get(name)) for p in owners[name]])
+                dropped = [(p.doc, n) for p in items for n in p.drop]
+                db.executemany("DELETE FROM vectors WHERE doc = ? AND name = ?", dropped)
+                layout_rows.write(db, [(d, n, None) for d, n in dropped])
                 if new_props:
                     self._meta_set("config", json.dumps(config.to_weaviate()))
                 with self._state.write():  # readers see the commit and its publication at once
@@ -409,7 +420,7 @@ class Writes(Compaction, Reads):
             if is_disk_full(e):
                 raise disk_full_error(f"writing {len(items)} object(s) to {self.name}") from e
             raise
-        for name in placed:
+        for name in set(placed) | {n for p in items for n in p.drop}:
             self._maybe_compact(name)
 
     def _publish(
@@ -444,6 +455,12 @@ class Writes(Compaction, Reads):
             seg.kill(dead)
             for d, (s, _, _) in zip(owner_docs, rows, strict=True):
                 self._slot_of[name][d] = s
+        for p in items:
+            for name in p.drop:
+                assert p.doc is not None
+                slot = self._slot_of[name].pop(p.doc, None)
+                if slot is not None:
+                    self._segments[name].kill([slot])
 
     def _write(self, objects: Sequence[DataObject], mode: str) -> BatchResult:
         objects = list(objects)
@@ -485,7 +502,7 @@ class Writes(Compaction, Reads):
         return u
 
     def insert_many(self, objects: Sequence[DataObject]) -> BatchResult:
-        """Batch insert (an existing UUID is overwritten, as in Weaviate's batch): invalid objects are
+        """Batch insert (an existing UUID is replaced, as in Weaviate's batch): invalid objects are
         reported in ``errors`` by index, the others are stored — durably once this returns."""
         return self._write(list(objects), "upsert")
 
@@ -497,7 +514,9 @@ class Writes(Compaction, Reads):
         vectors: dict[str, Any] | None = None,
         layouts: dict[str, PageLayout] | None = None,
     ) -> None:
-        """Replaces an object's properties (and the vectors given; others are kept or re-vectorized)."""
+        """Replaces an object, as Weaviate's PUT does: its properties, and its vectors with those given
+        (a self-provided vector not given is removed; a vectorizer's is made again when its image
+        changed, else kept)."""
         res = self._write([DataObject(properties, uuid, vectors, layouts)], "replace")
         if res.errors:
             e = res.errors[0].message
