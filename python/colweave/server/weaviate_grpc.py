@@ -15,6 +15,7 @@ import numpy as np
 from weaviate.proto.v1 import (
     aggregate_pb2,
     base_pb2,
+    base_search_pb2,
     batch_delete_pb2,
     batch_pb2,
     search_get_pb2,
@@ -165,6 +166,92 @@ def _query_vectors(msg: Any, where: str) -> tuple[str | None, np.ndarray | None]
     return target, out
 
 
+_COMBINATIONS = {
+    base_search_pb2.COMBINATION_METHOD_UNSPECIFIED: "min",  # Weaviate's default
+    base_search_pb2.COMBINATION_METHOD_TYPE_MIN: "min",
+    base_search_pb2.COMBINATION_METHOD_TYPE_SUM: "sum",
+    base_search_pb2.COMBINATION_METHOD_TYPE_AVERAGE: "average",
+    base_search_pb2.COMBINATION_METHOD_TYPE_MANUAL: "manual",
+    base_search_pb2.COMBINATION_METHOD_TYPE_RELATIVE_SCORE: "relativeScore",
+}
+
+
+def _vector_legs(
+    nv: base_search_pb2.NearVector, cfg: CollectionConfig, where: str
+) -> tuple[list[tuple[str | None, np.ndarray]], str, list[float] | None]:
+    """A NearVector message as (target, query vector) legs with their combination and weights, as
+    Weaviate's parser reads it: one vector for every target named (or for the default one), or a
+    vector per target (``vector_for_targets``), where a target may get several query vectors (rows of a
+    multi-vector message for a single-vector target, or several messages) — each its own leg."""
+    targets: list[str] = []
+    combination, weights = "min", None
+    if nv.HasField("targets"):
+        t = nv.targets
+        targets = [str(x) for x in t.target_vectors]
+        if t.combination not in _COMBINATIONS:
+            raise ValidationError(f"{where}: unknown combination method {t.combination}")
+        combination = _COMBINATIONS[t.combination]
+        if combination in ("manual", "relativeScore"):
+            if len(t.weights_for_targets) != len(targets):
+                raise ValidationError(
+                    f"{where}: number of weights ({len(t.weights_for_targets)}) does not match number of "
+                    f"targets ({len(targets)})"
+                )
+            for wt, name in zip(t.weights_for_targets, targets, strict=True):
+                if wt.target != name:
+                    raise ValidationError(f"{where}: target vector {wt.target} not found in target vectors")
+            weights = [float(wt.weight) for wt in t.weights_for_targets]
+    elif len(nv.target_vectors):
+        targets = [str(x) for x in nv.target_vectors]
+
+    def is_multi(name: str | None) -> bool:
+        vc = cfg.vectors.get(name) if name else None
+        return vc.multi if vc is not None else False
+
+    def expand(name: str | None, arrays: list[np.ndarray]) -> list[tuple[str | None, np.ndarray]]:
+        out: list[tuple[str | None, np.ndarray]] = []
+        for arr in arrays:
+            if arr.ndim == 2 and name is not None and name in cfg.vectors and not is_multi(name):
+                out.extend((name, row) for row in arr)  # several query vectors for one single vector
+            else:
+                out.append((name, arr))
+        return out
+
+    if len(nv.vector_for_targets):
+        names = list(dict.fromkeys(targets)) if targets else []
+        if len(nv.vector_for_targets) != len(names):
+            raise ValidationError(f"{where}: vector for target must have the same lengths as target vectors")
+        legs: list[tuple[str | None, np.ndarray]] = []
+        for i, (vt, name) in enumerate(zip(nv.vector_for_targets, names, strict=True)):
+            if vt.name != name:
+                raise ValidationError(f"{where}: vector for target {name} is required")
+            if len(vt.vectors):
+                arrays = [wire.decode_vector(v, f"{where}.vector_for_targets[{i}]") for v in vt.vectors]
+            else:
+                arrays = [wire.decode_vector(base_pb2.Vectors(vector_bytes=vt.vector_bytes), where)]
+            legs.extend(expand(name, arrays))
+    elif len(nv.vector_per_target):
+        names = list(dict.fromkeys(targets))
+        if set(nv.vector_per_target) != set(names):
+            raise ValidationError(f"{where}: vector per target must be provided for all targets")
+        legs = [
+            (name, wire.decode_vector(base_pb2.Vectors(vector_bytes=nv.vector_per_target[name]), where))
+            for name in names
+        ]
+    else:
+        _, vec = _query_vectors(nv, where)
+        if vec is None:
+            raise ValidationError(f"{where}: no vector given")
+        legs = [(name, vec) for name in targets] if targets else [(None, vec)]
+    for _, v in legs:
+        guards.query_tokens(int(v.shape[0]) if v.ndim == 2 else 1, where)
+    if weights is not None and len(weights) != len(legs):
+        raise ValidationError(
+            f"{where}: number of weights ({len(weights)}) does not match number of target vectors ({len(legs)})"
+        )
+    return legs, combination, weights
+
+
 def _threshold(msg: Any, where: str) -> dict[str, float | None]:
     """A search's ``distance`` or ``certainty`` limit (one of them at most, as Weaviate requires)."""
     distance = msg.distance if msg.HasField("distance") else None
@@ -254,33 +341,60 @@ class WeaviateServicer(weaviate_pb2_grpc.WeaviateServicer):
             )
         elif req.HasField("near_vector"):
             nv = req.near_vector
-            named, qv = _query_vectors(nv, "near_vector")
-            if qv is None:
-                raise ValidationError("near_vector: no vector given")
-            results = await self.ops.heavy(
-                coll.near_vector,
-                qv,
-                target_vector=_target_vector(nv) or named,
-                autocut=autocut,
-                **_threshold(nv, "near_vector"),
-                **common,
-            )
+            legs, combination, weights = _vector_legs(nv, cfg, "near_vector")
+            limits = _threshold(nv, "near_vector")
+            if len(legs) == 1:
+                results = await self.ops.heavy(
+                    coll.near_vector, legs[0][1], target_vector=legs[0][0], autocut=autocut, **limits, **common
+                )
+            else:
+                if limits["certainty"] is not None:
+                    raise ValidationError("multiple target vectors are not supported with certainty")
+                results = await self.ops.heavy(
+                    coll.near_vectors,
+                    legs,
+                    combination=combination,
+                    weights=weights,
+                    autocut=autocut,
+                    distance=limits["distance"],
+                    **common,
+                )
         elif req.HasField("hybrid_search"):
             h = req.hybrid_search
-            target = _target_vector(h, h.near_vector if h.HasField("near_vector") else None)
-            named, qv = _query_vectors(h, "hybrid")
+            legs: tuple[list[tuple[str | None, np.ndarray]], str, list[float] | None] | None = None
+            several = (h.HasField("targets") and len(h.targets.target_vectors) > 1) or len(h.target_vectors) > 1
+            if several or (h.HasField("near_vector") and len(h.near_vector.vector_for_targets)):
+                nv = base_search_pb2.NearVector()
+                if h.HasField("near_vector"):
+                    nv.CopyFrom(h.near_vector)
+                elif len(h.vectors):
+                    nv.vectors.extend(h.vectors)
+                elif h.vector_bytes:
+                    nv.vector_bytes = h.vector_bytes
+                if h.HasField("targets"):
+                    nv.targets.CopyFrom(h.targets)
+                else:
+                    nv.target_vectors.extend(h.target_vectors)
+                legs = _vector_legs(nv, cfg, "hybrid")
+                if len(legs[0]) == 1:
+                    legs = None
+            target = None if legs is not None else _target_vector(h, h.near_vector if h.HasField("near_vector") else None)
+            named, qv = (None, None) if legs is not None else _query_vectors(h, "hybrid")
             max_vector_distance = h.vector_distance if h.HasField("vector_distance") else None
-            if qv is None and h.HasField("near_vector"):
-                named, qv = _query_vectors(h.near_vector, "hybrid.near_vector")
+            if h.HasField("near_vector"):
                 limits = _threshold(h.near_vector, "hybrid.near_vector")
-                if limits.get("distance") is not None:
+                if limits["certainty"] is not None:
+                    raise ValidationError("hybrid.near_vector: certainty is not supported in hybrid; use distance")
+                if limits["distance"] is not None:
                     max_vector_distance = limits["distance"]
+                if qv is None and legs is None:
+                    named, qv = _query_vectors(h.near_vector, "hybrid.near_vector")
             target = target or named
             # Clients >= 1.36.6 send use_alpha_param (alpha_param only when set: default 0.75);
             # older ones always send alpha.
             default_alpha = h.alpha_param if h.HasField("alpha_param") else 0.75
             alpha = default_alpha if h.use_alpha_param else h.alpha
-            if qv is None and alpha > 0 and h.query:
+            if qv is None and legs is None and alpha > 0 and h.query:
                 vtarget = target or (next(iter(cfg.vectors)) if len(cfg.vectors) == 1 else None)
                 if vtarget is not None and cfg.vectors[vtarget].vectorizer != "none":
                     target, qv = await self.ops.query_vector(cfg, vtarget, h.query)
@@ -294,6 +408,7 @@ class WeaviateServicer(weaviate_pb2_grpc.WeaviateServicer):
                 fusion_type=fusion,
                 target_vector=target,
                 max_vector_distance=max_vector_distance,
+                vector_legs=legs,
                 autocut=autocut,
                 **common,
             )

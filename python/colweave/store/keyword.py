@@ -67,6 +67,7 @@ class Keyword(VectorSearch):
         fusion_type: str = "relativeScore",
         target_vector: str | None = None,
         max_vector_distance: float | None = None,
+        vector_legs: tuple[Sequence[tuple[str | None, Any]], str, Sequence[float] | None] | None = None,
         limit: int = 10,
         offset: int = 0,
         autocut: int | None = None,
@@ -77,7 +78,8 @@ class Keyword(VectorSearch):
         """BM25 and vector search fused (alpha = vector weight; relativeScore or ranked). The vector leg's
         score is ``1 - distance`` (a multi-vector's distance is -MaxSim, a single vector's its
         configured distance). ``max_vector_distance`` keeps only objects the vector leg finds within
-        that distance, in both legs (as Weaviate does)."""
+        that distance, in both legs (as Weaviate does). ``vector_legs`` (legs, combination, weights)
+        makes the vector leg a multi-target search (see ``near_vectors``)."""
         _check_page(limit, offset)
         if not isinstance(alpha, int | float) or not 0 <= alpha <= 1:
             raise QueryError(f"alpha: must be between 0 and 1, got {alpha!r}")
@@ -91,7 +93,7 @@ class Keyword(VectorSearch):
         if not isinstance(query, str):
             raise QueryError("query: expected a string")
         embedded: F32 | None = None
-        if alpha > 0 and self._config.vectors and vector is None:  # embedded outside the lock
+        if alpha > 0 and self._config.vectors and vector is None and vector_legs is None:  # outside the lock
             embedded = self._embed_query(self._target(target_vector), query)
         with self._state.read():
             k_leg = max(100, offset + limit)
@@ -99,9 +101,14 @@ class Keyword(VectorSearch):
             allowed = self._allowed_docs(filters)
             within: set[int] | None = None
             if alpha > 0 and self._config.vectors:
-                name = self._target(target_vector)
-                q = self._search_vector(name, vector) if embedded is None else embedded
-                docs, dists = self._nearest(name, q, k_leg, allowed)
+                if vector_legs is not None:
+                    names, queries = self._legs(vector_legs[0])
+                    rows = self._combined(names, queries, vector_legs[1], vector_legs[2], k_leg, allowed)
+                    docs, dists = [d for d, _ in rows], np.asarray([x for _, x in rows], np.float64)
+                else:
+                    name = self._target(target_vector)
+                    q = self._search_vector(name, vector) if embedded is None else embedded
+                    docs, dists = self._nearest(name, q, k_leg, allowed)
                 if max_vector_distance is not None:
                     n_in = int(np.searchsorted(dists, max_vector_distance, side="right"))
                     docs, dists = docs[:n_in], dists[:n_in]

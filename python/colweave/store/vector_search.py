@@ -25,6 +25,8 @@ from colweave.store.state import _numeric_matrix
 F32 = npt.NDArray[np.float32]
 # A query multi-vector holds at most this many tokens (Weaviate Embeddings' limit on a query).
 MAX_QUERY_TOKENS = 8192
+# How a multi-target search combines the distances of its legs (Weaviate's combination methods).
+COMBINATIONS = ("min", "sum", "average", "manual", "relativeScore")
 
 
 class VectorSearch(Reads):
@@ -189,6 +191,117 @@ class VectorSearch(Reads):
                 self._result(d, return_properties, include_vector, **self._distance_meta(name, x))
                 for d, x in keep
             ]
+
+    def _distances_for(self, name: str, query: F32, docs: Sequence[int]) -> dict[int, float]:
+        """The exact distance of each of ``docs`` that has vector ``name`` (the others are left out)."""
+        seg = self._segments[name]
+        slot_of = self._slot_of[name]
+        slots = np.asarray(sorted(slot_of[d] for d in docs if d in slot_of), np.int64)
+        if seg.dim is None or len(slots) == 0:
+            return {}
+        snap: Snapshot = seg.snapshot()
+        if self._config.vectors[name].multi:
+            idx, scores = _native.maxsim_topk(query, snap.rows, snap.offsets, len(slots), candidates=slots)
+            return {int(snap.slot_doc[i]): -float(x) for i, x in zip(idx, scores, strict=True)}
+        rows = np.ascontiguousarray(snap.offsets[slots])
+        metric = self._config.vectors[name].distance
+        dist = _native.dense_distances(query, snap.rows, metric=metric, candidates=rows)  # type: ignore[arg-type]
+        return {int(snap.slot_doc[s]): float(x) for s, x in zip(slots, dist, strict=True)}
+
+    def _legs(self, legs: Sequence[tuple[str | None, Any]]) -> tuple[list[str], list[F32]]:
+        """The target names and checked query vectors of a multi-target search's legs."""
+        if not legs:
+            raise QueryError("near_vector: no vector given")
+        names = [self._target(t) for t, _ in legs]
+        return names, [self._search_vector(name, v) for name, (_, v) in zip(names, legs, strict=True)]
+
+    def _combined(
+        self,
+        names: list[str],
+        queries: list[F32],
+        combination: str,
+        weights: Sequence[float] | None,
+        k: int,
+        allowed: set[int] | None,
+    ) -> list[tuple[int, float]]:
+        """The objects of a multi-target search with their combined distances, best first (see
+        :meth:`near_vectors`)."""
+        if combination not in COMBINATIONS:
+            raise QueryError(f"combination: expected one of {', '.join(COMBINATIONS)}, got {combination!r}")
+        n = len(names)
+        if combination == "sum":
+            w = [1.0] * n
+        elif combination == "average":
+            w = [1.0 / n] * n
+        elif combination in ("manual", "relativeScore"):
+            if weights is None or len(weights) != n:
+                raise QueryError(
+                    f"number of weights ({0 if weights is None else len(weights)}) does not match number of "
+                    f"targets ({n})"
+                )
+            w = [float(x) for x in weights]
+        else:
+            w = [0.0] * n
+        found = [self._nearest(name, q, k, allowed) for name, q in zip(names, queries, strict=True)]
+        combined: dict[int, float] = {}
+        if n == 1:  # one leg: its own distances, as Weaviate returns them
+            docs, dists = found[0]
+            combined = dict(zip(docs, dists.tolist(), strict=True))
+        elif combination == "min":
+            for docs, dists in found:
+                for d, x in zip(docs, dists.tolist(), strict=True):
+                    combined[d] = min(combined.get(d, x), x)
+        else:
+            union = sorted({d for docs, _ in found for d in docs})
+            per_leg: list[dict[int, float]] = []
+            for name, q, (docs, dists) in zip(names, queries, found, strict=True):
+                have = dict(zip(docs, dists.tolist(), strict=True))
+                have.update(self._distances_for(name, q, [d for d in union if d not in have]))
+                per_leg.append(have)
+            union = [d for d in union if all(d in leg for leg in per_leg)]  # every vector present
+            combined = dict.fromkeys(union, 0.0)
+            for wi, leg in zip(w, per_leg, strict=True):
+                if combination == "relativeScore":
+                    vals = [leg[d] for d in union]
+                    lo, hi = (min(vals), max(vals)) if vals else (0.0, 0.0)
+                    for d in union:
+                        combined[d] += wi * (leg[d] - lo) / (hi - lo) if hi != lo else wi
+                else:
+                    for d in union:
+                        combined[d] += wi * leg[d]
+        return sorted(combined.items(), key=lambda dx: (dx[1], dx[0]))
+
+    def near_vectors(
+        self,
+        legs: Sequence[tuple[str | None, Any]],
+        *,
+        combination: str = "min",
+        weights: Sequence[float] | None = None,
+        limit: int = 10,
+        offset: int = 0,
+        autocut: int | None = None,
+        distance: float | None = None,
+        filters: FilterT | None = None,
+        return_properties: Sequence[str] | None = None,
+        include_vector: bool | Sequence[str] = False,
+    ) -> list[SearchResult]:
+        """A search over several (target vector, query vector) legs, their distances combined as
+        Weaviate's multi-target search combines them: each leg finds its ``offset + limit`` nearest
+        objects; ``min`` keeps each found object's smallest distance; ``sum``, ``average`` and
+        ``manual`` (``weights``, one per leg) add the weighted distances of every leg, computed exactly
+        for the objects a leg did not find (an object without one of the vectors is left out);
+        ``relativeScore`` min-max normalises each leg's distances over the found objects and adds them
+        weighted. Lower is better; ``distance`` limits the combined value (not for relativeScore)."""
+        _check_page(limit, offset)
+        with self._state.read():
+            names, queries = self._legs(legs)
+            rows = self._combined(
+                names, queries, combination, weights, offset + limit, self._allowed_docs(filters)
+            )
+            if distance is not None and combination != "relativeScore":
+                rows = [(d, x) for d, x in rows if x <= distance]
+            rows = _cut(rows, offset, limit, autocut, [x for _, x in rows])
+            return [self._result(d, return_properties, include_vector, distance=x) for d, x in rows]
 
     def near_text(self, query: str, *, target_vector: str | None = None, **kwargs: Any) -> list[SearchResult]:
         """``near_vector`` with the collection's vectorizer applied to ``query``."""
