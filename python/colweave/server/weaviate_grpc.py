@@ -360,57 +360,8 @@ class WeaviateServicer(weaviate_pb2_grpc.WeaviateServicer):
                     **common,
                 )
         elif req.HasField("hybrid_search"):
-            h = req.hybrid_search
-            legs: tuple[list[tuple[str | None, np.ndarray]], str, list[float] | None] | None = None
-            several = (h.HasField("targets") and len(h.targets.target_vectors) > 1) or len(h.target_vectors) > 1
-            if several or (h.HasField("near_vector") and len(h.near_vector.vector_for_targets)):
-                nv = base_search_pb2.NearVector()
-                if h.HasField("near_vector"):
-                    nv.CopyFrom(h.near_vector)
-                elif len(h.vectors):
-                    nv.vectors.extend(h.vectors)
-                elif h.vector_bytes:
-                    nv.vector_bytes = h.vector_bytes
-                if h.HasField("targets"):
-                    nv.targets.CopyFrom(h.targets)
-                else:
-                    nv.target_vectors.extend(h.target_vectors)
-                legs = _vector_legs(nv, cfg, "hybrid")
-                if len(legs[0]) == 1:
-                    legs = None
-            target = None if legs is not None else _target_vector(h, h.near_vector if h.HasField("near_vector") else None)
-            named, qv = (None, None) if legs is not None else _query_vectors(h, "hybrid")
-            max_vector_distance = h.vector_distance if h.HasField("vector_distance") else None
-            if h.HasField("near_vector"):
-                limits = _threshold(h.near_vector, "hybrid.near_vector")
-                if limits["certainty"] is not None:
-                    raise ValidationError("hybrid.near_vector: certainty is not supported in hybrid; use distance")
-                if limits["distance"] is not None:
-                    max_vector_distance = limits["distance"]
-                if qv is None and legs is None:
-                    named, qv = _query_vectors(h.near_vector, "hybrid.near_vector")
-            target = target or named
-            # Clients >= 1.36.6 send use_alpha_param (alpha_param only when set: default 0.75);
-            # older ones always send alpha.
-            default_alpha = h.alpha_param if h.HasField("alpha_param") else 0.75
-            alpha = default_alpha if h.use_alpha_param else h.alpha
-            if qv is None and legs is None and alpha > 0 and h.query:
-                vtarget = target or (next(iter(cfg.vectors)) if len(cfg.vectors) == 1 else None)
-                if vtarget is not None and cfg.vectors[vtarget].vectorizer != "none":
-                    target, qv = await self.ops.query_vector(cfg, vtarget, h.query)
-            fusion = "ranked" if h.fusion_type == h.FUSION_TYPE_RANKED else "relativeScore"
             results = await self.ops.heavy(
-                coll.hybrid,
-                h.query,
-                alpha=alpha,
-                vector=qv,
-                query_properties=_query_properties(h.properties),
-                fusion_type=fusion,
-                target_vector=target,
-                max_vector_distance=max_vector_distance,
-                vector_legs=legs,
-                autocut=autocut,
-                **common,
+                coll.hybrid, **(await self._hybrid_kwargs(req.hybrid_search, cfg)), autocut=autocut, **common
             )
         elif req.HasField("bm25_search"):
             b = req.bm25_search
@@ -500,13 +451,115 @@ class WeaviateServicer(weaviate_pb2_grpc.WeaviateServicer):
             name = guards.collection_name(request.collection, "collection")
             filters = parse_filters(request.filters) if request.HasField("filters") else None
             coll = await self.ops.run(self.ops.store.get_collection, name)
-            n = await self.ops.heavy(coll.count, filters)
+            if any(request.HasField(k) for k in ("near_vector", "hybrid", "near_text")):
+                n = len(await self._aggregate_search(request, coll, filters))
+            elif any(request.HasField(k) for k in ("near_object", "near_image", "near_audio", "near_video")):
+                raise ValidationError("Aggregate: only near_vector, near_text and hybrid searches are supported")
+            else:
+                n = await self.ops.heavy(coll.count, filters)
             return aggregate_pb2.AggregateReply(
                 took=time.perf_counter() - t0,
                 single_result=aggregate_pb2.AggregateReply.Single(objects_count=n),
             )
 
         return await self._call("weaviate.v1/Aggregate", context, run)
+
+    async def _aggregate_search(
+        self, req: aggregate_pb2.AggregateRequest, coll: Any, filters: F.FilterT | None
+    ) -> list[SearchResult]:
+        """The objects an Aggregate's search selects: its ``object_limit`` nearest (or all within its
+        distance / certainty), as Weaviate aggregates over them."""
+        cfg: CollectionConfig = coll.config
+        limit = req.object_limit if req.HasField("object_limit") else guards.MAX_RESULTS
+        guards.page(limit, 0)
+        common: dict[str, Any] = {"limit": limit, "filters": filters, "return_properties": []}
+        if req.HasField("near_vector"):
+            nv = req.near_vector
+            limits = _threshold(nv, "near_vector")
+            legs, combination, weights = _vector_legs(nv, cfg, "near_vector")
+            if len(legs) == 1:
+                return list(
+                    await self.ops.heavy(coll.near_vector, legs[0][1], target_vector=legs[0][0], **limits, **common)
+                )
+            if limits["certainty"] is not None:
+                raise ValidationError("multiple target vectors are not supported with certainty")
+            return list(
+                await self.ops.heavy(
+                    coll.near_vectors,
+                    legs,
+                    combination=combination,
+                    weights=weights,
+                    distance=limits["distance"],
+                    **common,
+                )
+            )
+        if req.HasField("near_text"):
+            nt = req.near_text
+            target, qv = await self.ops.query_vector(cfg, _target_vector(nt), " ".join(nt.query))
+            return list(
+                await self.ops.heavy(
+                    coll.near_vector, qv, target_vector=target, **_threshold(nt, "near_text"), **common
+                )
+            )
+        return list(await self.ops.heavy(coll.hybrid, **(await self._hybrid_kwargs(req.hybrid, cfg)), **common))
+
+    async def _hybrid_kwargs(self, h: base_search_pb2.Hybrid, cfg: CollectionConfig) -> dict[str, Any]:
+        """The store's ``hybrid`` arguments of a Hybrid message (Search and Aggregate alike): the query,
+        alpha, the vector (given, embedded from the query, or a multi-target search's legs), the
+        fusion, the searched properties and the vector distance limit."""
+        max_chars = self.state.cfg.max_text_chars
+        if len(h.query) > max_chars:
+            raise ValidationError(f"hybrid: the query has {len(h.query)} characters; the limit is {max_chars}")
+        legs: tuple[list[tuple[str | None, np.ndarray]], str, list[float] | None] | None = None
+        several = (h.HasField("targets") and len(h.targets.target_vectors) > 1) or len(h.target_vectors) > 1
+        if several or (h.HasField("near_vector") and len(h.near_vector.vector_for_targets)):
+            nv = base_search_pb2.NearVector()
+            if h.HasField("near_vector"):
+                nv.CopyFrom(h.near_vector)
+            elif len(h.vectors):
+                nv.vectors.extend(h.vectors)
+            elif h.vector_bytes:
+                nv.vector_bytes = h.vector_bytes
+            if h.HasField("targets"):
+                nv.targets.CopyFrom(h.targets)
+            else:
+                nv.target_vectors.extend(h.target_vectors)
+            legs = _vector_legs(nv, cfg, "hybrid")
+        target: str | None = None
+        qv: np.ndarray | None = None
+        if legs is not None and len(legs[0]) == 1:
+            (target, qv), legs = legs[0][0], None
+        elif legs is None:
+            target = _target_vector(h, h.near_vector if h.HasField("near_vector") else None)
+            named, qv = _query_vectors(h, "hybrid")
+            if qv is None and h.HasField("near_vector"):
+                named, qv = _query_vectors(h.near_vector, "hybrid.near_vector")
+            target = target or named
+        max_vector_distance = h.vector_distance if h.HasField("vector_distance") else None
+        if h.HasField("near_vector"):
+            limits = _threshold(h.near_vector, "hybrid.near_vector")
+            if limits["certainty"] is not None:
+                raise ValidationError("hybrid.near_vector: certainty is not supported in hybrid; use distance")
+            if limits["distance"] is not None:
+                max_vector_distance = limits["distance"]
+        # Clients >= 1.36.6 send use_alpha_param (alpha_param only when set: default 0.75);
+        # older ones always send alpha.
+        default_alpha = h.alpha_param if h.HasField("alpha_param") else 0.75
+        alpha = default_alpha if h.use_alpha_param else h.alpha
+        if qv is None and legs is None and alpha > 0 and h.query:
+            vtarget = target or (next(iter(cfg.vectors)) if len(cfg.vectors) == 1 else None)
+            if vtarget is not None and cfg.vectors[vtarget].vectorizer != "none":
+                target, qv = await self.ops.query_vector(cfg, vtarget, h.query)
+        return {
+            "query": h.query,
+            "alpha": alpha,
+            "vector": qv,
+            "query_properties": _query_properties(h.properties),
+            "fusion_type": "ranked" if h.fusion_type == h.FUSION_TYPE_RANKED else "relativeScore",
+            "target_vector": target,
+            "max_vector_distance": max_vector_distance,
+            "vector_legs": legs,
+        }
 
     # -- Batches ----------------------------------------------------------------------------------
     async def _import(
