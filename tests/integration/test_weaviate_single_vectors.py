@@ -28,7 +28,9 @@ METRICS = {
 }
 
 
-def weaviate_distance(metric: str, q: npt.NDArray[np.float64], x: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+def weaviate_distance(
+    metric: str, q: npt.NDArray[np.float64], x: npt.NDArray[np.float64]
+) -> npt.NDArray[np.float64]:
     """Weaviate's definitions (its distancer package) in float64."""
     if metric == "cosine":
         return np.maximum(1 - (x @ q) / (np.linalg.norm(q) * np.linalg.norm(x, axis=1)), 0)
@@ -58,7 +60,8 @@ def test_a_collection_without_vectorizer_has_the_default_single_vector(served) -
     s, client = served
     coll = client.collections.create("Plain", properties=[Property(name="name", data_type=DataType.TEXT)])
     cfg = coll.config.get()
-    assert cfg.vector_config is not None and set(cfg.vector_config) == {"default"}
+    assert cfg.vector_config is not None
+    assert set(cfg.vector_config) == {"default"}
     assert cfg.vector_config["default"].vector_index_config.distance_metric == VectorDistances.COSINE
     u1 = coll.data.insert({"name": "one"}, vector=[1.0, 2.0, 3.0])  # REST POST /v1/objects
     res = coll.data.insert_many(  # gRPC BatchObjects (vector_bytes)
@@ -66,11 +69,13 @@ def test_a_collection_without_vectorizer_has_the_default_single_vector(served) -
     )
     assert not res.has_errors
     got = coll.query.fetch_object_by_id(u1, include_vector=True)  # gRPC Search
-    assert got is not None and got.vector == {"default": [1.0, 2.0, 3.0]}  # exactly as given
+    assert got is not None
+    assert got.vector == {"default": [1.0, 2.0, 3.0]}
     body = httpx.get(f"{s.http}/v1/objects/Plain/{u1}?include=vector", timeout=10).json()
     assert body["vectors"] == {"default": [1.0, 2.0, 3.0]}
     none = coll.query.fetch_object_by_id(res.uuids[1], include_vector=True)
-    assert none is not None and none.vector == {}  # an object without a vector
+    assert none is not None
+    assert none.vector == {}
     # near_vector: cosine, with Weaviate's certainty 1 - d/2
     q = np.array([1.0, 1.0, 0.0])
     found = coll.query.near_vector(q.tolist(), return_metadata=MetadataQuery(distance=True, certainty=True))
@@ -95,7 +100,9 @@ def test_distances_and_certainty_over_grpc_match_numpy(served, metric: str, inde
     coll = client.collections.create(
         "Dist",
         properties=[Property(name="n", data_type=DataType.INT)],
-        vector_config=Configure.Vectors.self_provided(vector_index_config=make_index(distance_metric=METRICS[metric])),
+        vector_config=Configure.Vectors.self_provided(
+            vector_index_config=make_index(distance_metric=METRICS[metric])
+        ),
     )
     # The index type and distance round-trip through GET /v1/schema.
     schema = httpx.get(f"{s.http}/v1/schema/Dist", timeout=10).json()
@@ -157,11 +164,13 @@ def test_legacy_unnamed_vector_shapes_and_search(served) -> None:
     u2 = coll.data.insert({"name": "b"}, vector=[0.0, 3.0])
     # REST: the collection-level vector is "vector"; gRPC: vector_bytes, which the client names default
     body = httpx.get(f"{s.http}/v1/objects/Legacy/{u2}?include=vector", timeout=10).json()
-    assert body["vector"] == [0.0, 3.0] and "vectors" not in body
+    assert body["vector"] == [0.0, 3.0]
+    assert "vectors" not in body
     listed = httpx.get(f"{s.http}/v1/objects?class=Legacy&include=vector", timeout=10).json()
     assert sorted(o["vector"] for o in listed["objects"]) == [[0.0, 3.0], [1.0, 0.0]]
     got = coll.query.fetch_object_by_id(u1, include_vector=True)
-    assert got is not None and got.vector == {"default": [1.0, 0.0]}
+    assert got is not None
+    assert got.vector == {"default": [1.0, 0.0]}
     res = coll.query.near_vector([0.0, 1.0], return_metadata=MetadataQuery(distance=True)).objects
     assert [o.uuid for o in res] == [u1, u2]
     assert [o.metadata.distance for o in res] == [2.0, 4.0]  # l2-squared: 1 + 1, (3 - 1)^2
@@ -177,11 +186,13 @@ def test_legacy_unnamed_vector_shapes_and_search(served) -> None:
     # Replacing without a vector removes it (Weaviate's PUT); the config round-trips into a new one.
     coll.data.replace(uuid=u1, properties={"name": "a2"})
     got = coll.query.fetch_object_by_id(u1, include_vector=True)
-    assert got is not None and got.vector == {}
+    assert got is not None
+    assert got.vector == {}
     cfg = coll.config.get()
     cfg.name = "Legacy2"
     again = client.collections.create_from_config(cfg).config.get()
-    assert again.vector_index_type.value == "flat" and again.vector_config is None
+    assert again.vector_index_type.value == "flat"
+    assert again.vector_config is None
 
 
 def test_named_single_vector_beside_a_multi_vector(served) -> None:
@@ -192,7 +203,8 @@ def test_named_single_vector_beside_a_multi_vector(served) -> None:
         vector_config=[
             Configure.MultiVectors.self_provided(name="colbert"),
             Configure.Vectors.self_provided(
-                name="text", vector_index_config=Configure.VectorIndex.hnsw(distance_metric=VectorDistances.DOT)
+                name="text",
+                vector_index_config=Configure.VectorIndex.hnsw(distance_metric=VectorDistances.DOT),
             ),
         ],
     )
@@ -204,7 +216,9 @@ def test_named_single_vector_beside_a_multi_vector(served) -> None:
         for i in range(6)
     ]
     qt = rng.standard_normal(5).astype(np.float32)
-    res = coll.query.near_vector(qt.tolist(), target_vector="text", return_metadata=MetadataQuery(distance=True))
+    res = coll.query.near_vector(
+        qt.tolist(), target_vector="text", return_metadata=MetadataQuery(distance=True)
+    )
     dots = texts.astype(np.float64) @ qt
     assert [o.uuid for o in res.objects] == [ids[i] for i in np.argsort(-dots, kind="stable")]
     np.testing.assert_allclose([o.metadata.distance for o in res.objects], -np.sort(dots)[::-1], rtol=1e-5)

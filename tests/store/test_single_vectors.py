@@ -24,7 +24,9 @@ from colweave.store.filters import Where
 METRICS = ("cosine", "dot", "l2-squared", "manhattan", "hamming")
 
 
-def weaviate_distance(metric: str, q: npt.NDArray[np.float32], x: npt.NDArray[np.float32]) -> npt.NDArray[np.float64]:
+def weaviate_distance(
+    metric: str, q: npt.NDArray[np.float32], x: npt.NDArray[np.float32]
+) -> npt.NDArray[np.float64]:
     """Weaviate's distances (its distancer package), here in float64 with numpy."""
     q64, x64 = q.astype(np.float64), x.astype(np.float64)
     if metric == "cosine":
@@ -103,7 +105,6 @@ def test_near_vector_is_weaviates_distance_exactly(tmp_path: Path, metric: str, 
         assert [(r.uuid, r.metadata.distance) for r in after] == [(r.uuid, r.metadata.distance) for r in got]
 
 
-
 def test_single_and_multi_vectors_in_one_collection(tmp_path: Path) -> None:
     rng = np.random.default_rng(3)
     pages = [rng.standard_normal((int(rng.integers(2, 9)), 16)).astype(np.float32) for _ in range(20)]
@@ -113,7 +114,10 @@ def test_single_and_multi_vectors_in_one_collection(tmp_path: Path) -> None:
             body(
                 "Both",
                 {
-                    "page": {"vectorizer": {"none": {}}, "vectorIndexConfig": {"multivector": {"enabled": True}}},
+                    "page": {
+                        "vectorizer": {"none": {}},
+                        "vectorIndexConfig": {"multivector": {"enabled": True}},
+                    },
                     "words": single("dot"),
                 },
             )
@@ -136,7 +140,9 @@ def test_single_and_multi_vectors_in_one_collection(tmp_path: Path) -> None:
         assert [r.uuid for r in got] == [ids[i] for i in np.argsort(-dots, kind="stable")[:5]]
         np.testing.assert_allclose([r.metadata.distance for r in got], -np.sort(dots)[::-1][:5], rtol=1e-5)
         both = c.get(ids[4], include_vector=True)
-        assert both is not None and both.vectors["words"].shape == (8,) and both.vectors["page"].ndim == 2
+        assert both is not None
+        assert both.vectors["words"].shape == (8,)
+        assert both.vectors["page"].ndim == 2
 
 
 def test_shapes_and_values_refused_nothing_changed(tmp_path: Path) -> None:
@@ -145,7 +151,10 @@ def test_shapes_and_values_refused_nothing_changed(tmp_path: Path) -> None:
             body(
                 "Shapes",
                 {
-                    "page": {"vectorizer": {"none": {}}, "vectorIndexConfig": {"multivector": {"enabled": True}}},
+                    "page": {
+                        "vectorizer": {"none": {}},
+                        "vectorIndexConfig": {"multivector": {"enabled": True}},
+                    },
                     "words": single("cosine"),
                 },
             )
@@ -165,7 +174,8 @@ def test_shapes_and_values_refused_nothing_changed(tmp_path: Path) -> None:
         # An empty single vector is no vector (as in Weaviate).
         u = c.insert({"n": 3}, vectors={"words": []})
         got = c.get(u, include_vector=True)
-        assert got is not None and "words" not in got.vectors
+        assert got is not None
+        assert "words" not in got.vectors
         with pytest.raises(QueryError, match="single vector"):
             c.near_vector([[1.0, 2.0, 3.0], [1.0, 0.0, 0.0]], target_vector="words")
         with pytest.raises(QueryError, match="dimension 2"):
@@ -178,19 +188,24 @@ def test_replacing_an_object_drops_the_vectors_not_given(tmp_path: Path) -> None
         u = c.insert({"n": 1}, vectors={"default": [1.0, 2.0, 3.0]})
         c.update(u, {"n": 2})  # a merge keeps it
         got = c.get(u, include_vector=True)
-        assert got is not None and got.vectors["default"].tolist() == [1.0, 2.0, 3.0]
+        assert got is not None
+        assert got.vectors["default"].tolist() == [1.0, 2.0, 3.0]
         c.replace(u, {"n": 3})  # Weaviate's PUT: the self-provided vector goes
         got = c.get(u, include_vector=True)
-        assert got is not None and "default" not in got.vectors
+        assert got is not None
+        assert "default" not in got.vectors
         assert c.near_vector([1.0, 2.0, 3.0]) == []
         c.replace(u, {"n": 4}, vectors={"default": [2.0, 3.0, 4.0]})
         assert [r.uuid for r in c.near_vector([2.0, 3.0, 4.0])] == [u]
         c.insert_many([DataObject({"n": 5}, u)])  # a batch over an existing id replaces too
         got = c.get(u, include_vector=True)
-        assert got is not None and "default" not in got.vectors
+        assert got is not None
+        assert "default" not in got.vectors
     with Store(tmp_path) as s:
         got = s.get_collection("Rep").get(u, include_vector=True)
-        assert got is not None and got.properties["n"] == 5 and "default" not in got.vectors
+        assert got is not None
+        assert got.properties["n"] == 5
+        assert "default" not in got.vectors
 
 
 @pytest.mark.parametrize("combination", ["min", "sum", "average", "manual", "relativeScore"])
@@ -267,7 +282,10 @@ def test_sigkill_during_single_vector_batches(tmp_path: Path, seed: int) -> None
                 "Dur",
                 {
                     "words": single("l2-squared", "flat"),
-                    "page": {"vectorizer": {"none": {}}, "vectorIndexConfig": {"multivector": {"enabled": True}}},
+                    "page": {
+                        "vectorizer": {"none": {}},
+                        "vectorIndexConfig": {"multivector": {"enabled": True}},
+                    },
                 },
             )
         )

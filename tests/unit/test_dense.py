@@ -15,7 +15,9 @@ ISAS = colweave.available_isas()
 METRICS = ("cosine", "dot", "l2-squared", "manhattan", "hamming")
 
 
-def reference(metric: str, q: npt.NDArray[np.float32], rows: npt.NDArray[np.generic]) -> npt.NDArray[np.float64]:
+def reference(
+    metric: str, q: npt.NDArray[np.float32], rows: npt.NDArray[np.generic]
+) -> npt.NDArray[np.float64]:
     """Weaviate's distances (adapters/repos/db/vector/hnsw/distancer), in float64."""
     q64, x = q.astype(np.float64), rows.astype(np.float64)
     if metric == "cosine":
@@ -33,7 +35,9 @@ def reference(metric: str, q: npt.NDArray[np.float32], rows: npt.NDArray[np.gene
     return (x != q64).sum(axis=1).astype(np.float64)
 
 
-def tolerance(metric: str, q: npt.NDArray[np.float32], rows: npt.NDArray[np.generic]) -> npt.NDArray[np.float64]:
+def tolerance(
+    metric: str, q: npt.NDArray[np.float32], rows: npt.NDArray[np.generic]
+) -> npt.NDArray[np.float64]:
     if metric == "hamming":
         return np.zeros(len(rows))  # a count: exact
     if metric == "cosine":
@@ -70,7 +74,8 @@ def test_distances_match_numpy(case, metric: str, dtype) -> None:
     tol = tolerance(metric, q, rows)
     for isa in ISAS:
         got = colweave.dense_distances(q, rows, metric=metric, isa=isa, threads=2)
-        assert got.dtype == np.float32 and got.shape == (len(rows),)
+        assert got.dtype == np.float32
+        assert got.shape == (len(rows),)
         assert np.all(np.abs(got.astype(np.float64) - want) <= tol), (isa, metric, got, want)
 
 
@@ -86,7 +91,8 @@ def test_topk_is_the_nearest_first_ties_to_lower_index(case, metric: str, k: int
         pool = np.arange(len(rows)) if cands is None else np.unique(cands)
         order = sorted(pool.tolist(), key=lambda i: (dist[i], i))[:k]
         idx, d = colweave.dense_topk(q, rows, k, metric=metric, candidates=cands, isa=isa)
-        assert idx.dtype == np.int64 and d.dtype == np.float32
+        assert idx.dtype == np.int64
+        assert d.dtype == np.float32
         assert idx.tolist() == order
         assert d.tolist() == [float(dist[i]) for i in order]
 
@@ -113,7 +119,8 @@ def test_large_inputs_run_on_several_threads_and_agree() -> None:
         assert np.array_equal(one, many)
         idx1, d1 = colweave.dense_topk(q, rows, 25, metric=metric, threads=1)
         idx4, d4 = colweave.dense_topk(q, rows, 25, metric=metric, threads=4)
-        assert idx1.tolist() == idx4.tolist() and d1.tolist() == d4.tolist()
+        assert idx1.tolist() == idx4.tolist()
+        assert d1.tolist() == d4.tolist()
 
 
 @pytest.mark.parametrize(

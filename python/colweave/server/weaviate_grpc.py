@@ -138,8 +138,8 @@ def _query_vectors(msg: Any, where: str) -> tuple[str | None, np.ndarray | None]
     multi-vector 2-D with at most ``guards.MAX_QUERY_TOKENS`` rows."""
     out: np.ndarray | None = None
     target: str | None = None
-    per_target = getattr(msg, "vector_for_targets", ())
-    by_name = getattr(msg, "vector_per_target", {})
+    per_target: Any = getattr(msg, "vector_for_targets", ())
+    by_name: Any = getattr(msg, "vector_per_target", {})
     if len(msg.vectors):
         if len(msg.vectors) > 1:
             raise ValidationError(f"{where}: one query vector expected, got {len(msg.vectors)}")
@@ -247,7 +247,8 @@ def _vector_legs(
         guards.query_tokens(int(v.shape[0]) if v.ndim == 2 else 1, where)
     if weights is not None and len(weights) != len(legs):
         raise ValidationError(
-            f"{where}: number of weights ({len(weights)}) does not match number of target vectors ({len(legs)})"
+            f"{where}: number of weights ({len(weights)}) does not match number of target vectors "
+            f"({len(legs)})"
         )
     return legs, combination, weights
 
@@ -345,7 +346,12 @@ class WeaviateServicer(weaviate_pb2_grpc.WeaviateServicer):
             limits = _threshold(nv, "near_vector")
             if len(legs) == 1:
                 results = await self.ops.heavy(
-                    coll.near_vector, legs[0][1], target_vector=legs[0][0], autocut=autocut, **limits, **common
+                    coll.near_vector,
+                    legs[0][1],
+                    target_vector=legs[0][0],
+                    autocut=autocut,
+                    **limits,
+                    **common,
                 )
             else:
                 if limits["certainty"] is not None:
@@ -454,7 +460,9 @@ class WeaviateServicer(weaviate_pb2_grpc.WeaviateServicer):
             if any(request.HasField(k) for k in ("near_vector", "hybrid", "near_text")):
                 n = len(await self._aggregate_search(request, coll, filters))
             elif any(request.HasField(k) for k in ("near_object", "near_image", "near_audio", "near_video")):
-                raise ValidationError("Aggregate: only near_vector, near_text and hybrid searches are supported")
+                raise ValidationError(
+                    "Aggregate: only near_vector, near_text and hybrid searches are supported"
+                )
             else:
                 n = await self.ops.heavy(coll.count, filters)
             return aggregate_pb2.AggregateReply(
@@ -479,7 +487,9 @@ class WeaviateServicer(weaviate_pb2_grpc.WeaviateServicer):
             legs, combination, weights = _vector_legs(nv, cfg, "near_vector")
             if len(legs) == 1:
                 return list(
-                    await self.ops.heavy(coll.near_vector, legs[0][1], target_vector=legs[0][0], **limits, **common)
+                    await self.ops.heavy(
+                        coll.near_vector, legs[0][1], target_vector=legs[0][0], **limits, **common
+                    )
                 )
             if limits["certainty"] is not None:
                 raise ValidationError("multiple target vectors are not supported with certainty")
@@ -501,7 +511,9 @@ class WeaviateServicer(weaviate_pb2_grpc.WeaviateServicer):
                     coll.near_vector, qv, target_vector=target, **_threshold(nt, "near_text"), **common
                 )
             )
-        return list(await self.ops.heavy(coll.hybrid, **(await self._hybrid_kwargs(req.hybrid, cfg)), **common))
+        return list(
+            await self.ops.heavy(coll.hybrid, **(await self._hybrid_kwargs(req.hybrid, cfg)), **common)
+        )
 
     async def _hybrid_kwargs(self, h: base_search_pb2.Hybrid, cfg: CollectionConfig) -> dict[str, Any]:
         """The store's ``hybrid`` arguments of a Hybrid message (Search and Aggregate alike): the query,
@@ -509,7 +521,9 @@ class WeaviateServicer(weaviate_pb2_grpc.WeaviateServicer):
         fusion, the searched properties and the vector distance limit."""
         max_chars = self.state.cfg.max_text_chars
         if len(h.query) > max_chars:
-            raise ValidationError(f"hybrid: the query has {len(h.query)} characters; the limit is {max_chars}")
+            raise ValidationError(
+                f"hybrid: the query has {len(h.query)} characters; the limit is {max_chars}"
+            )
         legs: tuple[list[tuple[str | None, np.ndarray]], str, list[float] | None] | None = None
         several = (h.HasField("targets") and len(h.targets.target_vectors) > 1) or len(h.target_vectors) > 1
         if several or (h.HasField("near_vector") and len(h.near_vector.vector_for_targets)):
@@ -539,7 +553,9 @@ class WeaviateServicer(weaviate_pb2_grpc.WeaviateServicer):
         if h.HasField("near_vector"):
             limits = _threshold(h.near_vector, "hybrid.near_vector")
             if limits["certainty"] is not None:
-                raise ValidationError("hybrid.near_vector: certainty is not supported in hybrid; use distance")
+                raise ValidationError(
+                    "hybrid.near_vector: certainty is not supported in hybrid; use distance"
+                )
             if limits["distance"] is not None:
                 max_vector_distance = limits["distance"]
         # Clients >= 1.36.6 send use_alpha_param (alpha_param only when set: default 0.75);

@@ -371,8 +371,8 @@ class WeaviateOps:
         for i, obj in enumerate(objects):
             try:
                 objects[i] = resolve_unnamed(coll.config, obj)
-            except ValidationError as e:
-                refused[i] = e.message
+            except ValidationError as bad:
+                refused[i] = bad.message
         refused.update(self.model_refusals(coll.config, objects))
         if not refused:
             res = await self.write(coll.insert_many, objects)

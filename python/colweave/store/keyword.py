@@ -103,8 +103,8 @@ class Keyword(VectorSearch):
             if alpha > 0 and self._config.vectors:
                 if vector_legs is not None:
                     names, queries = self._legs(vector_legs[0])
-                    rows = self._combined(names, queries, vector_legs[1], vector_legs[2], k_leg, allowed)
-                    docs, dists = [d for d, _ in rows], np.asarray([x for _, x in rows], np.float64)
+                    nearest = self._combined(names, queries, vector_legs[1], vector_legs[2], k_leg, allowed)
+                    docs, dists = [d for d, _ in nearest], np.asarray([x for _, x in nearest], np.float64)
                 else:
                     name = self._target(target_vector)
                     q = self._search_vector(name, vector) if embedded is None else embedded
@@ -125,7 +125,10 @@ class Keyword(VectorSearch):
                 kdocs, kscores = [int(d) for d in bdocs], bscores.astype(np.float32)
                 if within is not None:
                     keep = np.asarray([d in within for d in kdocs], bool)
-                    kdocs, kscores = [d for d in kdocs if d in within], kscores[keep] if len(keep) else kscores
+                    kdocs, kscores = (
+                        [d for d in kdocs if d in within],
+                        kscores[keep] if len(keep) else kscores,
+                    )
                 legs.append((KEYWORD_SET, kdocs, kscores, 1.0 - float(alpha)))
             union = sorted({d for _, docs, _, _ in legs for d in docs}, key=lambda d: self._recs[d].uuid)
             key_of = {d: i for i, d in enumerate(union)}

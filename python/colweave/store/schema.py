@@ -558,7 +558,11 @@ class VectorConfig:
                 "muvera": self.muvera.to_weaviate(),
             }
         if self.legacy:  # the class's top-level keys, as Weaviate writes them
-            return {"vectorizer": self.vectorizer, "vectorIndexType": self.index_type, "vectorIndexConfig": idx}
+            return {
+                "vectorizer": self.vectorizer,
+                "vectorIndexType": self.index_type,
+                "vectorIndexConfig": idx,
+            }
         return {
             "vectorizer": {self.vectorizer: copy.deepcopy(self.vectorizer_config)},
             "vectorIndexType": self.index_type,
@@ -856,7 +860,10 @@ class CollectionConfig:
                     "vector index type is immutable: attempted change from "
                     f"{old_lv.index_type!r} to {new_lv.index_type!r}"
                 )
-            old_idx, new_idx = old_lv.to_weaviate()["vectorIndexConfig"], new_lv.to_weaviate()["vectorIndexConfig"]
+            old_idx, new_idx = (
+                old_lv.to_weaviate()["vectorIndexConfig"],
+                new_lv.to_weaviate()["vectorIndexConfig"],
+            )
             _check_index_update("", old_lv.index_type, old_idx, new_idx)
             for key in ("skipDefaultQuantization", "trackDefaultQuantization"):
                 if key in old_idx:
