@@ -121,7 +121,7 @@ fn candidates_restrict_and_keep_their_order() {
             let want: Vec<f32> = cands.iter().map(|&c| all[c as usize]).collect();
             assert_eq!(some, want);
             let (idx, dist) = dense_topk(&q, Rows::F32(&d), 3, metric, Some(&cands), opts).unwrap();
-            let mut uniq = vec![0usize, 3, 17, 40, 49];
+            let mut uniq = [0usize, 3, 17, 40, 49];
             uniq.sort_by(|&a, &b| all[a].partial_cmp(&all[b]).unwrap().then(a.cmp(&b)));
             assert_eq!(idx, uniq.iter().take(3).map(|&i| i as i64).collect::<Vec<_>>());
             assert_eq!(dist, uniq.iter().take(3).map(|&i| all[i]).collect::<Vec<_>>());
