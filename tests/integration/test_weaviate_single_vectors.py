@@ -274,3 +274,36 @@ def test_multi_target_sum_and_manual_weights(served) -> None:
         None, vector={"first": qa.tolist(), "second": qb.tolist()}, target_vector=["first", "second"]
     ).objects
     assert len(hy) == 8
+
+
+def test_rest_batch_objects_with_unnamed_and_named_vectors(served) -> None:
+    s, client = served
+    client.collections.create("Old", vectorizer_config=Configure.Vectorizer.none())
+    client.collections.create(
+        "Two",
+        vector_config=[Configure.Vectors.self_provided(name="a"), Configure.Vectors.self_provided(name="b")],
+    )
+    ids = [str(uuidlib.UUID(int=i)) for i in range(1, 5)]
+    body = {
+        "objects": [
+            {"class": "Old", "id": ids[0], "properties": {}, "vector": [0.5, 0.25]},  # the legacy vector
+            {
+                "class": "Two",
+                "id": ids[1],
+                "properties": {},
+                "vectors": {"a": [1.0, 0.0], "b": [0.0, 1.0, 0.0]},
+            },
+            {"class": "Two", "id": ids[2], "properties": {}, "vector": [1.0, 0.0]},  # which one? refused
+            {"class": "Two", "id": ids[3], "properties": {}, "vectors": {"a": [[1.0, 0.0]]}},  # wrong shape
+        ]
+    }
+    out = httpx.post(f"{s.http}/v1/batch/objects", json=body, timeout=30).json()
+    assert [o["result"] for o in out[:2]] == [{}, {}]
+    assert "does not have single vector index" in out[2]["result"]["errors"]["error"][0]["message"]
+    assert "configured as a single vector" in out[3]["result"]["errors"]["error"][0]["message"]
+    old = client.collections.get("Old").query.fetch_object_by_id(ids[0], include_vector=True)
+    assert old is not None and old.vector == {"default": [0.5, 0.25]}
+    two = client.collections.get("Two")
+    got = two.query.fetch_object_by_id(ids[1], include_vector=True)
+    assert got is not None and got.vector == {"a": [1.0, 0.0], "b": [0.0, 1.0, 0.0]}
+    assert len(two) == 1  # nothing of the refused objects was stored
