@@ -302,8 +302,10 @@ def test_rest_batch_objects_with_unnamed_and_named_vectors(served) -> None:
     assert "does not have single vector index" in out[2]["result"]["errors"]["error"][0]["message"]
     assert "configured as a single vector" in out[3]["result"]["errors"]["error"][0]["message"]
     old = client.collections.get("Old").query.fetch_object_by_id(ids[0], include_vector=True)
-    assert old is not None and old.vector == {"default": [0.5, 0.25]}
+    assert old is not None
+    assert old.vector == {"default": [0.5, 0.25]}
     two = client.collections.get("Two")
     got = two.query.fetch_object_by_id(ids[1], include_vector=True)
-    assert got is not None and got.vector == {"a": [1.0, 0.0], "b": [0.0, 1.0, 0.0]}
+    assert got is not None
+    assert got.vector == {"a": [1.0, 0.0], "b": [0.0, 1.0, 0.0]}
     assert len(two) == 1  # nothing of the refused objects was stored
