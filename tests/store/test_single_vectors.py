@@ -180,6 +180,8 @@ def test_shapes_and_values_refused_nothing_changed(tmp_path: Path) -> None:
             c.near_vector([[1.0, 2.0, 3.0], [1.0, 0.0, 0.0]], target_vector="words")
         with pytest.raises(QueryError, match="dimension 2"):
             c.near_vector([1.0, 2.0], target_vector="words")
+        with pytest.raises(QueryError, match="is a single vector"):
+            c.explain(u, [[1.0, 2.0, 3.0]], target_vector="words")
 
 
 def test_replacing_an_object_drops_the_vectors_not_given(tmp_path: Path) -> None:

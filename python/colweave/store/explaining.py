@@ -43,6 +43,10 @@ class Explaining(VectorSearch):
         map. ``tokens`` describes the rows of a multi-vector query (a text query's come from the
         vectorizer's ``query_tokens`` when it has one)."""
         name = self._target(target_vector)
+        if not self._config.vectors[name].multi:
+            raise QueryError(
+                f"explain: {name!r} is a single vector; explanations are per query token of a multi-vector"
+            )
         if isinstance(query, str):  # embedded outside the lock
             q = self._embed_query(name, query)
             describe = getattr(self.vectorizer, "query_tokens", None)
