@@ -14,10 +14,10 @@ import pytest
 import weaviate
 import weaviate.classes as wvc
 from tests.server.conftest import HashModel, start_server
-from weaviate.classes.config import Configure, DataType, Property, VectorDistances
+from weaviate.classes.config import Configure, DataType, Property, Reconfigure, VectorDistances
 from weaviate.classes.query import MetadataQuery
 from weaviate.collections.classes.data import DataObject
-from weaviate.exceptions import WeaviateQueryError
+from weaviate.exceptions import UnexpectedStatusCodeError, WeaviateQueryError
 
 METRICS = {
     "cosine": VectorDistances.COSINE,
@@ -309,3 +309,54 @@ def test_rest_batch_objects_with_unnamed_and_named_vectors(served) -> None:
     assert got is not None
     assert got.vector == {"a": [1.0, 0.0], "b": [0.0, 1.0, 0.0]}
     assert len(two) == 1  # nothing of the refused objects was stored
+
+
+def test_hfresh_index_config_round_trips_and_is_served_exactly(served) -> None:
+    s, client = served
+    coll = client.collections.create(
+        "Fresh",
+        vector_config=Configure.Vectors.self_provided(
+            vector_index_config=Configure.VectorIndex.hfresh(
+                distance_metric=VectorDistances.L2_SQUARED,
+                max_posting_size_kb=512,
+                replicas=2,
+                search_probe=25,
+            )
+        ),
+    )
+    vic = coll.config.get().vector_config["default"].vector_index_config
+    assert (vic.distance_metric, vic.max_posting_size_kb, vic.replicas, vic.search_probe) == (
+        VectorDistances.L2_SQUARED,
+        512,
+        2,
+        25,
+    )
+    coll.config.update(
+        vector_config=Reconfigure.Vectors.update(
+            name="default", vector_index_config=Reconfigure.VectorIndex.hfresh(search_probe=100)
+        )
+    )
+    assert coll.config.get().vector_config["default"].vector_index_config.search_probe == 100
+    schema = httpx.get(f"{s.http}/v1/schema/Fresh", timeout=10).json()["vectorConfig"]["default"]
+    assert schema["vectorIndexType"] == "hfresh"
+    changed = {**schema["vectorIndexConfig"], "replicas": 3}
+    body = {**httpx.get(f"{s.http}/v1/schema/Fresh", timeout=10).json()}
+    body["vectorConfig"]["default"]["vectorIndexConfig"] = changed
+    r = httpx.put(f"{s.http}/v1/schema/Fresh", json=body, timeout=10)
+    assert r.status_code == 422
+    assert r.json()["error"][0]["message"].endswith('replicas is immutable: attempted change from "2" to "3"')
+    with pytest.raises(UnexpectedStatusCodeError, match="HFresh only supports 'cosine' or 'l2-squared'"):
+        client.collections.create(
+            "Fresh2",
+            vector_config=Configure.Vectors.self_provided(
+                vector_index_config=Configure.VectorIndex.hfresh(distance_metric=VectorDistances.DOT)
+            ),
+        )
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((12, 4))
+    ids = [coll.data.insert({}, vector=v.tolist()) for v in x]
+    q = rng.standard_normal(4)
+    res = coll.query.near_vector(q.tolist(), limit=12, return_metadata=MetadataQuery(distance=True)).objects
+    want = weaviate_distance("l2-squared", q, x.astype(np.float32).astype(np.float64))
+    assert [o.uuid for o in res] == [ids[i] for i in np.argsort(want, kind="stable")]
+    np.testing.assert_allclose([o.metadata.distance for o in res], np.sort(want), rtol=1e-4)

@@ -36,7 +36,7 @@ DISTANCES = ("cosine", "dot")
 DEFAULT_VECTOR = "default"
 # Weaviate's distances for single vectors.
 SINGLE_DISTANCES = ("cosine", "dot", "l2-squared", "manhattan", "hamming")
-INDEX_TYPES = ("hnsw", "flat", "dynamic")
+INDEX_TYPES = ("hnsw", "flat", "dynamic", "hfresh")
 STOPWORD_PRESETS = ("en", "none")
 # Bounds on the sizes a config multiplies: MUVERA's encoding has repetitions * 2^ksim * dprojections
 # floats per object (Weaviate's defaults: 10 * 16 * 16 = 2560); candidate pools (ef, dynamicEf*) and
@@ -471,7 +471,7 @@ class VectorConfig:
                 "vectorIndexConfig.multivector: a multi-vector index is only configurable with named "
                 "vectors (vectorConfig)"
             )
-        if index_type == "dynamic" or (module == MULTI2MULTIVEC and index_type != "hnsw"):
+        if index_type in ("dynamic", "hfresh") or (module == MULTI2MULTIVEC and index_type != "hnsw"):
             raise SchemaError(f"{where}: a multi-vector requires the hnsw index type")
         idx = _merge(_hnsw_defaults(), {k: v for k, v in raw.items() if k != "multivector"})
         distance = idx.get("distance", "cosine")
@@ -506,7 +506,12 @@ class VectorConfig:
         compression (pq, bq, sq, rq) included, are kept and returned, and change nothing in the results
         (an exact search is what each of them approximates)."""
         iwhere = f"{where}.vectorIndexConfig" if where else "vectorIndexConfig"
-        defaults = {"hnsw": _single_hnsw_defaults, "flat": _flat_defaults, "dynamic": _dynamic_defaults}
+        defaults = {
+            "hnsw": _single_hnsw_defaults,
+            "flat": _flat_defaults,
+            "dynamic": _dynamic_defaults,
+            "hfresh": _hfresh_defaults,
+        }
         idx = _merge(defaults[index_type](), raw)
         distance = idx.get("distance", "cosine")
         if distance not in SINGLE_DISTANCES:
@@ -537,6 +542,8 @@ class VectorConfig:
                 )
             if kind == "hnsw":
                 _check_hnsw_ints(pwhere, part)
+            if kind == "hfresh":
+                _check_hfresh(pwhere, part)
         return cls(
             name=name,
             vectorizer=module,
@@ -972,6 +979,11 @@ def _check_index_update(where: str, index_type: str, old: JSON, new: JSON) -> No
     default-quantization bookkeeping keeps its old values (Weaviate does not let a client change it)."""
     if index_type == "flat":
         _check_flat_update(where, old, new)
+    elif index_type == "hfresh":  # hfresh's ValidateUserConfigUpdate
+        _immutable(where, "distance", old.get("distance"), new.get("distance"))
+        _immutable(where, "replicas", old.get("replicas"), new.get("replicas"))
+        om, nm = _part(_part(old, "multivector"), "muvera"), _part(_part(new, "multivector"), "muvera")
+        _immutable(where, "multivector.muvera.enabled", bool(om.get("enabled")), bool(nm.get("enabled")))
     elif index_type == "dynamic":
         _immutable(where, "distance", old.get("distance"), new.get("distance"))
         _check_flat_update(where, _part(old, "flat"), _part(new, "flat"))
@@ -1035,6 +1047,41 @@ def _flat_defaults() -> JSON:
         "skipDefaultQuantization": False,
         "trackDefaultQuantization": False,
     }
+
+
+def _hfresh_defaults() -> JSON:
+    """Weaviate's hfresh index config (entities/vectorindex/hfresh: SetDefaults)."""
+    return {
+        "maxPostingSizeKB": 48,
+        "replicas": 4,
+        "searchProbe": 256,
+        "distance": "cosine",
+        "rq": {"enabled": True, "bits": 1, "rescoreLimit": 350},
+        "multivector": {"enabled": False, "aggregation": "maxSim", "muvera": MuveraConfig().to_weaviate()},
+    }
+
+
+def _check_hfresh(where: str, idx: JSON) -> None:
+    """hfresh's validation: cosine or l2-squared, posting size between 8 and 1024 KB, at most 10 replicas."""
+    errs = []
+    if idx.get("distance") not in ("cosine", "l2-squared"):
+        errs.append(
+            f"unsupported distance type '{idx.get('distance')}', HFresh only supports 'cosine' or "
+            "'l2-squared' for the distance metric"
+        )
+    for key in ("maxPostingSizeKB", "replicas", "searchProbe"):
+        v = _int(idx, key, 0, where)
+        if v < 0:
+            raise SchemaError(f"{where}.{key}: must not be negative, got {v}")
+        idx[key] = v
+    if idx["maxPostingSizeKB"] < 8:
+        errs.append(f"maxPostingSizeKB is '{idx['maxPostingSizeKB']}' but must be at least 8")
+    if idx["replicas"] > 10:
+        errs.append(f"replicas is '{idx['replicas']}' but must be less than 10")
+    if idx["maxPostingSizeKB"] > 1024:
+        errs.append(f"maxPostingSizeKB is '{idx['maxPostingSizeKB']}' but must be less than 1024")
+    if errs:
+        raise SchemaError(f"{where}: invalid hfresh config: " + "; ".join(errs))
 
 
 def _dynamic_defaults() -> JSON:
