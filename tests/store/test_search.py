@@ -403,7 +403,7 @@ def test_muvera_search_rescores_a_smaller_pool(
     result is close to exact search (recall@10 against exact MaxSim over every object)."""
     import dataclasses
 
-    import colweave.store.collection as collection_module
+    import colweave.store.vector_search as collection_module
 
     s = Store(tmp_path)
     vc = VectorConfig.self_provided(

@@ -1,0 +1,140 @@
+"""Keyword (BM25) and hybrid search: Weaviate's BM25 over the inverted index, fused with vector search
+by the Rust fusion kernel (relativeScore or ranked), with Weaviate's explainScore."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from colweave import _native
+from colweave.store.errors import (
+    QueryError,
+)
+from colweave.store.filters import FilterT
+from colweave.store.reads import _check_page, _cut
+from colweave.store.results import SearchResult, explain_ranked, explain_relative
+from colweave.store.vector_search import VectorSearch
+
+F32 = npt.NDArray[np.float32]
+VECTOR_SET = "vector,hybridVector"
+KEYWORD_SET = "keyword,bm25"
+
+
+class Keyword(VectorSearch):
+    def _allowed_mask(self, filters: FilterT | None) -> npt.NDArray[np.uint8] | None:
+        if filters is None:
+            return None
+        docs = self._matching(filters)
+        mask = np.zeros(max(self._recs, default=-1) + 1, np.uint8)
+        if docs:
+            mask[np.asarray(docs, np.int64)] = 1
+        return mask
+
+    def bm25(
+        self,
+        query: str,
+        *,
+        query_properties: list[str] | None = None,
+        limit: int = 10,
+        offset: int = 0,
+        autocut: int | None = None,
+        filters: FilterT | None = None,
+        return_properties: Sequence[str] | None = None,
+        include_vector: bool | Sequence[str] = False,
+    ) -> list[SearchResult]:
+        """Keyword search with Weaviate's BM25 over the searchable text properties."""
+        _check_page(limit, offset)
+        if not isinstance(query, str):
+            raise QueryError("query: expected a string")
+        with self._state.read():
+            docs, scores = self._bm25.search(
+                query, offset + limit, query_properties, self._allowed_mask(filters)
+            )
+            values = scores.tolist()
+            keep = _cut(list(zip(docs.tolist(), values, strict=True)), offset, limit, autocut, values)
+            return [self._result(d, return_properties, include_vector, score=s) for d, s in keep]
+
+    def hybrid(
+        self,
+        query: str,
+        *,
+        alpha: float = 0.75,
+        vector: Any = None,
+        query_properties: list[str] | None = None,
+        fusion_type: str = "relativeScore",
+        target_vector: str | None = None,
+        limit: int = 10,
+        offset: int = 0,
+        autocut: int | None = None,
+        filters: FilterT | None = None,
+        return_properties: Sequence[str] | None = None,
+        include_vector: bool | Sequence[str] = False,
+    ) -> list[SearchResult]:
+        """BM25 and vector search fused (alpha = vector weight; relativeScore or ranked)."""
+        _check_page(limit, offset)
+        if not isinstance(alpha, int | float) or not 0 <= alpha <= 1:
+            raise QueryError(f"alpha: must be between 0 and 1, got {alpha!r}")
+        fusion: Literal["relativeScore", "ranked"]
+        if fusion_type in ("relativeScore", "relative_score"):
+            fusion = "relativeScore"
+        elif fusion_type == "ranked":
+            fusion = "ranked"
+        else:
+            raise QueryError(f"fusion_type: expected 'relativeScore' or 'ranked', got {fusion_type!r}")
+        if not isinstance(query, str):
+            raise QueryError("query: expected a string")
+        embedded: F32 | None = None
+        if alpha > 0 and self._config.vectors and vector is None:  # embedded outside the lock
+            embedded = self._embed_query(self._target(target_vector), query)
+        with self._state.read():
+            k_leg = max(100, offset + limit)
+            legs: list[tuple[str, list[int], F32, float]] = []
+            allowed = self._allowed_docs(filters)
+            if alpha > 0 and self._config.vectors:
+                name = self._target(target_vector)
+                q = self._query_matrix(name, vector) if embedded is None else embedded
+                docs, scores = self._vector_topk(name, q, k_leg, allowed)
+                vscores = (np.float32(1) - (-scores.astype(np.float32))).astype(np.float32)  # 1 - distance
+                legs.append((VECTOR_SET, docs, vscores, float(alpha)))
+            if alpha < 1:
+                mask = None
+                if allowed is not None:
+                    mask = np.zeros(max(self._recs, default=-1) + 1, np.uint8)
+                    if allowed:
+                        mask[np.fromiter(allowed, np.int64)] = 1
+                bdocs, bscores = self._bm25.search(query, k_leg, query_properties, mask)
+                legs.append(
+                    (KEYWORD_SET, [int(d) for d in bdocs], bscores.astype(np.float32), 1.0 - float(alpha))
+                )
+            union = sorted({d for _, docs, _, _ in legs for d in docs}, key=lambda d: self._recs[d].uuid)
+            key_of = {d: i for i, d in enumerate(union)}
+            keys, fused, contrib = _native.fuse(
+                [np.asarray([key_of[d] for d in docs], np.uint64) for _, docs, _, _ in legs],
+                [np.ascontiguousarray(s, np.float32) for _, _, s, _ in legs],
+                [w for _, _, _, w in legs],
+                fusion,
+            )
+            original = [dict(zip(docs, s.tolist(), strict=True)) for _, docs, s, _ in legs]
+            rows = [(union[int(k)], float(s), c) for k, s, c in zip(keys, fused, contrib, strict=True)]
+            rows = _cut(rows, offset, limit, autocut, [r[1] for r in rows])
+            out = []
+            for d, s, c in rows:
+                u = self._recs[d].uuid
+                if fusion == "relativeScore":
+                    explain = explain_relative(
+                        u,
+                        [
+                            (legs[i][0], original[i][d], float(c[i]))
+                            for i in range(len(legs))
+                            if d in original[i]
+                        ],
+                    )
+                else:
+                    explain = explain_ranked(
+                        u, [(legs[i][0], float(c[i])) for i in range(len(legs)) if d in original[i]]
+                    )
+                out.append(self._result(d, return_properties, include_vector, score=s, explain_score=explain))
+            return out

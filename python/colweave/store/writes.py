@@ -1,0 +1,553 @@
+"""Writes: validation, vectorization and MUVERA encoding before the commit lock, then the short commit
+step (append + fsync the vector rows, one SQLite transaction, publish to readers) — see
+``collection.py`` for the concurrency and durability rules."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import uuid as uuidlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from colweave.layout import PageLayout
+from colweave.store import layouts as layout_rows
+from colweave.store.compaction import Compaction
+from colweave.store.errors import (
+    NotFoundError,
+    ObjectError,
+    QueryError,
+    SchemaError,
+    StoreError,
+    VectorizerUnavailableError,
+    disk_full_error,
+    is_disk_full,
+    storage_errors,
+)
+from colweave.store.filters import FilterT
+from colweave.store.objects import (
+    BatchError,
+    BatchResult,
+    DataObject,
+    Rec,
+    ms_now,
+    parse_uuid,
+    rollback,
+)
+from colweave.store.reads import Reads
+from colweave.store.schema import (
+    MULTI2MULTIVEC,
+    CollectionConfig,
+    Property,
+    coerce_value,
+    infer_data_type,
+)
+from colweave.store.segments import muvera_encode
+from colweave.store.state import _numeric_matrix
+
+F32 = npt.NDArray[np.float32]
+
+
+@dataclass
+class _Prepared:
+    index: int
+    uuid: str
+    doc: int | None  # existing object being replaced
+    props: dict[str, Any]  # non-blob, stored form
+    blobs: dict[str, bytes]
+    created: int
+    updated: int
+    vectors: dict[str, F32]  # new multi-vectors (normalised); names absent keep the old one
+    layouts: dict[str, PageLayout] = field(default_factory=dict)  # of new vectors that have one
+    fdes: dict[str, F32] = field(default_factory=dict)  # MUVERA encodings made before the commit
+
+
+@dataclass
+class _Made:
+    """What the vectorizer made for one (object, vector) before the commit lock was taken."""
+
+    image: bytes
+    result: F32 | Exception
+    layout: PageLayout | None
+    normalised: F32 | None = None  # checked and normalised, when it passed the checks then
+    fde: F32 | None = None
+
+
+# (object index, vector name) -> what was made for it before the commit
+_Pre = dict[tuple[int, str], _Made]
+
+
+class Writes(Compaction, Reads):
+    def _check_vector(self, name: str, v: Any, dims: dict[str, int], where: str) -> F32:
+        m = _numeric_matrix(v)
+        if m is None:
+            raise ObjectError(f"{where}: vector {name!r} is not a numeric matrix")
+        if m.ndim != 2 or m.shape[0] == 0 or m.shape[1] == 0:
+            raise ObjectError(
+                f"{where}: vector {name!r} must be a non-empty multi-vector (tokens, dim), "
+                f"got shape {m.shape}"
+            )
+        if not np.all(np.isfinite(m)):
+            raise ObjectError(f"{where}: vector {name!r} has NaN or infinite values")
+        dim = dims.get(name)
+        if dim is None:
+            dims[name] = m.shape[1]
+        elif m.shape[1] != dim:
+            raise ObjectError(
+                f"{where}: vector {name!r} has dimension {m.shape[1]}, the collection uses {dim}"
+            )
+        return self._for_distance(name, m)
+
+    def _prepare(
+        self,
+        objects: Sequence[DataObject],
+        *,
+        mode: str,
+        new_props: list[Property],
+        dims: dict[str, int],
+        errors: list[BatchError],
+        pre: _Pre | None = None,
+        defer: list[tuple[int, str, bytes]] | None = None,
+    ) -> list[_Prepared]:
+        """Validates objects; ``mode`` is "insert" (must not exist), "upsert", "replace" or "merge"
+        (must exist). Auto-schema adds unknown properties to ``new_props``. The images to vectorize
+        are vectorized here, taking what ``pre`` holds for them; with ``defer`` they are only listed
+        there (the pass before the commit lock)."""
+        out: list[_Prepared] = []
+        now = ms_now()
+        pending: dict[str, Property] = {p.name: p for p in new_props}
+        to_vectorize: list[tuple[_Prepared, str, bytes]] = []
+        for i, obj in enumerate(objects):
+            u: str | None = None
+            try:
+                if not isinstance(obj, DataObject):
+                    raise ObjectError(f"object {i}: expected a DataObject, got {type(obj).__name__}")
+                u = parse_uuid(obj.uuid) if obj.uuid is not None else str(uuidlib.uuid4())
+                if not isinstance(obj.properties, dict):
+                    raise ObjectError("properties: expected a dict")
+                doc = self._doc_of.get(u)
+                if mode == "insert" and doc is not None:
+                    raise ObjectError(f"id '{u}' already exists")
+                if mode in ("replace", "merge") and doc is None:
+                    raise NotFoundError(f"no object with id '{u}' in {self.name}")
+                old = self._recs[doc] if doc is not None else None
+                given = dict(obj.properties)
+                if mode == "merge" and old is not None:
+                    merged: dict[str, Any] = dict(old.props)
+                    merged.update({k: v for k, v in given.items()})
+                    given = merged
+                props: dict[str, Any] = {}
+                blobs: dict[str, bytes] = {}
+                local_new: dict[str, Property] = {}
+                for key, value in given.items():
+                    if not isinstance(key, str):
+                        raise ObjectError(f"property names must be strings, got {key!r}")
+                    prop = self._props_by_name.get(key) or pending.get(key) or local_new.get(key)
+                    if prop is None:
+                        other = self._props_by_lower.get(key.lower()) or next(
+                            (n for n in (*pending, *local_new) if n.lower() == key.lower()), None
+                        )
+                        if other is not None:
+                            raise ObjectError(
+                                f"property {key!r}: collides with property {other!r} "
+                                "(property names must differ other than by case)"
+                            )
+                        t = infer_data_type(value)
+                        if t is None:
+                            continue  # null or empty: nothing to infer, nothing to store
+                        try:
+                            prop = Property.create(key, t)
+                        except SchemaError as e:
+                            raise ObjectError(str(e)) from None
+                        local_new[key] = prop
+                    try:
+                        stored = coerce_value(prop, value)
+                    except SchemaError as e:
+                        raise ObjectError(str(e)) from None
+                    if stored is None:
+                        continue
+                    if prop.data_type == "blob":
+                        blobs[key] = base64.b64decode(stored)
+                    else:
+                        props[key] = stored
+                if mode == "merge" and old is not None and doc is not None:
+                    for b in old.blobs:
+                        if b not in blobs and b not in obj.properties:
+                            blobs[b] = self._load_blob(doc, b)
+                vecs: dict[str, F32] = {}
+                for name, v in (obj.vectors or {}).items():
+                    if name not in self._config.vectors:
+                        raise ObjectError(f"vector {name!r}: {self.name} has no such named vector")
+                    vecs[name] = self._check_vector(name, v, dims, f"object {i}")
+                lays: dict[str, PageLayout] = {}
+                for n, lay in (obj.layouts or {}).items():
+                    if n not in vecs:
+                        raise ObjectError(f"layout {n!r}: only a vector given with the object has a layout")
+                    lays[n] = layout_rows.checked(lay, len(vecs[n]), f"object {i}: layout {n!r}")
+                p = _Prepared(i, u, doc, props, blobs, old.created if old else now, now, vecs, lays)
+                for name, v in vecs.items():  # encodings made before the commit lock, if still valid
+                    fde = _fde_for((pre or {}).get((i, name)), v)
+                    if fde is not None:
+                        p.fdes[name] = fde
+                for name, vc in self._config.vectors.items():
+                    if name in vecs or vc.vectorizer != MULTI2MULTIVEC:
+                        continue
+                    fields = vc.image_fields
+                    images = [blobs[f] for f in fields if f in blobs]
+                    unchanged = (
+                        doc is not None
+                        and all(f not in obj.properties for f in fields)
+                        and self._slot_of[name].get(doc) is not None
+                    )
+                    if images and not unchanged:
+                        if self.vectorizer is None:
+                            raise ObjectError(
+                                f"vector {name!r} uses {MULTI2MULTIVEC}, but the store has no vectorizer"
+                            )
+                        to_vectorize.append((p, name, images[0]))
+                pending.update(local_new)
+                out.append(p)
+            except (ObjectError, NotFoundError) as e:
+                errors.append(BatchError(i, u, str(e)))
+        if defer is not None:
+            defer.extend((p.index, name, img) for p, name, img in to_vectorize)
+        elif to_vectorize:
+            out = self._vectorize(out, to_vectorize, dims, errors, pre or {})
+        new_props[:] = list(pending.values())
+        return out
+
+    def _vectorize(
+        self,
+        items: list[_Prepared],
+        todo: list[tuple[_Prepared, str, bytes]],
+        dims: dict[str, int],
+        errors: list[BatchError],
+        pre: _Pre,
+    ) -> list[_Prepared]:
+        """The vectors of the images of ``todo``: what ``pre`` made for the same image, else the
+        vectorizer's (see :meth:`_embed`). Returns ``items`` without the objects that failed."""
+        made: list[_Made | None] = []
+        for p, name, img in todo:
+            m = pre.get((p.index, name))
+            made.append(m if m is not None and m.image == img else None)
+        missing = [(i, img) for i, ((_, _, img), m) in enumerate(zip(todo, made, strict=True)) if m is None]
+        if missing:  # the state changed since the first pass (rare): vectorize under the commit lock
+            for (i, _), m in zip(missing, self._embed([img for _, img in missing]), strict=True):
+                made[i] = m
+        failed: set[int] = set()
+        for (p, name, _), mk in zip(todo, made, strict=True):
+            assert mk is not None
+            try:
+                if isinstance(mk.result, Exception):
+                    raise ObjectError(f"vector {name!r}: the vectorizer failed: {mk.result}")
+                v = self._check_vector(name, mk.result, dims, f"object {p.index}")
+                fde = _fde_for(mk, v)
+                if fde is not None:
+                    p.fdes[name] = fde
+                p.vectors[name] = v
+                if mk.layout is not None:
+                    p.layouts[name] = layout_rows.checked(mk.layout, len(v), f"vector {name!r}")
+            except ObjectError as e:
+                if p.index not in failed:
+                    errors.append(BatchError(p.index, p.uuid, str(e)))
+                failed.add(p.index)
+        return [p for p in items if p.index not in failed]
+
+    def _embed(self, images: list[bytes]) -> list[_Made]:
+        """Runs the vectorizer over ``images`` (one call; if it fails, one call per image so that a bad
+        image fails only its own object). A vectorizer may also answer an exception in place of one
+        image's vectors: that image's object fails with it."""
+        assert self.vectorizer is not None
+        results: list[Any]
+        lays: list[PageLayout | None]
+        try:
+            results, lays = layout_rows.embed_with_layouts(self.vectorizer, images)
+            if len(results) != len(images):
+                raise StoreError(f"the vectorizer returned {len(results)} vectors for {len(images)} images")
+        except VectorizerUnavailableError:
+            raise
+        except Exception:
+            results, lays = [], []
+            for img in images:
+                try:
+                    (m,), (lay,) = layout_rows.embed_with_layouts(self.vectorizer, [img])
+                    results.append(m)
+                    lays.append(lay)
+                except VectorizerUnavailableError:
+                    raise
+                except Exception as e:
+                    results.append(e)
+                    lays.append(None)
+        return [_Made(img, m, lay) for img, m, lay in zip(images, results, lays, strict=True)]
+
+    def _pre_vectorize(self, objects: Sequence[DataObject], mode: str) -> _Pre:
+        """The first pass of a write, before the commit lock: finds the images to vectorize against the
+        published state, then vectorizes them and MUVERA-encodes the results holding no lock at all.
+        What it finds is a guess that the commit checks again (see :meth:`_vectorize`)."""
+        todo: list[tuple[int, str, bytes]] = []
+        with self._state.read():
+            dims = {n: s.dim for n, s in self._segments.items() if s.dim is not None}
+            self._prepare(objects, mode=mode, new_props=[], dims=dims, errors=[], defer=todo)
+        pre: _Pre = {}
+        # Self-provided multi-vectors: their MUVERA encodings, one call per named vector.
+        for name, vc in self._config.vectors.items():
+            if not vc.muvera.enabled:
+                continue
+            given: list[tuple[int, F32]] = []
+            for i, obj in enumerate(objects):
+                v = obj.vectors.get(name) if isinstance(obj, DataObject) and obj.vectors else None
+                if v is not None:
+                    with contextlib.suppress(ObjectError):  # reported by the commit's pass
+                        given.append((i, self._check_vector(name, v, dict(dims), f"object {i}")))
+            if given:
+                fdes = muvera_encode(vc.muvera, [m for _, m in given], is_query=False)
+                for (i, m), fde in zip(given, fdes, strict=True):
+                    pre[(i, name)] = _Made(b"", m, None, m, fde)
+        if not todo:
+            return pre
+        for (i, name, _), mk in zip(todo, self._embed([img for _, _, img in todo]), strict=True):
+            pre[(i, name)] = mk
+            if isinstance(mk.result, Exception):
+                continue
+            try:
+                mk.normalised = self._check_vector(name, mk.result, dict(dims), f"object {i}")
+            except ObjectError:
+                continue  # reported by the commit's pass
+            muvera = self._config.vectors[name].muvera
+            if muvera.enabled:
+                mk.fde = muvera_encode(muvera, [mk.normalised], is_query=False)[0]
+        return pre
+
+    def _commit(self, items: list[_Prepared], new_props: list[Property], dims: dict[str, int]) -> None:
+        """Makes ``items`` durable and visible, all or nothing."""
+        if not items:
+            return
+        placed: dict[str, list[tuple[int, int, int]]] = {}
+        rollbacks: dict[str, tuple[int, int]] = {}
+        owners: dict[str, list[_Prepared]] = {}
+        config = self._config
+        if new_props:
+            config = CollectionConfig.from_weaviate(self._config.to_weaviate())
+            config.properties.extend(new_props)
+            config.validate()
+        try:
+            for name, seg in self._segments.items():
+                batch = [p for p in items if name in p.vectors]
+                if not batch:
+                    continue
+                fdes = None
+                if seg.muvera.enabled and all(name in p.fdes for p in batch):
+                    fdes = np.stack([p.fdes[name] for p in batch])
+                placed[name], rollbacks[name] = seg.append([p.vectors[name] for p in batch], fdes)
+                owners[name] = batch
+            db = self._db
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                docs: list[int] = []
+                for p in items:
+                    js = json.dumps(p.props, ensure_ascii=False, separators=(",", ":"))
+                    if p.doc is None:
+                        cur = db.execute(
+                            "INSERT INTO objects (uuid, props, created, updated) VALUES (?, ?, ?, ?)",
+                            (p.uuid, js, p.created, p.updated),
+                        )
+                        assert cur.lastrowid is not None
+                        p.doc = cur.lastrowid
+                    else:
+                        db.execute(
+                            "UPDATE objects SET props = ?, updated = ? WHERE doc = ?", (js, p.updated, p.doc)
+                        )
+                        db.execute("DELETE FROM blobs WHERE doc = ?", (p.doc,))
+                    db.executemany(
+                        "INSERT INTO blobs (doc, name, data) VALUES (?, ?, ?)",
+                        [(p.doc, k, v) for k, v in p.blobs.items()],
+                    )
+                    docs.append(p.doc)
+                for name, rows in placed.items():
+                    db.executemany(
+                        "INSERT OR REPLACE INTO vectors (doc, name, slot, start, ntok) "
+                        "VALUES (?, ?, ?, ?, ?)",
+                        [(p.doc, name, s, st, n) for p, (s, st, n) in zip(owners[name], rows, strict=True)],
+                    )
+                    self._meta_set(f"dim.{name}", str(dims[name]))
+                    layout_rows.write(db, [(p.doc, name, p.layouts.get(name)) for p in owners[name]])
+                if new_props:
+                    self._meta_set("config", json.dumps(config.to_weaviate()))
+                with self._state.write():  # readers see the commit and its publication at once
+                    db.execute("COMMIT")
+                    self._publish(items, new_props, dims, placed, owners)
+            except BaseException:
+                rollback(db)
+                raise
+        except BaseException as e:
+            # Nothing committed: the files go back to their committed lengths, and nothing in memory
+            # has changed.
+            for name, before in rollbacks.items():
+                self._segments[name].rollback(before)
+            if is_disk_full(e):
+                raise disk_full_error(f"writing {len(items)} object(s) to {self.name}") from e
+            raise
+        for name in placed:
+            self._maybe_compact(name)
+
+    def _publish(
+        self,
+        items: list[_Prepared],
+        new_props: list[Property],
+        dims: dict[str, int],
+        placed: dict[str, list[tuple[int, int, int]]],
+        owners: dict[str, list[_Prepared]],
+    ) -> None:
+        """Makes a committed write visible to readers (who are kept out meanwhile)."""
+        if new_props:
+            self._config.properties.extend(new_props)
+            self._schema_changed()
+        self._sorted = None
+        for p in items:
+            assert p.doc is not None
+            old = self._recs.get(p.doc)
+            if old is not None:
+                self._bm25.remove(p.doc, old.props)
+            rec = Rec(p.uuid, p.props, frozenset(p.blobs), p.created, p.updated)
+            self._recs[p.doc] = rec
+            self._doc_of[p.uuid] = p.doc
+            self._bm25.add(p.doc, rec.props)
+        for name, rows in placed.items():
+            seg = self._segments[name]
+            if seg.dim is None:
+                seg.dim = dims[name]
+            owner_docs = [p.doc for p in owners[name] if p.doc is not None]
+            dead = [self._slot_of[name][d] for d in owner_docs if d in self._slot_of[name]]
+            seg.publish(rows, owner_docs)
+            seg.kill(dead)
+            for d, (s, _, _) in zip(owner_docs, rows, strict=True):
+                self._slot_of[name][d] = s
+
+    def _write(self, objects: Sequence[DataObject], mode: str) -> BatchResult:
+        objects = list(objects)
+        pre = self._pre_vectorize(objects, mode)
+        with self._commit_lock:
+            errors: list[BatchError] = []
+            new_props: list[Property] = []
+            dims = {n: s.dim for n, s in self._segments.items() if s.dim is not None}
+            # The last of several objects with one UUID wins (as in a Weaviate batch).
+            last: dict[str, int] = {}
+            for i, o in enumerate(objects):
+                if isinstance(o, DataObject) and o.uuid is not None:
+                    with contextlib.suppress(ObjectError):
+                        last[parse_uuid(o.uuid)] = i
+            items = self._prepare(objects, mode=mode, new_props=new_props, dims=dims, errors=errors, pre=pre)
+            shadowed = [p for p in items if last.get(p.uuid, p.index) != p.index]
+            items = [p for p in items if last.get(p.uuid, p.index) == p.index]
+            self._commit(items, new_props, dims)
+            uuids: list[str | None] = [None] * len(objects)
+            for p in items + shadowed:
+                uuids[p.index] = p.uuid
+            errors.sort(key=lambda e: e.index)
+            return BatchResult(uuids, errors)
+
+    def insert(
+        self,
+        properties: dict[str, Any] | None = None,
+        *,
+        uuid: str | uuidlib.UUID | None = None,
+        vectors: dict[str, Any] | None = None,
+        layouts: dict[str, PageLayout] | None = None,
+    ) -> str:
+        """Inserts one object; raises if it is invalid or its UUID exists. Returns its UUID."""
+        res = self._write([DataObject(properties or {}, uuid, vectors, layouts)], "insert")
+        if res.errors:
+            raise ObjectError(res.errors[0].message)
+        u = res.uuids[0]
+        assert u is not None
+        return u
+
+    def insert_many(self, objects: Sequence[DataObject]) -> BatchResult:
+        """Batch insert (an existing UUID is overwritten, as in Weaviate's batch): invalid objects are
+        reported in ``errors`` by index, the others are stored — durably once this returns."""
+        return self._write(list(objects), "upsert")
+
+    def replace(
+        self,
+        uuid: str | uuidlib.UUID,
+        properties: dict[str, Any],
+        *,
+        vectors: dict[str, Any] | None = None,
+        layouts: dict[str, PageLayout] | None = None,
+    ) -> None:
+        """Replaces an object's properties (and the vectors given; others are kept or re-vectorized)."""
+        res = self._write([DataObject(properties, uuid, vectors, layouts)], "replace")
+        if res.errors:
+            e = res.errors[0].message
+            raise NotFoundError(e) if e.startswith("no object") else ObjectError(e)
+
+    def update(
+        self,
+        uuid: str | uuidlib.UUID,
+        properties: dict[str, Any],
+        *,
+        vectors: dict[str, Any] | None = None,
+        layouts: dict[str, PageLayout] | None = None,
+    ) -> None:
+        """Merges ``properties`` into the object's (a merge-update, PATCH)."""
+        res = self._write([DataObject(properties, uuid, vectors, layouts)], "merge")
+        if res.errors:
+            e = res.errors[0].message
+            raise NotFoundError(e) if e.startswith("no object") else ObjectError(e)
+
+    def _delete_docs(self, docs: list[int]) -> int:
+        if not docs:
+            return 0
+        db = self._db
+        with storage_errors(f"deleting {len(docs)} object(s) from {self.name}"):
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                for table in ("objects", "blobs", "vectors"):
+                    db.executemany(f"DELETE FROM {table} WHERE doc = ?", [(d,) for d in docs])
+                layout_rows.delete_docs(db, docs)
+                with self._state.write():
+                    db.execute("COMMIT")
+                    self._sorted = None
+                    for d in docs:
+                        rec = self._recs.pop(d)
+                        del self._doc_of[rec.uuid]
+                        self._bm25.remove(d, rec.props)
+                    for name, seg in self._segments.items():
+                        slots = [self._slot_of[name].pop(d) for d in docs if d in self._slot_of[name]]
+                        seg.kill(slots)
+            except BaseException:
+                rollback(db)
+                raise
+        for name in self._segments:
+            self._maybe_compact(name)
+        return len(docs)
+
+    def delete(self, uuid: str | uuidlib.UUID) -> bool:
+        with self._commit_lock:
+            doc = self._doc_of.get(parse_uuid(uuid))
+            return self._delete_docs([doc]) == 1 if doc is not None else False
+
+    def delete_many(
+        self, *, ids: Sequence[str | uuidlib.UUID] | None = None, filters: FilterT | None = None
+    ) -> int:
+        """Deletes the objects with these ids and/or matching ``filters``; returns how many."""
+        with self._commit_lock:
+            if ids is None and filters is None:
+                raise QueryError("delete_many: give ids or filters")
+            docs = set(self._matching(filters)) if filters is not None else set(self._recs)
+            if ids is not None:
+                wanted = {self._doc_of.get(parse_uuid(u)) for u in ids}
+                docs &= {d for d in wanted if d is not None}
+            return self._delete_docs(sorted(docs))
+
+
+def _fde_for(made: _Made | None, v: F32) -> F32 | None:
+    """The MUVERA encoding made before the commit for exactly the multi-vector ``v``, if any."""
+    if made is None or made.fde is None or made.normalised is None:
+        return None
+    return made.fde if np.array_equal(made.normalised, v) else None
