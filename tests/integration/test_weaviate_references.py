@@ -162,9 +162,9 @@ def test_each_reference_write_sets_the_last_update_time(served) -> None:
     _, client = served
     _, source = _pages(client)
     a = source.data.insert({"name": "a"})
-    before = source.query.fetch_object_by_id(a, return_metadata=MetadataQuery(last_update_time=True))
+    before = source.query.fetch_object_by_id(a)
     source.data.reference_add(from_uuid=a, from_property="ref", to=U[1])
-    after = source.query.fetch_object_by_id(a, return_metadata=MetadataQuery(last_update_time=True))
+    after = source.query.fetch_object_by_id(a)
     assert after.metadata.last_update_time >= before.metadata.last_update_time
     assert after.metadata.creation_time == before.metadata.creation_time
 

@@ -21,6 +21,7 @@ from colweave.store.errors import NotFoundError, ObjectError, SchemaError, stora
 from colweave.store.objects import Rec, ms_now, parse_uuid, rollback
 from colweave.store.references import Collections, split_beacon
 from colweave.store.schema import Property, reference_beacon
+from colweave.store.state import CollectionState
 
 
 @dataclass
@@ -43,14 +44,15 @@ def target_exists(store: Collections | None, own: Any, prop: Property, beacon: s
     return False
 
 
-class ReferenceWrites:
-    """Mixed into ``Collection``: the attributes used here are the collection's (state, SQLite, lock)."""
+class ReferenceWrites(CollectionState):
+    """Reference writes, a part of ``Collection`` (over its state)."""
 
-    _refs: Collections | None
-    name: str
+    def references_from(self, store: Collections) -> None:
+        """Where the targets of this collection's references are looked up (its store)."""
+        self._refs = store
 
     def _reference_prop(self, name: Any) -> Property:
-        prop = self._config.property(name) if isinstance(name, str) else None  # type: ignore[attr-defined]
+        prop = self._config.property(name) if isinstance(name, str) else None
         if prop is None:
             raise ObjectError(f"property {name} does not exist for class {self.name}")
         if not prop.is_reference:
@@ -72,7 +74,7 @@ class ReferenceWrites:
         if not changes:
             return
         now = ms_now()
-        db = self._db  # type: ignore[attr-defined]
+        db = self._db
         with storage_errors(f"writing references of {self.name}"):
             db.execute("BEGIN IMMEDIATE")
             try:
@@ -83,9 +85,9 @@ class ReferenceWrites:
                         for d, p in changes.items()
                     ],
                 )
-                with self._state.write():  # type: ignore[attr-defined]
+                with self._state.write():
                     db.execute("COMMIT")
-                    recs: dict[int, Rec] = self._recs  # type: ignore[attr-defined]
+                    recs: dict[int, Rec] = self._recs
                     for d, p in changes.items():
                         old = recs[d]
                         # Only reference values changed: the keyword index (text) stays as it is.
@@ -96,7 +98,7 @@ class ReferenceWrites:
 
     def _doc(self, uuid: str | uuidlib.UUID) -> int:
         u = parse_uuid(uuid)
-        doc = self._doc_of.get(u)  # type: ignore[attr-defined]
+        doc = self._doc_of.get(u)
         if doc is None:
             raise NotFoundError(f"source object: no object with id '{u}' in {self.name}")
         return int(doc)
@@ -104,12 +106,12 @@ class ReferenceWrites:
     def add_reference(self, from_uuid: str | uuidlib.UUID, prop: str, beacon: str) -> None:
         """Appends one reference (``weaviate://localhost/<Collection>/<uuid>``) to an object's property;
         the referenced object must exist."""
-        with self._commit_lock:  # type: ignore[attr-defined]
+        with self._commit_lock:
             p = self._reference_prop(prop)
             b = self._beacon(p, beacon)
             self._check_exists(p, b, "validate reference")
             doc = self._doc(from_uuid)
-            props = dict(self._recs[doc].props)  # type: ignore[attr-defined]
+            props = dict(self._recs[doc].props)
             props[p.name] = [*(props.get(p.name) or ()), b]
             self._rewrite_refs({doc: props})
 
@@ -118,23 +120,23 @@ class ReferenceWrites:
         referenced object must exist."""
         if not isinstance(beacons, list | tuple):
             raise ObjectError(f"references: expected a list of beacons, got {type(beacons).__name__}")
-        with self._commit_lock:  # type: ignore[attr-defined]
+        with self._commit_lock:
             doc = self._doc(from_uuid)
             p = self._reference_prop(prop)
             out = [self._beacon(p, b) for b in beacons]
             for b in out:
                 self._check_exists(p, b, "validate reference")
-            props = dict(self._recs[doc].props)  # type: ignore[attr-defined]
+            props = dict(self._recs[doc].props)
             props[p.name] = out
             self._rewrite_refs({doc: props})
 
     def delete_reference(self, from_uuid: str | uuidlib.UUID, prop: str, beacon: str) -> bool:
         """Removes every copy of one reference from an object's property; False when it had none."""
-        with self._commit_lock:  # type: ignore[attr-defined]
+        with self._commit_lock:
             p = self._reference_prop(prop)
             b = self._beacon(p, beacon)
             doc = self._doc(from_uuid)
-            props = dict(self._recs[doc].props)  # type: ignore[attr-defined]
+            props = dict(self._recs[doc].props)
             before = list(props.get(p.name) or ())
             after = [x for x in before if x != b]
             if len(after) == len(before):
@@ -148,7 +150,7 @@ class ReferenceWrites:
         commit; per reference, None or why it failed (a missing source object or property, a bad beacon).
         As in Weaviate's batch, the referenced objects are not looked up."""
         errors: list[str | None] = []
-        with self._commit_lock:  # type: ignore[attr-defined]
+        with self._commit_lock:
             changes: dict[int, dict[str, Any]] = {}
             for r in refs:
                 try:
@@ -159,7 +161,7 @@ class ReferenceWrites:
                     doc = self._doc(r.from_uuid)
                     props = changes.get(doc)
                     if props is None:
-                        props = changes[doc] = dict(self._recs[doc].props)  # type: ignore[attr-defined]
+                        props = changes[doc] = dict(self._recs[doc].props)
                     props[p.name] = [*(props.get(p.name) or ()), b]
                     errors.append(None)
                 except (ObjectError, NotFoundError) as e:

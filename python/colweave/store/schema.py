@@ -1141,6 +1141,9 @@ def _reference_value(prop: Property, value: Any, where: str) -> list[str]:
         raise SchemaError(f"{where}: invalid ref type. Needs to be []map, got {type(value).__name__}")
     out = []
     for ref in value:
+        if isinstance(ref, str):  # a stored beacon (an object's own value, kept by a merge)
+            out.append(reference_beacon(prop, ref, where))
+            continue
         if not isinstance(ref, dict):
             raise SchemaError(
                 f"{where}: multiple references should be a list of maps, but we got: {type(ref).__name__}"

@@ -131,8 +131,9 @@ def _comparator(
     return read, _cmp
 
 
-def sort_recs(config: CollectionConfig, recs: Sequence[Rec], sort: SortT) -> list[Rec]:
-    """``recs`` in the order of ``sort`` (checked with :func:`check_sort`); ties keep their order."""
+def sort_order(config: CollectionConfig, recs: Sequence[Rec], sort: SortT) -> list[int]:
+    """The positions of ``recs`` in the order of ``sort`` (checked with :func:`check_sort`); ties keep
+    their order."""
     keys = [(*_comparator(config, p, asc), asc) for p, asc in sort]
     values = [[read(r) for read, _, _ in keys] for r in recs]
 
@@ -147,5 +148,4 @@ def sort_recs(config: CollectionConfig, recs: Sequence[Rec], sort: SortT) -> lis
                 return c if asc else -c
         return 0
 
-    order = sorted(range(len(recs)), key=functools.cmp_to_key(compare))  # sorted() is stable
-    return [recs[i] for i in order]
+    return sorted(range(len(recs)), key=functools.cmp_to_key(compare))  # sorted() is stable

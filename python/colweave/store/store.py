@@ -246,6 +246,7 @@ class Store:
                 shutil.rmtree(tmp, ignore_errors=True)
                 raise
             coll = Collection(final, self.vectorizer)
+            coll.references_from(self)
             self._open[name] = coll
             return coll
 
@@ -288,6 +289,7 @@ class Store:
                     raise NotFoundError(f"collection {name!r} does not exist")
                 with storage_errors(f"opening collection {name}"):  # SQLite may need its -shm file
                     coll = Collection(path, self.vectorizer)
+                    coll.references_from(self)
                 self._open[name] = coll
             return coll
 

@@ -40,6 +40,8 @@ from colweave.store.objects import (
     rollback,
 )
 from colweave.store.reads import Reads
+from colweave.store.ref_writes import target_exists
+from colweave.store.references import split_beacon
 from colweave.store.schema import (
     MULTI2MULTIVEC,
     CollectionConfig,
@@ -171,6 +173,14 @@ class Writes(Compaction, Reads):
                         raise ObjectError(str(e)) from None
                     if stored is None:
                         continue
+                    if prop.is_reference and defer is None and key in obj.properties:
+                        # The references given must point to objects that exist (Weaviate's
+                        # validation); checked under the commit lock only, not in the first pass.
+                        for b in stored:
+                            if not target_exists(self._refs, self, prop, b):
+                                raise ObjectError(
+                                    f"'cref' {self.name}:{key}: no object with id {split_beacon(b)[1]} found"
+                                )
                     if prop.data_type == "blob":
                         blobs[key] = base64.b64decode(stored)
                     else:
