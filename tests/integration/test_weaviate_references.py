@@ -16,6 +16,7 @@ import grpc
 import httpx
 import pytest
 import weaviate
+from tests.integration.serve_process import serve
 from tests.server.conftest import HashModel, start_server
 from weaviate.classes.config import Configure, DataType, Property, ReferenceProperty
 from weaviate.classes.data import DataObject, DataReference
@@ -601,3 +602,33 @@ def test_sort_errors_are_weaviates(served) -> None:
 
 def s_grpc(served) -> str:
     return served[0].grpc.removeprefix("grpc://")
+
+
+def test_references_acknowledged_before_kill9_survive_it(tmp_path) -> None:
+    data = tmp_path / "data"
+    sp = serve(data)
+    try:
+        client = weaviate.connect_to_local(port=sp.http_port, grpc_port=sp.grpc_port)
+        try:
+            _, source = _pages(client)
+            a = source.data.insert({"name": "a"}, references={"ref": U[1]}, uuid=U[10])
+            source.data.reference_add(from_uuid=a, from_property="ref", to=U[2])
+            ret = source.data.reference_add_many([DataReference(from_property="ref", from_uuid=a, to_uuid=U[1])])
+            assert not ret.has_errors
+            source.data.reference_delete(from_uuid=a, from_property="ref", to=U[2])
+        finally:
+            client.close()
+    finally:
+        sp.kill9()  # no shutdown: only what the commits made durable is left
+    sp = serve(data)
+    try:
+        client = weaviate.connect_to_local(port=sp.http_port, grpc_port=sp.grpc_port)
+        try:
+            obj = client.collections.use("Source").query.fetch_object_by_id(
+                U[10], return_references=QueryReference(link_on="ref")
+            )
+            assert _ref_uuids(obj) == [U[1], U[1]]
+        finally:
+            client.close()
+    finally:
+        sp.stop()

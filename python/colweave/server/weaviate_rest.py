@@ -159,8 +159,7 @@ def _batch_reference(item: Any, i: int) -> tuple[str, str, str, str]:
     parts = src[len(BEACON_PREFIX) :].split("/")
     if len(parts) != 3 or not all(parts):
         raise ValidationError(
-            f"{where}: invalid from: expected weaviate://localhost/<Class>/<uuid>/<property>, "
-            f"got {src!r}"
+            f"{where}: invalid from: expected weaviate://localhost/<Class>/<uuid>/<property>, got {src!r}"
         )
     if not isinstance(to, str):
         raise ValidationError(f"{where}: invalid to: expected a beacon")

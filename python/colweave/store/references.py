@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, overload
 
 from colweave.store.errors import FilterError, QueryError
 from colweave.store.filters import And, Filter, FilterT, Hop, Not, Or, Where
@@ -95,6 +95,14 @@ def has_reference_conditions(f: FilterT | None) -> bool:
         elif isinstance(node, Not):
             stack.append(node.operand)
     return False
+
+
+@overload
+def resolve_filter(store: Collections, config: CollectionConfig, f: FilterT) -> FilterT: ...
+
+
+@overload
+def resolve_filter(store: Collections, config: CollectionConfig, f: None) -> None: ...
 
 
 def resolve_filter(store: Collections, config: CollectionConfig, f: FilterT | None) -> FilterT | None:
