@@ -401,7 +401,7 @@ class WeaviateServicer(weaviate_pb2_grpc.WeaviateServicer):
             q = by_link.get(prop)
             sub = search_get_pb2.RefPropertiesResult(prop_name=prop)
             for o in objs:
-                tcfg = store.find_collection(o.collection)
+                tcfg = store.find_collection(o.collection)  # a dictionary lookup once open
                 if tcfg is None:
                     continue
                 nested_q = q.references if q is not None else []

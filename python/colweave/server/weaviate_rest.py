@@ -63,6 +63,7 @@ def object_json(
     collection: str,
     obj: StoredObject | SearchResult,
     include_vector: bool,
+    *,
     refs: frozenset[str] = frozenset(),
 ) -> dict[str, Any]:
     if isinstance(obj, SearchResult):
@@ -259,7 +260,7 @@ def routes(state: ServerState, ops: WeaviateOps) -> list[Route]:
         coll = await ops.run(ops.store.get_collection, name)
         stored = await ops.run(coll.get, u)
         assert stored is not None
-        return ORJSONResponse(object_json(coll.name, stored, False, reference_names(coll)))
+        return ORJSONResponse(object_json(coll.name, stored, False, refs=reference_names(coll)))
 
     async def _get(request: Request) -> tuple[Any, StoredObject | None]:
         name, oid = path_name(request), path_id(request)
@@ -271,7 +272,9 @@ def routes(state: ServerState, ops: WeaviateOps) -> list[Route]:
         coll, stored = await _get(request)
         if stored is None:
             raise NotFoundError(f"no object with id '{request.path_params['id']}' in {coll.name}")
-        return ORJSONResponse(object_json(coll.name, stored, include_vector(request), reference_names(coll)))
+        return ORJSONResponse(
+            object_json(coll.name, stored, include_vector(request), refs=reference_names(coll))
+        )
 
     async def objects_head(request: Request) -> Response:
         name, oid = path_name(request), path_id(request)
@@ -289,7 +292,7 @@ def routes(state: ServerState, ops: WeaviateOps) -> list[Route]:
         coll = await ops.run(ops.store.get_collection, name)
         stored = await ops.run(coll.get, oid)
         assert stored is not None
-        return ORJSONResponse(object_json(coll.name, stored, False, reference_names(coll)))
+        return ORJSONResponse(object_json(coll.name, stored, False, refs=reference_names(coll)))
 
     async def objects_merge(request: Request) -> Response:
         pname, oid = path_name(request), path_id(request)
@@ -340,7 +343,7 @@ def routes(state: ServerState, ops: WeaviateOps) -> list[Route]:
         rows = rows[offset : offset + limit]
 
         def render() -> bytes:  # a page of multi-vectors is megabytes of JSON: not on the event loop
-            out = [object_json(name, r, vec, ref_names.get(name, frozenset())) for name, r in rows]
+            out = [object_json(name, r, vec, refs=ref_names.get(name, frozenset())) for name, r in rows]
             return orjson.dumps({"objects": out, "totalResults": len(out)}, option=orjson.OPT_SERIALIZE_NUMPY)
 
         return Response(await ops.run(render), media_type="application/json")

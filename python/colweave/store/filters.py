@@ -525,8 +525,8 @@ def _compile(f: _Base, config: CollectionConfig) -> Predicate:
         raise FilterError(f"filters: unknown target {_short(f.target)}")
     if f.via:
         raise FilterError(
-            "filters: a condition on referenced objects (Filter.by_ref) needs the store to resolve it: "
-            "search a collection opened from a Store"
+            "filters: a condition on referenced objects (Filter.by_ref) needs the other collections: "
+            "resolve it first with colweave.store.references.resolve_filter(store, collection.config, filters)"
         )
     if f.target == "ref_targets":
         return _ref_targets_pred(f, config)

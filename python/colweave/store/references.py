@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, overload
 
 from colweave.store.errors import FilterError, QueryError
-from colweave.store.filters import And, Filter, FilterT, Hop, Not, Or, Where
+from colweave.store.filters import MAX_FILTER_VALUES, And, Filter, FilterT, Hop, Not, Or, Where
 from colweave.store.results import SearchResult
 from colweave.store.schema import BEACON_PREFIX, CollectionConfig, Property, normalize_class_name
 
@@ -225,12 +225,15 @@ def _references(
             coll = store.find_collection(t)
             if coll is None:
                 continue
-            objs = coll.fetch_objects(
-                filters=Filter.by_id().contains_any(sorted(uids)),
-                limit=None,
-                return_properties=q.return_properties,
-                include_vector=q.include_vector,
-            )
+            wanted = sorted(uids)
+            objs = []
+            for start in range(0, len(wanted), MAX_FILTER_VALUES):  # an id filter holds that many at most
+                objs += coll.fetch_objects(
+                    filters=Filter.by_id().contains_any(wanted[start : start + MAX_FILTER_VALUES]),
+                    limit=None,
+                    return_properties=q.return_properties,
+                    include_vector=q.include_vector,
+                )
             nested = _references(store, coll.config, objs, q.references, depth + 1)
             for o, refs in zip(objs, nested, strict=True):
                 found[(coll.name, o.uuid)] = Referenced(coll.name, o, refs)
