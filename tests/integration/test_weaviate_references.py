@@ -613,7 +613,9 @@ def test_references_acknowledged_before_kill9_survive_it(tmp_path) -> None:
             _, source = _pages(client)
             a = source.data.insert({"name": "a"}, references={"ref": U[1]}, uuid=U[10])
             source.data.reference_add(from_uuid=a, from_property="ref", to=U[2])
-            ret = source.data.reference_add_many([DataReference(from_property="ref", from_uuid=a, to_uuid=U[1])])
+            ret = source.data.reference_add_many(
+                [DataReference(from_property="ref", from_uuid=a, to_uuid=U[1])]
+            )
             assert not ret.has_errors
             source.data.reference_delete(from_uuid=a, from_property="ref", to=U[2])
         finally:

@@ -97,7 +97,7 @@ def test_following_references_in_filters_and_results(store: Store) -> None:
     refs = resolve_references(store, src.config, rows, [RefQuery("ref", return_properties=["n"])])
     got = {
         r.uuid: [(x.collection, x.object.uuid, x.object.properties) for x in m.get("ref", [])]
-        for r, m in zip(rows, refs)
+        for r, m in zip(rows, refs, strict=True)
     }
     assert got == {
         U[5]: [],

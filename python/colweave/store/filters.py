@@ -526,7 +526,7 @@ def _compile(f: _Base, config: CollectionConfig) -> Predicate:
     if f.via:
         raise FilterError(
             "filters: a condition on referenced objects (Filter.by_ref) needs the other collections: "
-            "resolve it first with colweave.store.references.resolve_filter(store, collection.config, filters)"
+            "resolve it first with colweave.store.references.resolve_filter(store, config, filters)"
         )
     if f.target == "ref_targets":
         return _ref_targets_pred(f, config)
