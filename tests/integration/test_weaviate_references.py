@@ -23,7 +23,7 @@ from weaviate.classes.data import DataObject, DataReference
 from weaviate.classes.query import Filter, MetadataQuery, QueryReference, Sort
 from weaviate.collections.classes.internal import ReferenceToMulti
 from weaviate.exceptions import UnexpectedStatusCodeError, WeaviateQueryError
-from weaviate.proto.v1 import base_search_pb2, search_get_pb2, weaviate_pb2_grpc
+from weaviate.proto.v1 import base_search_pb2, batch_pb2, search_get_pb2, weaviate_pb2_grpc
 
 from colweave.store import Store
 
@@ -634,3 +634,36 @@ def test_references_acknowledged_before_kill9_survive_it(tmp_path) -> None:
             client.close()
     finally:
         sp.stop()
+
+
+def test_grpc_batch_references(served) -> None:
+    """``weaviate.v1.Weaviate/BatchReferences`` (the batch stream's references go the same way)."""
+    _, client = served
+    _, source = _pages(client)
+    a = source.data.insert({"name": "a"}, uuid=U[10])
+    channel = grpc.insecure_channel(s_grpc(served))
+    try:
+        stub = weaviate_pb2_grpc.WeaviateStub(channel)
+        ref = batch_pb2.BatchReference
+        reply = stub.BatchReferences(
+            batch_pb2.BatchReferencesRequest(
+                references=[
+                    ref(name="ref", from_collection="Source", from_uuid=str(a), to_uuid=str(U[2])),
+                    ref(
+                        name="ref",
+                        from_collection="Source",
+                        from_uuid=str(a),
+                        to_collection="Target",
+                        to_uuid=str(U[1]),
+                    ),
+                    ref(name="nope", from_collection="Source", from_uuid=str(a), to_uuid=str(U[1])),
+                    ref(name="ref", from_collection="Source", from_uuid="not-a-uuid", to_uuid=str(U[1])),
+                ]
+            ),
+            timeout=10,
+        )
+    finally:
+        channel.close()
+    assert sorted(e.index for e in reply.errors) == [2, 3]
+    obj = source.query.fetch_object_by_id(a, return_references=QueryReference(link_on="ref"))
+    assert _ref_uuids(obj) == [U[2], U[1]]
