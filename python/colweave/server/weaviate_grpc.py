@@ -364,13 +364,20 @@ class WeaviateServicer(weaviate_pb2_grpc.WeaviateServicer):
         if ref_queries:
             refs = await self.ops.heavy(resolve_references, self.ops.store, cfg, results, ref_queries)
         store = self.ops.store
+        types: dict[str, dict[str, str]] = {}  # property types by collection, for this reply
         # Building thousands of results (with their vectors) is CPU work: off the event loop.
         built = await self.ops.run(
             lambda: [
                 search_get_pb2.SearchResult(
                     metadata=self._metadata(r, md),
                     properties=self._properties(
-                        store, cfg, r, refs[i] if refs is not None else None, ref_queries, bool(ref_queries)
+                        store,
+                        cfg,
+                        r,
+                        refs[i] if refs is not None else None,
+                        ref_queries,
+                        bool(ref_queries),
+                        types,
                     ),
                 )
                 for i, r in enumerate(results)
@@ -386,10 +393,13 @@ class WeaviateServicer(weaviate_pb2_grpc.WeaviateServicer):
         refs: dict[str, list[Referenced]] | None,
         queries: list[RefQuery],
         requested: bool,
+        type_cache: dict[str, dict[str, str]],
     ) -> search_get_pb2.PropertiesResult:
         """An object's properties as Weaviate returns them: the non-reference ones as values, and per
         reference property asked for (and present on the object) the referenced objects, nested."""
-        types = {p.name: p.data_type for p in cfg.properties}
+        types = type_cache.get(cfg.name)
+        if types is None:
+            types = type_cache[cfg.name] = {p.name: p.data_type for p in cfg.properties}
         values = {k: v for k, v in r.properties.items() if types.get(k) != REFERENCE}
         out = search_get_pb2.PropertiesResult(
             non_ref_props=wire.to_properties(values, types),
@@ -405,7 +415,9 @@ class WeaviateServicer(weaviate_pb2_grpc.WeaviateServicer):
                 if tcfg is None:
                     continue
                 nested_q = q.references if q is not None else []
-                inner = self._properties(store, tcfg.config, o.object, o.references, nested_q, bool(nested_q))
+                inner = self._properties(
+                    store, tcfg.config, o.object, o.references, nested_q, bool(nested_q), type_cache
+                )
                 rmd = q.return_metadata if q is not None and q.return_metadata is not None else _REF_METADATA
                 inner.metadata.CopyFrom(self._metadata(o.object, rmd))
                 sub.properties.append(inner)
