@@ -667,3 +667,30 @@ def test_grpc_batch_references(served) -> None:
     assert sorted(e.index for e in reply.errors) == [2, 3]
     obj = source.query.fetch_object_by_id(a, return_references=QueryReference(link_on="ref"))
     assert _ref_uuids(obj) == [U[2], U[1]]
+
+
+def test_following_references_is_bounded_and_cycles_end(served) -> None:
+    s, client = served
+    node = _none(client, "Node", properties=[Property(name="name", data_type=DataType.TEXT)])
+    node.config.add_reference(ReferenceProperty(name="next", target_collection="Node"))
+    node.data.insert({"name": "loop"}, uuid=U[1])
+    node.data.reference_add(from_uuid=U[1], from_property="next", to=U[1])  # a cycle of one
+
+    def nested(depth: int) -> QueryReference:
+        q = QueryReference(link_on="next", return_properties=["name"])
+        for _ in range(depth - 1):
+            q = QueryReference(link_on="next", return_properties=["name"], return_references=q)
+        return q
+
+    obj = node.query.fetch_object_by_id(U[1], return_references=nested(8))
+    for _ in range(8):  # eight levels of the same object, then it stops
+        obj = obj.references["next"].objects[0]
+        assert (obj.uuid, obj.properties["name"]) == (U[1], "loop")
+    with pytest.raises(WeaviateQueryError, match="at most 8 deep"):
+        node.query.fetch_object_by_id(U[1], return_references=nested(9))
+    deep = Filter.by_ref("next")
+    for _ in range(8):
+        deep = deep.by_ref("next")
+    with pytest.raises(WeaviateQueryError, match="at most 8 deep"):
+        node.query.fetch_objects(filters=deep.by_property("name").equal("loop"))
+    assert httpx.get(f"{s.http}/v1/.well-known/ready", timeout=10).status_code == 200

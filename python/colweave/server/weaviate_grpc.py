@@ -144,7 +144,7 @@ def parse_filters(
 
 def _ref_queries(refs: Any, depth: int = 1) -> list[RefQuery]:
     """The references to return (``return_references``), nested as the request nests them."""
-    if depth > MAX_REFERENCE_DEPTH:
+    if depth > MAX_REFERENCE_DEPTH and len(refs):
         raise ValidationError(
             f"return_references: references may be followed at most {MAX_REFERENCE_DEPTH} deep"
         )
