@@ -694,3 +694,37 @@ def test_following_references_is_bounded_and_cycles_end(served) -> None:
     with pytest.raises(WeaviateQueryError, match="at most 8 deep"):
         node.query.fetch_objects(filters=deep.by_property("name").equal("loop"))
     assert httpx.get(f"{s.http}/v1/.well-known/ready", timeout=10).status_code == 200
+
+
+def test_update_adds_references_as_weaviates_merge_does(served) -> None:
+    _, client = served
+    _, source = _pages(client)
+    a = source.data.insert({"name": "a"}, references={"ref": [U[1]]})
+    source.data.update(uuid=a, properties={"name": "b"}, references={"ref": U[2]})  # PATCH
+    obj = source.query.fetch_object_by_id(a, return_references=QueryReference(link_on="ref"))
+    assert obj.properties["name"] == "b"
+    assert _ref_uuids(obj) == [U[1], U[2]]
+    with pytest.raises(UnexpectedStatusCodeError) as e:  # the added ones must exist
+        source.data.update(uuid=a, references={"ref": U[9]})
+    assert f"no object with id {U[9]} found" in e.value.message
+    source.data.replace(uuid=a, properties={"name": "c"}, references={"ref": U[2]})  # PUT replaces
+    obj = source.query.fetch_object_by_id(a, return_references=QueryReference(link_on="ref"))
+    assert _ref_uuids(obj) == [U[2]]
+
+
+def test_fetch_answers_score_and_explain_score_when_asked(served) -> None:
+    """Weaviate answers both on every search that asks (0 and an empty explanation on a fetch), with the
+    references beside them."""
+    _, client = served
+    _, source = _pages(client)
+    source.data.insert({"name": "a"}, references={"ref": [U[1]]})
+    (obj,) = source.query.fetch_objects(
+        return_metadata=MetadataQuery.full(), return_references=QueryReference(link_on="ref")
+    ).objects
+    assert obj.metadata.score == 0.0
+    assert obj.metadata.explain_score == ""
+    assert obj.metadata.creation_time is not None
+    assert _ref_uuids(obj) == [U[1]]
+    (obj,) = source.query.fetch_objects(return_metadata=MetadataQuery(creation_time=True)).objects
+    assert obj.metadata.score is None
+    assert obj.metadata.explain_score is None

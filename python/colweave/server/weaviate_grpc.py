@@ -439,11 +439,13 @@ class WeaviateServicer(weaviate_pb2_grpc.WeaviateServicer):
         if md.certainty and m.certainty is not None:
             meta.certainty = m.certainty
             meta.certainty_present = True
-        if md.score and m.score is not None:
-            meta.score = m.score
+        # Weaviate answers a score and an explain score whenever they are asked for (0 and "" where the
+        # search has none, a fetch or a vector search).
+        if md.score:
+            meta.score = m.score if m.score is not None else 0.0
             meta.score_present = True
-        if md.explain_score and m.explain_score is not None:
-            meta.explain_score = m.explain_score
+        if md.explain_score:
+            meta.explain_score = m.explain_score if m.explain_score is not None else ""
             meta.explain_score_present = True
         for vname, vec in (r.vectors or {}).items():
             meta.vectors.append(wire.encode_multi_vector(vname, vec))
