@@ -34,7 +34,6 @@ from colweave.store.references import (
     MAX_REFERENCE_DEPTH,
     Referenced,
     RefQuery,
-    resolve_filter,
     resolve_references,
 )
 from colweave.store.results import SearchResult
@@ -268,7 +267,7 @@ class WeaviateServicer(weaviate_pb2_grpc.WeaviateServicer):
                 props = [lowercase_first(p) for p in req.properties.non_ref_properties]
             ref_queries = _ref_queries(req.properties.ref_properties)
         if filters is not None:
-            filters = await self.ops.heavy(resolve_filter, self.ops.store, coll.config, filters)
+            filters = await self.ops.resolve_filter(coll.config, filters)
         common: dict[str, Any] = {
             "limit": limit,
             "offset": req.offset,
@@ -463,7 +462,7 @@ class WeaviateServicer(weaviate_pb2_grpc.WeaviateServicer):
             filters = parse_filters(request.filters) if request.HasField("filters") else None
             coll = await self.ops.run(self.ops.store.get_collection, name)
             if filters is not None:
-                filters = await self.ops.heavy(resolve_filter, self.ops.store, coll.config, filters)
+                filters = await self.ops.resolve_filter(coll.config, filters)
             n = await self.ops.heavy(coll.count, filters)
             return aggregate_pb2.AggregateReply(
                 took=time.perf_counter() - t0,
@@ -583,7 +582,7 @@ class WeaviateServicer(weaviate_pb2_grpc.WeaviateServicer):
                 raise ValidationError("delete_many needs a filter")
             filters = parse_filters(request.filters)
             coll = await self.ops.run(self.ops.store.get_collection, name)
-            filters = await self.ops.heavy(resolve_filter, self.ops.store, coll.config, filters)
+            filters = await self.ops.resolve_filter(coll.config, filters)
             matches = await self.ops.heavy(
                 coll.fetch_objects, filters=filters, limit=guards.MAX_RESULTS, return_properties=[]
             )

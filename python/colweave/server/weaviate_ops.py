@@ -37,9 +37,11 @@ from colweave.server.errors import (
 )
 from colweave.server.metrics import Metrics
 from colweave.store import errors as store_errors
+from colweave.store.filters import FilterT
 from colweave.store.layouts import page_layout_for
 from colweave.store.objects import BatchError, BatchResult, DataObject
 from colweave.store.ref_writes import ReferenceWrite
+from colweave.store.references import has_reference_conditions, resolve_filter
 from colweave.store.schema import MULTI2MULTIVEC, CollectionConfig, normalize_class_name
 from colweave.store.store import Store
 
@@ -369,6 +371,13 @@ class WeaviateOps:
         )
         self.note(coll)
         return str(obj.uuid)
+
+    async def resolve_filter(self, config: CollectionConfig, filters: FilterT) -> FilterT:
+        """``filters`` with its conditions on referenced objects resolved in their collections (see
+        ``store.references``); a filter without any is returned as it is, without a thread hop."""
+        if not has_reference_conditions(filters):
+            return filters
+        return await self.heavy(resolve_filter, self.store, config, filters)
 
     async def add_references(self, refs: Sequence[tuple[str, str, str, str]]) -> dict[int, str]:
         """A batch of references ``(from collection, from uuid, property, beacon)``, stored durably per

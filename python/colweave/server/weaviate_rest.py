@@ -31,7 +31,7 @@ from colweave.server.weaviate_ops import WeaviateOps
 from colweave.store.errors import StoreError
 from colweave.store.filters import from_weaviate as filters_from_weaviate
 from colweave.store.objects import DataObject, StoredObject
-from colweave.store.references import resolve_filter, split_beacon
+from colweave.store.references import split_beacon
 from colweave.store.results import SearchResult
 from colweave.store.schema import BEACON_PREFIX, Property
 
@@ -406,7 +406,7 @@ def routes(state: ServerState, ops: WeaviateOps) -> list[Route]:
         verbose = body.get("output", "minimal") == "verbose"
         coll = await ops.run(ops.store.get_collection, name)
         filters = await ops.run(filters_from_weaviate, match["where"])
-        filters = await ops.heavy(resolve_filter, ops.store, coll.config, filters)
+        filters = await ops.resolve_filter(coll.config, filters)
         matches = await ops.heavy(
             coll.fetch_objects, filters=filters, limit=guards.MAX_RESULTS, return_properties=[]
         )
