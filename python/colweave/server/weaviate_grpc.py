@@ -31,11 +31,19 @@ from colweave.server.weaviate_ops import WeaviateOps
 from colweave.store import filters as F
 from colweave.store.errors import StoreError
 from colweave.store.objects import DataObject
+from colweave.store.references import (
+    MAX_REFERENCE_DEPTH,
+    Referenced,
+    RefQuery,
+    resolve_references,
+)
 from colweave.store.results import SearchResult
-from colweave.store.schema import CollectionConfig, lowercase_first
+from colweave.store.schema import BEACON_PREFIX, REFERENCE, CollectionConfig, lowercase_first
 
 log = logging.getLogger("colweave.weaviate")
 DEFAULT_LIMIT = 10
+# A referenced object's metadata: its times (the client asks for them; Weaviate always has them).
+_REF_METADATA = search_get_pb2.MetadataRequest(creation_time_unix=True, last_update_time_unix=True)
 
 _OPS = {
     base_pb2.Filters.OPERATOR_EQUAL: "equal",
@@ -100,10 +108,28 @@ def parse_filters(
     name = _OPS.get(op)
     if name is None:
         raise ValidationError(f"filters: operator {_operator_name(op)} is not supported")
+    via: list[F.Hop] = []
     if f.HasField("target"):
-        if f.target.WhichOneof("target") != "property":
-            raise ValidationError("filters: only property, id and time targets are supported (no references)")
-        path = f.target.property
+        t = f.target
+        while True:  # along cross-references (Filter.by_ref(...)...) to the condition's target
+            kind = t.WhichOneof("target")
+            if kind == "single_target":
+                via.append(F.Hop(t.single_target.on))
+                t = t.single_target.target
+            elif kind == "multi_target":
+                via.append(F.Hop(t.multi_target.on, t.multi_target.target_collection or None))
+                t = t.multi_target.target
+            else:
+                break
+            if len(via) > guards.MAX_FILTER_DEPTH:
+                raise ValidationError(
+                    f"filters: references may be followed at most {guards.MAX_FILTER_DEPTH} deep"
+                )
+        if kind == "count":
+            return F.Where("ref_count", name, _filter_value(f), t.count.on, tuple(via))
+        if kind != "property":
+            raise ValidationError("filters: a filter needs a target property")
+        path = t.property
     elif len(f.on) == 1:
         path = f.on[0]
     else:
@@ -113,7 +139,36 @@ def parse_filters(
     if target == "id" and name != "is_none":
         for v in value if isinstance(value, list) else [value]:
             guards.uuid_str(v, "filters: _id")
-    return F.Where(target, name, value, path if target == "property" else "")
+    return F.Where(target, name, value, path if target == "property" else "", tuple(via))
+
+
+def _ref_queries(refs: Any, depth: int = 1) -> list[RefQuery]:
+    """The references to return (``return_references``), nested as the request nests them."""
+    if depth > MAX_REFERENCE_DEPTH and len(refs):
+        raise ValidationError(
+            f"return_references: references may be followed at most {MAX_REFERENCE_DEPTH} deep"
+        )
+    out = []
+    for r in refs:
+        props: list[str] | None = None
+        nested: list[RefQuery] = []
+        if r.HasField("properties"):
+            if not r.properties.return_all_nonref_properties:
+                props = [lowercase_first(p) for p in r.properties.non_ref_properties]
+            nested = _ref_queries(r.properties.ref_properties, depth + 1)
+        md = r.metadata
+        vec: bool | list[str] = list(md.vectors) if len(md.vectors) else bool(md.vector)
+        out.append(
+            RefQuery(
+                link_on=lowercase_first(r.reference_property),
+                target_collection=r.target_collection or None,
+                return_properties=props,
+                include_vector=vec,
+                references=nested,
+                return_metadata=md if r.HasField("metadata") else None,
+            )
+        )
+    return out
 
 
 def _target_vector(*sources: Any) -> str | None:
@@ -293,13 +348,18 @@ class WeaviateServicer(weaviate_pb2_grpc.WeaviateServicer):
         t0 = time.perf_counter()
         if req.tenant:
             raise ValidationError("multi-tenancy is not supported by this server")
-        if (
-            len(req.sort_by)
-            or req.HasField("group_by")
-            or req.HasField("generative")
-            or req.HasField("rerank")
-        ):
-            raise ValidationError("sort, group-by, generative and rerank are not supported by this server")
+        if req.HasField("group_by") or req.HasField("generative") or req.HasField("rerank"):
+            raise ValidationError("group-by, generative and rerank are not supported by this server")
+        searches = ("near_text", "near_vector", "hybrid_search", "bm25_search", "near_object", "near_image")
+        if len(req.sort_by) and any(req.HasField(k) for k in searches):
+            raise ValidationError("sorting cannot be combined with search")  # Weaviate's words
+        if any(len(s.path) != 1 for s in req.sort_by):
+            raise ValidationError(
+                "sort: sorting by reference not supported, path must have exactly one argument"
+            )
+        sort = [(str(s.path[0]), bool(s.ascending)) for s in req.sort_by] or None
+        if sort is not None and req.after:
+            raise ValidationError("sort cannot be set with after and limit parameters")
         name = guards.collection_name(req.collection, "collection")
         limit = req.limit or DEFAULT_LIMIT
         guards.page(limit, req.offset)
@@ -316,8 +376,13 @@ class WeaviateServicer(weaviate_pb2_grpc.WeaviateServicer):
         md = req.metadata
         include_vector: bool | list[str] = list(md.vectors) if len(md.vectors) else bool(md.vector)
         props: list[str] | None = None
-        if req.HasField("properties") and not req.properties.return_all_nonref_properties:
-            props = [lowercase_first(p) for p in req.properties.non_ref_properties]
+        ref_queries: list[RefQuery] = []
+        if req.HasField("properties"):
+            if not req.properties.return_all_nonref_properties:
+                props = [lowercase_first(p) for p in req.properties.non_ref_properties]
+            ref_queries = _ref_queries(req.properties.ref_properties)
+        if filters is not None:
+            filters = await self.ops.resolve_filter(coll.config, filters)
         common: dict[str, Any] = {
             "limit": limit,
             "offset": req.offset,
@@ -392,26 +457,82 @@ class WeaviateServicer(weaviate_pb2_grpc.WeaviateServicer):
         ):
             raise ValidationError("only near_text, near_vector, hybrid and bm25 searches are supported")
         else:
+            extra = {"sort": sort} if sort is not None else {}
             results = await self.ops.heavy(
                 coll.fetch_objects,
                 after=after,
+                **extra,
                 **{k: v for k, v in common.items()},
             )
-        types = {p.name: p.data_type for p in cfg.properties}
+        refs: list[dict[str, list[Referenced]]] | None = None
+        if ref_queries:
+            refs = await self.ops.heavy(resolve_references, self.ops.store, cfg, results, ref_queries)
+        store = self.ops.store
         lv = cfg.legacy_vector
         legacy = lv.name if lv is not None else None
+        types: dict[str, dict[str, str]] = {}  # property types by collection, for this reply
         # Building thousands of results (with their vectors) is CPU work: off the event loop.
-        built = await self.ops.run(lambda: [self._result(cfg.name, r, md, types, legacy) for r in results])
+        built = await self.ops.run(
+            lambda: [
+                search_get_pb2.SearchResult(
+                    metadata=self._metadata(r, md, legacy),
+                    properties=self._properties(
+                        store,
+                        cfg,
+                        r,
+                        refs[i] if refs is not None else None,
+                        ref_queries,
+                        bool(ref_queries),
+                        types,
+                    ),
+                )
+                for i, r in enumerate(results)
+            ]
+        )
         return search_get_pb2.SearchReply(took=time.perf_counter() - t0, results=built)
 
-    def _result(
+    def _properties(
         self,
-        name: str,
+        store: Any,
+        cfg: CollectionConfig,
         r: SearchResult,
-        md: search_get_pb2.MetadataRequest,
-        types: dict[str, str],
-        legacy: str | None = None,
-    ) -> search_get_pb2.SearchResult:
+        refs: dict[str, list[Referenced]] | None,
+        queries: list[RefQuery],
+        requested: bool,
+        type_cache: dict[str, dict[str, str]],
+    ) -> search_get_pb2.PropertiesResult:
+        """An object's properties as Weaviate returns them: the non-reference ones as values, and per
+        reference property asked for (and present on the object) the referenced objects, nested."""
+        types = type_cache.get(cfg.name)
+        if types is None:
+            types = type_cache[cfg.name] = {p.name: p.data_type for p in cfg.properties}
+        values = {k: v for k, v in r.properties.items() if types.get(k) != REFERENCE}
+        out = search_get_pb2.PropertiesResult(
+            non_ref_props=wire.to_properties(values, types),
+            target_collection=cfg.name,
+            ref_props_requested=requested,
+        )
+        by_link = {lowercase_first(q.link_on): q for q in queries}
+        for prop, objs in (refs or {}).items():
+            q = by_link.get(prop)
+            sub = search_get_pb2.RefPropertiesResult(prop_name=prop)
+            for o in objs:
+                tcfg = store.find_collection(o.collection)  # a dictionary lookup once open
+                if tcfg is None:
+                    continue
+                nested_q = q.references if q is not None else []
+                inner = self._properties(
+                    store, tcfg.config, o.object, o.references, nested_q, bool(nested_q), type_cache
+                )
+                rmd = q.return_metadata if q is not None and q.return_metadata is not None else _REF_METADATA
+                inner.metadata.CopyFrom(self._metadata(o.object, rmd))
+                sub.properties.append(inner)
+            out.ref_props.append(sub)
+        return out
+
+    def _metadata(
+        self, r: SearchResult, md: search_get_pb2.MetadataRequest, legacy: str | None = None
+    ) -> search_get_pb2.MetadataResult:
         m = r.metadata
         meta = search_get_pb2.MetadataResult(id=str(r.uuid), id_as_bytes=wire.uuid_bytes(r.uuid))
         if md.creation_time_unix and m.creation_time is not None:
@@ -426,11 +547,13 @@ class WeaviateServicer(weaviate_pb2_grpc.WeaviateServicer):
         if md.certainty and m.certainty is not None:
             meta.certainty = m.certainty
             meta.certainty_present = True
-        if md.score and m.score is not None:
-            meta.score = m.score
+        # Weaviate answers a score and an explain score whenever they are asked for (0 and "" where the
+        # search has none, a fetch or a vector search).
+        if md.score:
+            meta.score = m.score if m.score is not None else 0.0
             meta.score_present = True
-        if md.explain_score and m.explain_score is not None:
-            meta.explain_score = m.explain_score
+        if md.explain_score:
+            meta.explain_score = m.explain_score if m.explain_score is not None else ""
             meta.explain_score_present = True
         for vname, vec in (r.vectors or {}).items():
             if vec.ndim == 1 and vname == legacy:  # a legacy collection's vector: the unnamed one
@@ -439,12 +562,7 @@ class WeaviateServicer(weaviate_pb2_grpc.WeaviateServicer):
                 meta.vectors.append(wire.encode_single_vector(vname, vec))
             else:
                 meta.vectors.append(wire.encode_multi_vector(vname, vec))
-        return search_get_pb2.SearchResult(
-            metadata=meta,
-            properties=search_get_pb2.PropertiesResult(
-                non_ref_props=wire.to_properties(r.properties, types), target_collection=name
-            ),
-        )
+        return meta
 
     # -- Aggregate --------------------------------------------------------------------------------
     async def Aggregate(
@@ -457,6 +575,8 @@ class WeaviateServicer(weaviate_pb2_grpc.WeaviateServicer):
             name = guards.collection_name(request.collection, "collection")
             filters = parse_filters(request.filters) if request.HasField("filters") else None
             coll = await self.ops.run(self.ops.store.get_collection, name)
+            if filters is not None:
+                filters = await self.ops.resolve_filter(coll.config, filters)
             if any(request.HasField(k) for k in ("near_vector", "hybrid", "near_text")):
                 n = len(await self._aggregate_search(request, coll, filters))
             elif any(request.HasField(k) for k in ("near_object", "near_image", "near_audio", "near_video")):
@@ -638,6 +758,46 @@ class WeaviateServicer(weaviate_pb2_grpc.WeaviateServicer):
 
         return await self._call("weaviate.v1/BatchObjects", context, run)
 
+    async def _references(self, refs: list[batch_pb2.BatchReference]) -> dict[int, str]:
+        """A batch of gRPC references, stored durably; why each failed one failed, by index."""
+        items: list[tuple[str, str, str, str]] = []
+        errors: dict[int, str] = {}
+        idx: list[int] = []
+        for i, r in enumerate(refs):
+            try:
+                if r.tenant:
+                    raise ValidationError("multi-tenancy is not supported by this server")
+                oid = guards.uuid_str(r.from_uuid, "from_uuid")
+                to = guards.uuid_str(r.to_uuid, "to_uuid")
+                beacon = (
+                    f"{BEACON_PREFIX}{r.to_collection}/{to}" if r.to_collection else f"{BEACON_PREFIX}{to}"
+                )
+                items.append((r.from_collection, oid, r.name, beacon))
+                idx.append(i)
+            except ValidationError as e:
+                errors[i] = e.message
+        failed = await self.ops.add_references(items)
+        errors.update({idx[j]: m for j, m in failed.items()})
+        return errors
+
+    async def BatchReferences(
+        self, request: batch_pb2.BatchReferencesRequest, context: grpc.aio.ServicerContext
+    ) -> Any:
+        async def run() -> batch_pb2.BatchReferencesReply:
+            t0 = time.perf_counter()
+            if len(request.references) > guards.MAX_RESULTS:
+                raise ValidationError(f"at most {guards.MAX_RESULTS} references per batch")
+            errors = await self._references(list(request.references))
+            return batch_pb2.BatchReferencesReply(
+                took=time.perf_counter() - t0,
+                errors=[
+                    batch_pb2.BatchReferencesReply.BatchError(index=i, error=m)
+                    for i, m in sorted(errors.items())
+                ],
+            )
+
+        return await self._call("weaviate.v1/BatchReferences", context, run)
+
     async def BatchDelete(
         self, request: batch_delete_pb2.BatchDeleteRequest, context: grpc.aio.ServicerContext
     ) -> Any:
@@ -648,7 +808,10 @@ class WeaviateServicer(weaviate_pb2_grpc.WeaviateServicer):
                 raise ValidationError("delete_many needs a filter")
             filters = parse_filters(request.filters)
             coll = await self.ops.run(self.ops.store.get_collection, name)
-            matches = await self.ops.heavy(coll.fetch_objects, filters=filters, limit=guards.MAX_RESULTS)
+            filters = await self.ops.resolve_filter(coll.config, filters)
+            matches = await self.ops.heavy(
+                coll.fetch_objects, filters=filters, limit=guards.MAX_RESULTS, return_properties=[]
+            )
             if request.dry_run:
                 deleted = 0
             else:
@@ -690,21 +853,36 @@ class WeaviateServicer(weaviate_pb2_grpc.WeaviateServicer):
         pending: set[asyncio.Task[None]] = set()
         window = asyncio.Semaphore(4)  # at most 4 data messages in flight: backpressure on the client
 
-        async def handle(objects: list[batch_pb2.BatchObject]) -> None:
+        async def handle(objects: list[batch_pb2.BatchObject], refs: list[batch_pb2.BatchReference]) -> None:
+            ref_errors: dict[int, str] = {}
             try:
-                errors, uuids, _ = await self._import(objects)
+                # Objects first: a reference in the same message may start from one of them.
+                errors, uuids, _ = await self._import(objects) if objects else ({}, [], None)
+                if refs:
+                    ref_errors = await self._references(refs)
             except ServiceError as e:
                 errors, uuids = dict.fromkeys(range(len(objects)), e.message), [o.uuid for o in objects]
+                ref_errors = dict.fromkeys(range(len(refs)), e.message)
             except Exception:
                 # Every object still gets a result: a client waiting for one would never finish its batch.
                 log.exception("BatchStream: importing %d objects failed", len(objects))
                 msg = "internal error (see the server log)"
                 errors, uuids = dict.fromkeys(range(len(objects)), msg), [o.uuid for o in objects]
+                ref_errors = dict.fromkeys(range(len(refs)), msg)
             finally:
                 window.release()
             res = R.Results(
-                errors=[R.Results.Error(error=m, uuid=uuids[i]) for i, m in sorted(errors.items())],
-                successes=[R.Results.Success(uuid=u) for i, u in enumerate(uuids) if i not in errors],
+                errors=[R.Results.Error(error=m, uuid=uuids[i]) for i, m in sorted(errors.items())]
+                + [
+                    R.Results.Error(error=m, beacon=_from_beacon(refs[i]))
+                    for i, m in sorted(ref_errors.items())
+                ],
+                successes=[R.Results.Success(uuid=u) for i, u in enumerate(uuids) if i not in errors]
+                + [
+                    R.Results.Success(beacon=_from_beacon(r))
+                    for i, r in enumerate(refs)
+                    if i not in ref_errors
+                ],
             )
             await out.put(R(results=res))
 
@@ -729,25 +907,18 @@ class WeaviateServicer(weaviate_pb2_grpc.WeaviateServicer):
                             await out.put(R(shutting_down=R.ShuttingDown()))
                             break
                         objs = list(msg.data.objects.values)
-                        if len(msg.data.references.values):
-                            await out.put(
-                                R(
-                                    results=R.Results(
-                                        errors=[
-                                            R.Results.Error(
-                                                error="cross-references are not supported by this server",
-                                                beacon=f"weaviate://localhost/{r.to_collection}/{r.to_uuid}",
-                                            )
-                                            for r in msg.data.references.values
-                                        ]
-                                    )
+                        refs = list(msg.data.references.values)
+                        if not objs and not refs:
+                            continue
+                        await out.put(
+                            R(
+                                acks=R.Acks(
+                                    uuids=[o.uuid for o in objs], beacons=[_from_beacon(r) for r in refs]
                                 )
                             )
-                        if not objs:
-                            continue
-                        await out.put(R(acks=R.Acks(uuids=[o.uuid for o in objs])))
+                        )
                         await window.acquire()
-                        t = asyncio.create_task(handle(objs))
+                        t = asyncio.create_task(handle(objs, refs))
                         pending.add(t)
                         t.add_done_callback(pending.discard)
                     elif kind == "stop":
@@ -777,6 +948,11 @@ class WeaviateServicer(weaviate_pb2_grpc.WeaviateServicer):
     def _stream_batch_size(self) -> int:
         svc = self.state.embedding
         return max(8, 4 * svc.cfg.max_batch_images) if svc is not None else 100
+
+
+def _from_beacon(r: batch_pb2.BatchReference) -> str:
+    """How Weaviate's batch stream names a reference in its acks and results (the client's key)."""
+    return f"{BEACON_PREFIX}{r.from_collection}/{r.from_uuid}/{r.name}"
 
 
 def register(state: ServerState, ops: WeaviateOps) -> Callable[[grpc.aio.Server], None]:

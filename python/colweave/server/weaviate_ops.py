@@ -37,9 +37,12 @@ from colweave.server.errors import (
 )
 from colweave.server.metrics import Metrics
 from colweave.store import errors as store_errors
+from colweave.store.filters import FilterT
 from colweave.store.layouts import page_layout_for
 from colweave.store.objects import BatchError, BatchResult, DataObject
-from colweave.store.schema import MULTI2MULTIVEC, CollectionConfig
+from colweave.store.ref_writes import ReferenceWrite
+from colweave.store.references import has_reference_conditions, resolve_filter
+from colweave.store.schema import MULTI2MULTIVEC, CollectionConfig, normalize_class_name
 from colweave.store.store import Store
 
 # The key of an object's unnamed vector (REST ``vector``, gRPC ``vector_bytes``) before it is resolved.
@@ -411,6 +414,34 @@ class WeaviateOps:
         )
         self.note(coll)
         return str(obj.uuid)
+
+    async def resolve_filter(self, config: CollectionConfig, filters: FilterT) -> FilterT:
+        """``filters`` with its conditions on referenced objects resolved in their collections (see
+        ``store.references``); a filter without any is returned as it is, without a thread hop."""
+        if not has_reference_conditions(filters):
+            return filters
+        return await self.heavy(resolve_filter, self.store, config, filters)
+
+    async def add_references(self, refs: Sequence[tuple[str, str, str, str]]) -> dict[int, str]:
+        """A batch of references ``(from collection, from uuid, property, beacon)``, stored durably per
+        source collection; returns why each failed one failed, by index."""
+        errors: dict[int, str] = {}
+        by_coll: dict[str, list[int]] = {}
+        for i, (cls, _, _, _) in enumerate(refs):
+            try:
+                by_coll.setdefault(normalize_class_name(cls), []).append(i)
+            except store_errors.StoreError as e:
+                errors[i] = str(e)
+        for name, idx in by_coll.items():
+            try:
+                coll = await self.run(self.store.get_collection, name)
+            except NotFoundError as e:
+                errors.update({i: f"source class {name!r} not found in schema: {e.message}" for i in idx})
+                continue
+            batch = [ReferenceWrite(refs[i][1], refs[i][2], refs[i][3]) for i in idx]
+            res = await self.write(coll.add_references, batch)
+            errors.update({i: msg for i, msg in zip(idx, res, strict=True) if msg is not None})
+        return errors
 
 
 class _Unavailable(store_errors.VectorizerUnavailableError):

@@ -31,19 +31,45 @@ from colweave.server.weaviate_ops import UNNAMED, WeaviateOps
 from colweave.store.errors import StoreError
 from colweave.store.filters import from_weaviate as filters_from_weaviate
 from colweave.store.objects import DataObject, StoredObject
+from colweave.store.references import split_beacon
 from colweave.store.results import SearchResult
-from colweave.store.schema import Property
+from colweave.store.schema import BEACON_PREFIX, Property
 
 
 def ms(t: dt.datetime | None) -> int | None:
     return None if t is None else round(t.timestamp() * 1000)
 
 
+def _rest_properties(props: dict[str, Any], refs: frozenset[str]) -> dict[str, Any]:
+    """Properties as Weaviate's REST answers them: a cross-reference as its beacons with their hrefs."""
+    if not refs or not refs.intersection(props):
+        return props
+    out = dict(props)
+    for name in refs.intersection(props):
+        beacons = []
+        for b in props[name] or ():
+            cls, uid = split_beacon(b)
+            href = f"/v1/objects/{cls}/{uid}" if cls else f"/v1/objects/{uid}"
+            beacons.append({"beacon": b, "href": href})
+        out[name] = beacons
+    return out
+
+
+def reference_names(coll: Any) -> frozenset[str]:
+    return frozenset(p.name for p in coll.config.properties if p.is_reference)
+
+
 def object_json(
-    collection: str, obj: StoredObject | SearchResult, include_vector: bool, legacy: str | None = None
+    collection: str,
+    obj: StoredObject | SearchResult,
+    include_vector: bool,
+    legacy: str | None = None,
+    *,
+    refs: frozenset[str] = frozenset(),
 ) -> dict[str, Any]:
     """An object as Weaviate's REST API writes it; with its vectors, the collection-level vector of a
-    legacy collection (named ``legacy``) as ``vector``, named vectors under ``vectors``."""
+    legacy collection (named ``legacy``) as ``vector``, named vectors under ``vectors``; a
+    cross-reference as its beacons."""
     if isinstance(obj, SearchResult):
         created, updated = obj.metadata.creation_time, obj.metadata.last_update_time
     else:
@@ -51,7 +77,7 @@ def object_json(
     out: dict[str, Any] = {
         "class": collection,
         "id": str(obj.uuid),
-        "properties": obj.properties,
+        "properties": _rest_properties(obj.properties, refs),
         "creationTimeUnix": ms(created),
         "lastUpdateTimeUnix": ms(updated),
     }
@@ -120,6 +146,38 @@ def include_vector(request: Request) -> bool:
     return "vector" in request.query_params.get("include", "").split(",")
 
 
+def _sort_params(sort: str | None, order: str | None) -> list[tuple[str, bool]] | None:
+    """``?sort=a,b&order=asc,desc`` as Weaviate reads them: an order that is missing or neither asc nor
+    desc is asc."""
+    if sort is None:
+        return None
+    keys = sort.split(",")
+    orders = order.split(",") if order is not None else []
+    return [(k, not (i < len(orders) and orders[i] == "desc")) for i, k in enumerate(keys)]
+
+
+def _batch_reference(item: Any, i: int) -> tuple[str, str, str, str]:
+    """One entry of ``POST /v1/batch/references`` as ``(from collection, from uuid, property, beacon)``."""
+    where = f"references[{i}]"
+    if not isinstance(item, dict):
+        raise ValidationError(f"{where}: expected an object with 'from' and 'to'")
+    if item.get("tenant"):
+        raise ValidationError(f"{where}: multi-tenancy is not supported by this server")
+    src, to = item.get("from"), item.get("to")
+    if not isinstance(src, str) or not src.startswith(BEACON_PREFIX):
+        raise ValidationError(
+            f"{where}: invalid from: expected weaviate://localhost/<Class>/<uuid>/<property>"
+        )
+    parts = src[len(BEACON_PREFIX) :].split("/")
+    if len(parts) != 3 or not all(parts):
+        raise ValidationError(
+            f"{where}: invalid from: expected weaviate://localhost/<Class>/<uuid>/<property>, got {src!r}"
+        )
+    if not isinstance(to, str):
+        raise ValidationError(f"{where}: invalid to: expected a beacon")
+    return parts[0], guards.uuid_str(parts[1], f"{where}.from"), parts[2], to
+
+
 def routes(state: ServerState, ops: WeaviateOps) -> list[Route]:
     async def schema_list(_: Request) -> Response:
         names = await ops.run(ops.store.list_collections)
@@ -166,8 +224,7 @@ def routes(state: ServerState, ops: WeaviateOps) -> list[Route]:
         if not isinstance(body, dict):
             raise BadRequestError("expected a property object")
         prop = await ops.run(Property.from_weaviate, body)
-        coll = await ops.run(ops.store.get_collection, name)
-        await ops.run(coll.add_property, prop)
+        await ops.run(ops.store.add_property, name, prop)
         return ORJSONResponse(prop.to_weaviate())
 
     async def nodes_of(request: Request) -> Response:
@@ -214,7 +271,7 @@ def routes(state: ServerState, ops: WeaviateOps) -> list[Route]:
         coll = await ops.run(ops.store.get_collection, name)
         stored = await ops.run(coll.get, u)
         assert stored is not None
-        return ORJSONResponse(object_json(coll.name, stored, False))
+        return ORJSONResponse(object_json(coll.name, stored, False, refs=reference_names(coll)))
 
     async def _get(request: Request) -> tuple[Any, StoredObject | None]:
         name, oid = path_name(request), path_id(request)
@@ -226,7 +283,11 @@ def routes(state: ServerState, ops: WeaviateOps) -> list[Route]:
         coll, stored = await _get(request)
         if stored is None:
             raise NotFoundError(f"no object with id '{request.path_params['id']}' in {coll.name}")
-        return ORJSONResponse(object_json(coll.name, stored, include_vector(request), legacy_name(coll)))
+        return ORJSONResponse(
+            object_json(
+                coll.name, stored, include_vector(request), legacy_name(coll), refs=reference_names(coll)
+            )
+        )
 
     async def objects_head(request: Request) -> Response:
         name, oid = path_name(request), path_id(request)
@@ -244,7 +305,7 @@ def routes(state: ServerState, ops: WeaviateOps) -> list[Route]:
         coll = await ops.run(ops.store.get_collection, name)
         stored = await ops.run(coll.get, oid)
         assert stored is not None
-        return ORJSONResponse(object_json(coll.name, stored, False))
+        return ORJSONResponse(object_json(coll.name, stored, False, refs=reference_names(coll)))
 
     async def objects_merge(request: Request) -> Response:
         pname, oid = path_name(request), path_id(request)
@@ -274,13 +335,22 @@ def routes(state: ServerState, ops: WeaviateOps) -> list[Route]:
             names = [guards.collection_name(q["class"], "class")]
         else:
             names = await ops.run(ops.store.list_collections)
+        sort = _sort_params(q.get("sort"), q.get("order"))
+        if sort is not None and after is not None:
+            raise ValidationError("sort cannot be set with after and limit parameters")
         rows: list[tuple[str, Any]] = []
         legacy: dict[str, str | None] = {}
+        ref_names: dict[str, frozenset[str]] = {}
         for n in names:
             coll = await ops.run(ops.store.get_collection, n)
             legacy[coll.name] = legacy_name(coll)
+            ref_names[coll.name] = reference_names(coll)
             page = await ops.heavy(
-                coll.fetch_objects, limit=limit - len(rows) + offset, after=after, include_vector=vec
+                coll.fetch_objects,
+                limit=limit - len(rows) + offset,
+                after=after,
+                include_vector=vec,
+                **({"sort": sort} if sort is not None else {}),
             )
             rows.extend((coll.name, r) for r in page)
             if len(rows) >= limit + offset:
@@ -288,7 +358,10 @@ def routes(state: ServerState, ops: WeaviateOps) -> list[Route]:
         rows = rows[offset : offset + limit]
 
         def render() -> bytes:  # a page of multi-vectors is megabytes of JSON: not on the event loop
-            out = [object_json(name, r, vec, legacy[name]) for name, r in rows]
+            out = [
+                object_json(name, r, vec, legacy[name], refs=ref_names.get(name, frozenset()))
+                for name, r in rows
+            ]
             return orjson.dumps({"objects": out, "totalResults": len(out)}, option=orjson.OPT_SERIALIZE_NUMPY)
 
         return Response(await ops.run(render), media_type="application/json")
@@ -351,7 +424,10 @@ def routes(state: ServerState, ops: WeaviateOps) -> list[Route]:
         verbose = body.get("output", "minimal") == "verbose"
         coll = await ops.run(ops.store.get_collection, name)
         filters = await ops.run(filters_from_weaviate, match["where"])
-        matches = await ops.heavy(coll.fetch_objects, filters=filters, limit=guards.MAX_RESULTS)
+        filters = await ops.resolve_filter(coll.config, filters)
+        matches = await ops.heavy(
+            coll.fetch_objects, filters=filters, limit=guards.MAX_RESULTS, return_properties=[]
+        )
         deleted = (
             0
             if dry_run
@@ -374,7 +450,96 @@ def routes(state: ServerState, ops: WeaviateOps) -> list[Route]:
             {"match": match, "dryRun": dry_run, "output": body.get("output", "minimal"), "results": results}
         )
 
+    # -- cross-references ------------------------------------------------------------------------------
+    async def _ref_target(request: Request) -> tuple[Any, str, str]:
+        p = request.path_params
+        name, oid = path_name(request), path_id(request)
+        coll = await ops.run(ops.store.get_collection, name)
+        return coll, oid, str(p["prop"])
+
+    def _beacon_of(body: Any, where: str) -> str:
+        if not isinstance(body, dict) or not isinstance(body.get("beacon"), str):
+            raise ValidationError(f"{where}: expected a reference object with a 'beacon'")
+        return str(body["beacon"])
+
+    async def reference_add(request: Request) -> Response:
+        """``POST /v1/objects/{class}/{id}/references/{prop}``: appends one reference (the target must
+        exist)."""
+        coll, oid, prop = await _ref_target(request)
+        beacon = _beacon_of(await read_json(request), "reference")
+        await ops.write(coll.add_reference, oid, prop, beacon)
+        return Response(status_code=200)
+
+    async def reference_replace(request: Request) -> Response:
+        """``PUT /v1/objects/{class}/{id}/references/{prop}``: the property's references become these."""
+        coll, oid, prop = await _ref_target(request)
+        body = await read_json(request)
+        if not isinstance(body, list):
+            raise ValidationError("references: expected a list of reference objects")
+        if len(body) > guards.MAX_RESULTS:
+            raise ValidationError(f"references: at most {guards.MAX_RESULTS} references at once")
+        beacons = [_beacon_of(b, f"references[{i}]") for i, b in enumerate(body)]
+        await ops.write(coll.replace_references, oid, prop, beacons)
+        return Response(status_code=200)
+
+    async def reference_delete(request: Request) -> Response:
+        """``DELETE /v1/objects/{class}/{id}/references/{prop}``: removes the reference (204 even when the
+        object did not hold it, as in Weaviate)."""
+        coll, oid, prop = await _ref_target(request)
+        beacon = _beacon_of(await read_json(request), "reference")
+        await ops.write(coll.delete_reference, oid, prop, beacon)
+        return Response(status_code=204)
+
+    async def batch_references(request: Request) -> Response:
+        """``POST /v1/batch/references``: ``[{"from": "weaviate://localhost/<Class>/<uuid>/<prop>",
+        "to": "weaviate://localhost/[<Class>/]<uuid>"}]``; per reference SUCCESS or FAILED with why."""
+        body = await read_json(request)
+        if not isinstance(body, list) or not body:
+            raise ValidationError(
+                "invalid params: length cannot be 0, need at least one reference for batching"
+            )
+        if len(body) > guards.MAX_RESULTS:
+            raise ValidationError(f"at most {guards.MAX_RESULTS} references per batch")
+        parsed: dict[int, tuple[str, str, str, str]] = {}
+        errors: dict[int, str] = {}
+        for i, item in enumerate(body):
+            try:
+                parsed[i] = _batch_reference(item, i)
+            except ValidationError as e:
+                errors[i] = e.message
+        idx = sorted(parsed)
+        failed = await ops.add_references([parsed[i] for i in idx])
+        errors.update({idx[j]: m for j, m in failed.items()})
+        out = []
+        for i, item in enumerate(body):
+            entry: dict[str, Any] = {k: item.get(k) for k in ("from", "to")} if isinstance(item, dict) else {}
+            if i in errors:
+                entry["result"] = {"status": "FAILED", "errors": {"error": [{"message": errors[i]}]}}
+            else:
+                entry["result"] = {"status": "SUCCESS"}
+            out.append(entry)
+        return ORJSONResponse(out)
+
     return [
+        Route(
+            "/v1/objects/{name}/{id}/references/{prop}",
+            reference_add,
+            methods=["POST"],
+            name="reference_add",
+        ),
+        Route(
+            "/v1/objects/{name}/{id}/references/{prop}",
+            reference_replace,
+            methods=["PUT"],
+            name="reference_replace",
+        ),
+        Route(
+            "/v1/objects/{name}/{id}/references/{prop}",
+            reference_delete,
+            methods=["DELETE"],
+            name="reference_delete",
+        ),
+        Route("/v1/batch/references", batch_references, methods=["POST"], name="batch_references"),
         Route("/v1/schema", schema_list, methods=["GET"], name="schema_list"),
         Route("/v1/schema", schema_create, methods=["POST"], name="schema_create"),
         Route("/v1/schema/{name}", schema_get, methods=["GET"], name="schema_get"),

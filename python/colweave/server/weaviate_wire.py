@@ -24,6 +24,7 @@ from weaviate.proto.v1 import base_pb2, batch_pb2, properties_pb2
 
 from colweave.server.errors import ValidationError
 from colweave.server.weaviate_ops import UNNAMED as ops_UNNAMED
+from colweave.store.schema import BEACON_PREFIX
 
 F32 = npt.NDArray[np.float32]
 
@@ -138,8 +139,21 @@ def batch_properties(props: batch_pb2.BatchObject.Properties, where: str) -> dic
         put(name, [])
     if len(props.object_properties) or len(props.object_array_properties):
         raise ValidationError(f"{where}: object properties are not supported by this server")
-    if len(props.single_target_ref_props) or len(props.multi_target_ref_props):
-        raise ValidationError(f"{where}: cross-references are not supported by this server")
+    # Cross-references: the uuids of a property's targets, as the beacons an object's JSON would hold
+    # (a single-target property's beacons get their collection from the schema).
+    refs: dict[str, list[dict[str, str]]] = {}
+    for sp in props.single_target_ref_props:
+        refs.setdefault(sp.prop_name, []).extend({"beacon": f"{BEACON_PREFIX}{u}"} for u in sp.uuids)
+    for mp in props.multi_target_ref_props:
+        if not mp.target_collection:
+            raise ValidationError(
+                f"{where}: property {mp.prop_name!r}: a multi-target reference needs its collection"
+            )
+        refs.setdefault(mp.prop_name, []).extend(
+            {"beacon": f"{BEACON_PREFIX}{mp.target_collection}/{u}"} for u in mp.uuids
+        )
+    for name, beacons in refs.items():
+        put(name, beacons)
     return out
 
 

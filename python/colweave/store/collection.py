@@ -37,6 +37,7 @@ from colweave.store.objects import (
     rollback,
 )
 from colweave.store.reads import QUERY_MAXIMUM_RESULTS
+from colweave.store.ref_writes import ReferenceWrites
 from colweave.store.rwlock import RWLock
 from colweave.store.schema import (
     CollectionConfig,
@@ -49,7 +50,7 @@ from colweave.store.writes import Writes
 __all__ = ["MAX_QUERY_TOKENS", "QUERY_MAXIMUM_RESULTS", "Collection", "muvera_pool"]
 
 
-class Collection(Writes, Keyword, Explaining):
+class Collection(ReferenceWrites, Writes, Keyword, Explaining):
     """One collection (see the module docstring). Its parts live in ``writes`` (with ``compaction``),
     ``reads``, ``vector_search``, ``keyword`` (BM25 and hybrid) and ``explaining``, over ``state``."""
 

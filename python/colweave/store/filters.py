@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from colweave.store.errors import FilterError
-from colweave.store.schema import UUID_RE, CollectionConfig, Property, parse_date
+from colweave.store.schema import BEACON_PREFIX, UUID_RE, CollectionConfig, Property, parse_date
 from colweave.store.tokenize import tokenize
 
 # Bounds on what a filter may hold: nesting depth, operands of one And/Or, nodes in all, values of one
@@ -75,11 +75,25 @@ class _Base:
 
 
 @dataclass(frozen=True)
+class Hop:
+    """One step along a cross-reference: the reference property, and the target collection it is
+    followed into (None: every target collection of the property)."""
+
+    link_on: str
+    target_collection: str | None = None
+
+
+@dataclass(frozen=True)
 class Where(_Base):
-    target: str  # "id", "creation_time", "update_time" or "property"
+    # "id", "creation_time", "update_time", "property", "ref_count" (the number of references a
+    # cross-reference property holds), or "ref_targets" (the store's resolution of ``via``: the
+    # property references one of ``value``, a frozenset of (collection, uuid)).
+    target: str
     operator: str
     value: Any
     name: str = ""
+    # The condition holds for an object reached along these references (Filter.by_ref(...)...).
+    via: tuple[Hop, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -105,11 +119,11 @@ def _parts(f: _Base, kind: type[And] | type[Or]) -> list[_Base]:
 
 
 class _Target:
-    def __init__(self, target: str, name: str = "") -> None:
-        self._t, self._n = target, name
+    def __init__(self, target: str, name: str = "", via: tuple[Hop, ...] = ()) -> None:
+        self._t, self._n, self._via = target, name, via
 
     def _w(self, op: str, v: Any) -> Where:
-        return Where(self._t, op, v, self._n)
+        return Where(self._t, op, v, self._n, self._via)
 
     def equal(self, v: Any) -> Where:
         return self._w("equal", v)
@@ -145,10 +159,46 @@ class _Target:
         return self._w("is_none", v)
 
 
+class _Ref:
+    """Conditions on the objects a cross-reference property points to (``Filter.by_ref``)."""
+
+    def __init__(self, via: tuple[Hop, ...]) -> None:
+        self._via = via
+
+    def by_ref(self, link_on: str, target_collection: str | None = None) -> _Ref:
+        return _Ref((*self._via, Hop(link_on, target_collection)))
+
+    def by_ref_count(self, link_on: str) -> _Target:
+        return _Target("ref_count", link_on, self._via)
+
+    def by_id(self) -> _Target:
+        return _Target("id", "", self._via)
+
+    def by_property(self, name: str, length: bool = False) -> _Target:
+        return _Target("property", f"len({name})" if length else name, self._via)
+
+    def by_creation_time(self) -> _Target:
+        return _Target("creation_time", "", self._via)
+
+    def by_update_time(self) -> _Target:
+        return _Target("update_time", "", self._via)
+
+
 class Filter:
     @staticmethod
     def by_id() -> _Target:
         return _Target("id")
+
+    @staticmethod
+    def by_ref(link_on: str, target_collection: str | None = None) -> _Ref:
+        """Objects whose cross-reference ``link_on`` points to an object (of ``target_collection``, or of
+        any target collection) that meets the condition that follows."""
+        return _Ref((Hop(link_on, target_collection),))
+
+    @staticmethod
+    def by_ref_count(link_on: str) -> _Target:
+        """The number of references the cross-reference property ``link_on`` holds (0 when it has none)."""
+        return _Target("ref_count", link_on)
 
     @staticmethod
     def by_property(name: str) -> _Target:
@@ -256,8 +306,18 @@ def _from_weaviate(where: Any, depth: int, nodes: list[int]) -> _Base:
     path = where.get("path")
     if isinstance(path, str):
         path = [path]
-    if not isinstance(path, list) or len(path) != 1 or not isinstance(path[0], str):
-        raise FilterError(f"where: path must name one property, got {_short(path)}")
+    if (
+        not isinstance(path, list)
+        or len(path) % 2 != 1
+        or len(path) > 2 * MAX_FILTER_DEPTH
+        or not all(isinstance(x, str) and x for x in path)
+    ):
+        raise FilterError(
+            "where: path must name one property, or follow cross-references as "
+            f"[refProperty, TargetCollection, ..., property], got {_short(path)}"
+        )
+    via = tuple(Hop(path[i], path[i + 1]) for i in range(0, len(path) - 1, 2))
+    path = path[-1:]
     values = [k for k in _REST_VALUES if k in where]
     if len(values) != 1:
         raise FilterError(f"where: expected exactly one value<Type> field, got {values or 'none'}")
@@ -273,13 +333,13 @@ def _from_weaviate(where: Any, depth: int, nodes: list[int]) -> _Base:
         raise FilterError(f"where: {key} must be {what}, got {_short(value)}")
     name = path[0]
     if name in ("id", "_id"):
-        target = _Target("id")
+        target = _Target("id", "", via)
     elif name == "_creationTimeUnix":
-        target = _Target("creation_time")
+        target = _Target("creation_time", "", via)
     elif name == "_lastUpdateTimeUnix":
-        target = _Target("update_time")
+        target = _Target("update_time", "", via)
     else:
-        target = _Target("property", name)
+        target = _Target("property", name, via)
     if (
         target._t in ("creation_time", "update_time")
         and isinstance(value, str)
@@ -461,8 +521,17 @@ def _compile(f: _Base, config: CollectionConfig) -> Predicate:
     op = f.operator
     if not isinstance(op, str) or op not in OPERATORS:
         raise FilterError(f"filters: unknown operator {_short(op)}")
-    if f.target not in ("id", "creation_time", "update_time", "property"):
+    if f.target not in ("id", "creation_time", "update_time", "property", "ref_count", "ref_targets"):
         raise FilterError(f"filters: unknown target {_short(f.target)}")
+    if f.via:
+        raise FilterError(
+            "filters: a condition on referenced objects (Filter.by_ref) needs the other collections: "
+            "resolve it first with colweave.store.references.resolve_filter(store, config, filters)"
+        )
+    if f.target == "ref_targets":
+        return _ref_targets_pred(f, config)
+    if f.target == "ref_count":
+        return _ref_count_pred(f, config)
     if f.target == "id":
         if op not in ("equal", "not_equal", "contains_any", "contains_all", "contains_none"):
             raise FilterError(f"id: operator {op} is not supported for ids")
@@ -480,6 +549,8 @@ def _compile(f: _Base, config: CollectionConfig) -> Predicate:
     prop = config.property(f.name)
     if prop is None:
         raise FilterError(f"no such prop with name {f.name!r} found in class {config.name!r} in the schema")
+    if prop.is_reference and op != "is_none":  # Weaviate's REST shape of a count filter: path [ref], valueInt
+        return _ref_count_pred(Where("ref_count", f.operator, f.value, f.name), config)
     where = f"property {prop.name!r}"
     t = prop.data_type
     base = t.removesuffix("[]")
@@ -546,6 +617,42 @@ def _compile(f: _Base, config: CollectionConfig) -> Predicate:
 
 
 _LEN = re.compile(r"len\((.+)\)")
+
+
+def _reference_property(name: str, config: CollectionConfig) -> Property:
+    prop = config.property(name)
+    if prop is None:
+        raise FilterError(f"no such prop with name {name!r} found in class {config.name!r} in the schema")
+    if not prop.is_reference:
+        raise FilterError(f"property {prop.name!r} is not a cross-reference (it is {prop.data_type})")
+    return prop
+
+
+def _ref_count_pred(f: Where, config: CollectionConfig) -> Predicate:
+    """``Filter.by_ref_count(prop)``: how many references the property holds (0 when it has none)."""
+    prop = _reference_property(f.name, config)
+    if f.operator in ("like", "is_none", "contains_any", "contains_all", "contains_none"):
+        raise FilterError(f"ref count of {prop.name!r}: operator {f.operator} is not supported for a count")
+    values = [_number(v, True, f"ref count of {prop.name!r}", "count") for v in _as_list(f.operator, f.value)]
+    return _scalar_pred(f.operator, values, lambda r: [len(r.props.get(prop.name) or ())])
+
+
+def _ref_targets_pred(f: Where, config: CollectionConfig) -> Predicate:
+    """The store's resolution of a condition on referenced objects: the property references one of the
+    objects in ``f.value`` (a set of ``(collection, uuid)``); a stored beacon without a collection (the
+    legacy form) matches by its uuid."""
+    prop = _reference_property(f.name, config)
+    wanted = frozenset(f.value)
+    uuids = frozenset(u for _, u in wanted)
+
+    def pred(r: Record) -> bool:
+        for beacon in r.props.get(prop.name) or ():
+            cls, _, uid = beacon[len(BEACON_PREFIX) :].rpartition("/")
+            if ((cls, uid) in wanted) if cls else (uid in uuids):
+                return True
+        return False
+
+    return pred
 
 
 def _length_pred(f: Where, name: str, config: CollectionConfig) -> Predicate:

@@ -23,6 +23,7 @@ from colweave.store.objects import (
     parse_uuid,
 )
 from colweave.store.results import Metadata, SearchResult, autocut
+from colweave.store.sorting import check_sort, sort_order
 from colweave.store.state import CollectionState
 
 F32 = npt.NDArray[np.float32]
@@ -169,10 +170,24 @@ class Reads(CollectionState):
         filters: FilterT | None = None,
         return_properties: Sequence[str] | None = None,
         include_vector: bool | Sequence[str] = False,
+        sort: Sequence[tuple[str, bool]] | None = None,
     ) -> list[SearchResult]:
-        """Objects in UUID order (Weaviate's), after the cursor ``after`` when given."""
+        """Objects in UUID order (Weaviate's), after the cursor ``after`` when given; with ``sort`` (a list
+        of ``(property, ascending)``, see ``sorting.py``) in that order instead, ties in UUID order."""
         _check_page(limit, offset)
+        if sort is not None:
+            if after is not None:
+                raise QueryError("sort cannot be set with after and limit parameters")
+            keys = check_sort(self._config, sort)
         with self._state.read():
+            if sort is not None:
+                docs = [d for _, d in self._by_uuid()] if filters is None else self._matching(filters)
+                docs.sort(key=lambda d: self._recs[d].uuid)
+                order = sort_order(self._config, [self._recs[d] for d in docs], keys)
+                page = [docs[i] for i in order][offset:]
+                if limit is not None:
+                    page = page[:limit]
+                return [self._result(d, return_properties, include_vector) for d in page]
             if filters is None:
                 items = self._by_uuid()
                 start = bisect.bisect_right(items, (parse_uuid(after), 1 << 62)) if after is not None else 0

@@ -26,6 +26,8 @@ JSON = dict[str, Any]
 SCALAR_TYPES = ("text", "int", "number", "boolean", "date", "uuid")
 ARRAY_TYPES = tuple(f"{t}[]" for t in SCALAR_TYPES)
 DATA_TYPES = (*SCALAR_TYPES, *ARRAY_TYPES, "blob")
+# The data type of a cross-reference property (its ``dataType`` is the list of its target collections).
+REFERENCE = "cref"
 TEXT_TYPES = ("text", "text[]")
 TOKENIZATIONS = ("word", "lowercase", "whitespace", "field")
 MULTI2MULTIVEC = "multi2multivec-weaviate"
@@ -216,6 +218,21 @@ class Property:
     index_range_filters: bool = False
     description: str | None = None
     extra: JSON = field(default_factory=dict)
+    # A cross-reference property's target collections (its data type is REFERENCE); empty otherwise.
+    targets: list[str] = field(default_factory=list)
+
+    @property
+    def is_reference(self) -> bool:
+        return self.data_type == REFERENCE
+
+    @classmethod
+    def reference(cls, name: str, targets: str | list[str], *, description: str | None = None) -> Property:
+        """A cross-reference property to one target collection or several (Weaviate's
+        ``ReferenceProperty`` / ``ReferenceProperty.MultiTarget``)."""
+        body: JSON = {"name": name, "dataType": [targets] if isinstance(targets, str) else list(targets)}
+        if description is not None:
+            body["description"] = description
+        return cls.from_weaviate(body)
 
     @classmethod
     def create(
@@ -254,8 +271,13 @@ class Property:
         types = d.get("dataType")
         if isinstance(types, str):
             types = [types]
+        if isinstance(types, list) and types and all(isinstance(t, str) and t[:1].isupper() for t in types):
+            return cls._reference_from_weaviate(name, types, d)
         if not isinstance(types, list) or len(types) != 1 or not isinstance(types[0], str):
-            raise SchemaError(f"{where}: dataType must be a list with one data type, got {types!r}")
+            raise SchemaError(
+                f"{where}: dataType must be a list with one data type (or the target collections of a "
+                f"cross-reference), got {_short(types)}"
+            )
         dtype = types[0]
         if dtype in ("string", "string[]"):  # Weaviate's deprecated names
             dtype = dtype.replace("string", "text")
@@ -304,8 +326,42 @@ class Property:
             extra=extra,
         )
 
+    @classmethod
+    def _reference_from_weaviate(cls, name: str, types: list[str], d: JSON) -> Property:
+        """A cross-reference property: ``dataType`` names its target collections (first letters upper-cased,
+        as Weaviate does); it has no tokenization and no searchable or range index."""
+        where = f"property {name!r}"
+        targets: list[str] = []
+        for t in types:
+            try:
+                c = normalize_class_name(t)
+            except SchemaError as e:
+                raise SchemaError(f"{where}: target collection {_short(t)}: {e}") from None
+            if c in targets:
+                raise SchemaError(f"{where}: target collection {c!r} is given twice")
+            targets.append(c)
+        if d.get("tokenization"):
+            raise SchemaError(f"{where}: tokenization is not allowed for a cross-reference property")
+        if _bool(d, "indexSearchable", False, where):
+            raise SchemaError(f"{where}: indexSearchable is not allowed for a cross-reference property")
+        if _bool(d, "indexRangeFilters", False, where):
+            raise SchemaError(f"{where}: indexRangeFilters is not allowed for a cross-reference property")
+        if d.get("nestedProperties"):
+            raise SchemaError(f"{where}: a cross-reference property has no nested properties")
+        desc = d.get("description")
+        return cls(
+            name=name,
+            data_type=REFERENCE,
+            index_filterable=_bool(d, "indexFilterable", True, where),
+            description=desc if isinstance(desc, str) else None,
+            targets=targets,
+        )
+
     def to_weaviate(self) -> JSON:
-        out: JSON = {"name": self.name, "dataType": [self.data_type]}
+        out: JSON = {
+            "name": self.name,
+            "dataType": list(self.targets) if self.is_reference else [self.data_type],
+        }
         if self.description is not None:
             out["description"] = self.description
         out["indexFilterable"] = self.index_filterable
@@ -1170,12 +1226,88 @@ def infer_data_type(value: Any) -> str | None:
     raise SchemaError(f"cannot infer a data type for a value of type {type(value).__name__}")
 
 
+BEACON_PREFIX = "weaviate://localhost/"
+
+
+def parse_beacon(beacon: Any) -> tuple[str | None, str]:
+    """``weaviate://localhost/<Class>/<uuid>`` (or the legacy ``weaviate://localhost/<uuid>``) as
+    ``(class or None, uuid in lower case)``; anything else raises SchemaError with Weaviate's message."""
+    if not isinstance(beacon, str):
+        raise SchemaError(f"invalid reference: the beacon must be a string, got {_short(beacon)}")
+    scheme, sep, rest = beacon.partition("://")
+    host, _, path = rest.partition("/")
+    if not sep or not path:
+        raise SchemaError(f"invalid reference: invalid cref URI: {_short(beacon)}")
+    segments = path.split("/")
+    if len(segments) > 2:
+        raise SchemaError(
+            f"invalid reference: invalid cref URI: path must be of format '<class>/<uuid>', but got '/{path}'"
+        )
+    cls, uid = (segments[0], segments[1]) if len(segments) == 2 else (None, segments[0])
+    if not _is_uuid(uid):
+        n = 2 if cls is not None else 1
+        raise SchemaError(
+            f"invalid reference: invalid cref URI: {n}nd path segment must be uuid, but got '{uid}'"
+        )
+    if scheme != "weaviate" or host != "localhost":
+        raise SchemaError("invalid reference: unrecognized cross-ref ref format")
+    if cls is not None:
+        cls = normalize_class_name(cls)
+    return cls, uid.lower()
+
+
+def format_beacon(cls: str | None, uid: str) -> str:
+    return f"{BEACON_PREFIX}{cls}/{uid}" if cls else f"{BEACON_PREFIX}{uid}"
+
+
+def reference_beacon(prop: Property, beacon: Any, where: str) -> str:
+    """One beacon for the cross-reference property ``prop``, in its stored form: the class filled in
+    when the property has one target (Weaviate does so on every reference write), and a class the
+    property does not target refused."""
+    cls, uid = parse_beacon(beacon)
+    if cls is None and len(prop.targets) == 1:
+        cls = prop.targets[0]
+    if cls is not None and cls not in prop.targets:
+        raise SchemaError(
+            f"{where}: property {prop.name!r} cannot reference collection {cls!r} "
+            f"(its target collections: {', '.join(prop.targets)})"
+        )
+    return format_beacon(cls, uid)
+
+
+def _reference_value(prop: Property, value: Any, where: str) -> list[str]:
+    """A cross-reference property's value as Weaviate takes it (a list of ``{"beacon": ...}`` objects,
+    ``href`` ignored), stored as the list of its beacons."""
+    if isinstance(value, dict):
+        raise SchemaError(f"{where}: reference must be an array, but got a map: {_short(value)}")
+    if not isinstance(value, list | tuple):
+        raise SchemaError(f"{where}: invalid ref type. Needs to be []map, got {type(value).__name__}")
+    out = []
+    for ref in value:
+        if isinstance(ref, str):  # a stored beacon (an object's own value, kept by a merge)
+            out.append(reference_beacon(prop, ref, where))
+            continue
+        if not isinstance(ref, dict):
+            raise SchemaError(
+                f"{where}: multiple references should be a list of maps, but we got: {type(ref).__name__}"
+            )
+        keys = set(ref) - {"href"}
+        if keys != {"beacon"}:
+            if "beacon" not in keys:
+                raise SchemaError(f"{where}: requires exactly 1 argument: 'beacon' is missing")
+            raise SchemaError(f"{where}: requires exactly 1 argument: 'beacon', got {_short(ref)}")
+        out.append(reference_beacon(prop, ref["beacon"], where))
+    return out
+
+
 def coerce_value(prop: Property, value: Any) -> Any:
     """Checks ``value`` against ``prop``'s data type and returns its stored (JSON) form."""
     t = prop.data_type
     where = f"property {prop.name!r}"
     if value is None:
         return None
+    if t == REFERENCE:
+        return _reference_value(prop, value, where)
     if t.endswith("[]"):
         if not isinstance(value, list | tuple):
             raise SchemaError(f"{where}: expected a list for data type {t}, got {type(value).__name__}")

@@ -21,6 +21,7 @@ from colweave.store.objects import (
     Rec,
     Vectorizer,
 )
+from colweave.store.references import Collections
 from colweave.store.rwlock import RWLock
 from colweave.store.schema import (
     CollectionConfig,
@@ -53,6 +54,7 @@ class CollectionState:
     _props_by_name: dict[str, Property]
     _props_by_lower: dict[str, str]
     _default_props: list[Property]
+    _refs: Collections | None = None  # the store: where the targets of references are looked up
 
     @property
     def name(self) -> str:

@@ -44,7 +44,7 @@ from colweave.store.errors import (
     storage_errors,
 )
 from colweave.store.objects import Vectorizer, connect, rollback
-from colweave.store.schema import CollectionConfig, normalize_class_name
+from colweave.store.schema import CollectionConfig, Property, normalize_class_name
 from colweave.store.segments import fsync_dir
 
 log = logging.getLogger(__name__)
@@ -207,6 +207,8 @@ class Store:
             existing = self._same_but_case(name)
             if existing is not None:
                 raise AlreadyExistsError(f"class name {name!r} already exists as {existing!r}")
+            for p in cfg.properties:
+                self._check_targets(p, name)
             folder = f"c-{uuidlib.uuid4().hex}"
             tmp = self.root / f".new-{folder}"
             final = self.root / folder
@@ -244,8 +246,30 @@ class Store:
                 shutil.rmtree(tmp, ignore_errors=True)
                 raise
             coll = Collection(final, self.vectorizer)
+            coll.references_from(self)
             self._open[name] = coll
             return coll
+
+    def _check_targets(self, prop: Property, own: str) -> None:
+        """A cross-reference property's target collections exist (a collection may reference itself), as
+        Weaviate requires when a class is created or a property added."""
+        for t in prop.targets:
+            if t != own and self._folder(t) is None:
+                raise SchemaError(f"property {prop.name!r}: reference property to nonexistent class {t!r}")
+
+    def add_property(self, name: str, prop: Property) -> None:
+        """Adds a property to a collection (a cross-reference's target collections must exist)."""
+        coll = self.get_collection(name)
+        with self._lock:
+            self._check_targets(prop, coll.name)
+        coll.add_property(prop)
+
+    def find_collection(self, name: str) -> Collection | None:
+        """The collection called ``name``, or None when there is none (following cross-references)."""
+        try:
+            return self.get_collection(name)
+        except (NotFoundError, SchemaError):
+            return None
 
     def set_vectorizer(self, vectorizer: Vectorizer | None) -> None:
         """The vectorizer of the collections' later writes and text queries (the server attaches its
@@ -265,6 +289,7 @@ class Store:
                     raise NotFoundError(f"collection {name!r} does not exist")
                 with storage_errors(f"opening collection {name}"):  # SQLite may need its -shm file
                     coll = Collection(path, self.vectorizer)
+                    coll.references_from(self)
                 self._open[name] = coll
             return coll
 
@@ -290,7 +315,9 @@ class Store:
                         os.rename(trash, path)
                     raise
             coll = self._open.pop(name, None)
-            if coll is not None:
-                coll.close()
-            shutil.rmtree(trash, ignore_errors=True)
-            return True
+        # Closed outside the store's lock: a write to it may be looking up another collection (the
+        # targets of its cross-references) and would otherwise wait for this thread, which waits for it.
+        if coll is not None:
+            coll.close()
+        shutil.rmtree(trash, ignore_errors=True)
+        return True

@@ -40,6 +40,8 @@ from colweave.store.objects import (
     rollback,
 )
 from colweave.store.reads import Reads
+from colweave.store.ref_writes import target_exists
+from colweave.store.references import split_beacon
 from colweave.store.schema import (
     MULTI2MULTIVEC,
     CollectionConfig,
@@ -153,9 +155,17 @@ class Writes(Compaction, Reads):
                     raise NotFoundError(f"no object with id '{u}' in {self.name}")
                 old = self._recs[doc] if doc is not None else None
                 given = dict(obj.properties)
+                kept_refs: dict[str, int] = {}  # reference property -> how many beacons it kept
                 if mode == "merge" and old is not None:
                     merged: dict[str, Any] = dict(old.props)
-                    merged.update({k: v for k, v in given.items()})
+                    for k, v in given.items():
+                        rp = self._props_by_name.get(k)
+                        if rp is not None and rp.is_reference and isinstance(v, list | tuple):
+                            # Weaviate's merge adds the references given to those the object has
+                            before = list(old.props.get(k) or ())
+                            kept_refs[k] = len(before)
+                            v = before + list(v)
+                        merged[k] = v
                     given = merged
                 props: dict[str, Any] = {}
                 blobs: dict[str, bytes] = {}
@@ -187,6 +197,14 @@ class Writes(Compaction, Reads):
                         raise ObjectError(str(e)) from None
                     if stored is None:
                         continue
+                    if prop.is_reference and defer is None and key in obj.properties:
+                        # The references given must point to objects that exist (Weaviate's
+                        # validation); checked under the commit lock only, not in the first pass.
+                        for b in stored[kept_refs.get(key, 0) :]:
+                            if not target_exists(self._refs, self, prop, b):
+                                raise ObjectError(
+                                    f"'cref' {self.name}:{key}: no object with id {split_beacon(b)[1]} found"
+                                )
                     if prop.data_type == "blob":
                         blobs[key] = base64.b64decode(stored)
                     else:
@@ -530,7 +548,8 @@ class Writes(Compaction, Reads):
         vectors: dict[str, Any] | None = None,
         layouts: dict[str, PageLayout] | None = None,
     ) -> None:
-        """Merges ``properties`` into the object's (a merge-update, PATCH)."""
+        """Merges ``properties`` into the object's (a merge-update, PATCH); the references given for a
+        reference property are added to those it has, as in Weaviate."""
         res = self._write([DataObject(properties, uuid, vectors, layouts)], "merge")
         if res.errors:
             e = res.errors[0].message
