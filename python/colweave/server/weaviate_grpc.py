@@ -525,7 +525,8 @@ class WeaviateServicer(weaviate_pb2_grpc.WeaviateServicer):
                     store, tcfg.config, o.object, o.references, nested_q, bool(nested_q), type_cache
                 )
                 rmd = q.return_metadata if q is not None and q.return_metadata is not None else _REF_METADATA
-                inner.metadata.CopyFrom(self._metadata(o.object, rmd))
+                tlv = tcfg.config.legacy_vector
+                inner.metadata.CopyFrom(self._metadata(o.object, rmd, tlv.name if tlv is not None else None))
                 sub.properties.append(inner)
             out.ref_props.append(sub)
         return out
