@@ -148,7 +148,8 @@ def test_auto_with_int8_units_is_int8_checked_on_the_model_and_cached(
     monkeypatch.setattr(quality, "min_cosine", counted)
     enc = Encoder(SPLIT, device="cpu")
     assert (enc.runtime, enc.precision) == ("openvino", "int8")
-    assert len(calls) == 1 and MIN_COSINE <= calls[0] < 1 - 1e-6
+    assert len(calls) == 1
+    assert MIN_COSINE <= calls[0] < 1 - 1e-6
     assert f"probe cosine to fp32 {calls[0]:.5f}" in enc.info["runtime_reason"]
     assert len(list((tmp_path / "precision-checks").glob("int8-*.json"))) == 1
     # The probe really is what the model produces: the same vectors as a fresh reference run.
@@ -156,7 +157,8 @@ def test_auto_with_int8_units_is_int8_checked_on_the_model_and_cached(
     assert real(enc._probe(), ref._probe()) == pytest.approx(calls[0], abs=1e-6)
     # A second load reuses the verdict.
     again = Encoder(SPLIT, device="cpu")
-    assert again.precision == "int8" and len(calls) == 1
+    assert again.precision == "int8"
+    assert len(calls) == 1
     assert "cached" in again.info["runtime_reason"]
 
 
@@ -187,7 +189,8 @@ def test_auto_int8_that_loses_quality_falls_back(monkeypatch: pytest.MonkeyPatch
     want = ("openvino", "bf16") if native_bf16() else ("onnxruntime", "fp32")
     assert (enc.runtime, enc.precision) == want
     assert "int8 was tried" in enc.info["runtime_reason"]
-    assert enc._vision is not None and not getattr(enc._vision, "compressed", 0)
+    assert enc._vision is not None
+    assert not getattr(enc._vision, "compressed", 0)
     # Asked for explicitly, int8 is what the user gets (no check overrides a request).
     assert Encoder(SPLIT, device="cpu", precision="int8").precision == "int8"
 
@@ -202,12 +205,14 @@ def test_openvino_tiles_run_on_a_static_one_tile_graph_over_streams(meta: dict[s
     enc = Encoder(SPLIT, device="cpu", threads=2, runtime="openvino", precision="fp32")
     assert enc._vision is not None
     t = enc.info["tile_size"]
-    assert enc._vision.static and enc._vision.get_inputs()[0].shape == [1, 3, t, t]
+    assert enc._vision.static
+    assert enc._vision.get_inputs()[0].shape == [1, 3, t, t]
     assert enc._vision.streams == 2
     assert enc.max_tiles_per_batch == 16
     streamed = enc.embed_images(images)
     dynamic = create_session(SPLIT / "vision.onnx", enc._settings)
-    assert not dynamic.static and not isinstance(dynamic.get_inputs()[0].shape[0], int)
+    assert not dynamic.static
+    assert not isinstance(dynamic.get_inputs()[0].shape[0], int)
     enc._vision, enc._tile_streams = dynamic, 0
     enc.max_tiles_per_batch = 1
     for got, want in zip(streamed, enc.embed_images(images), strict=True):
@@ -221,7 +226,8 @@ def test_openvino_compiled_graph_cache(monkeypatch: pytest.MonkeyPatch, tmp_path
 
     monkeypatch.setenv(openvino_runtime.CACHE_ENV, str(tmp_path))
     enc = Encoder(SPLIT, device="cpu", runtime="openvino", precision="fp32")
-    assert enc._vision is not None and enc._vision.cache_dir == str(tmp_path)
+    assert enc._vision is not None
+    assert enc._vision.cache_dir == str(tmp_path)
     blobs = sorted(tmp_path.glob("*.blob"))
     assert len(blobs) == 2  # the vision and the text graph
     again = Encoder(SPLIT, device="cpu", runtime="openvino", precision="fp32")

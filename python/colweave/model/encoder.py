@@ -259,9 +259,7 @@ class Encoder:
             )
             return ref._probe()
 
-        verdict = quality.check(
-            self.model_dir, self._manifest, {"precision": "int8"}, self._probe, reference
-        )
+        verdict = quality.check(self.model_dir, self._manifest, {"precision": "int8"}, self._probe, reference)
         got = f"probe cosine to fp32 {verdict.min_cosine:.5f}"
         if verdict.ok:
             cached = " (cached check)" if verdict.cached else ""

@@ -70,8 +70,14 @@ def probe_image(size: int) -> Image.Image:
         y += 18 * s
     draw.line([40 * s, 345 * s, 472 * s, 345 * s], fill=(0, 0, 0), width=max(1, int(2 * s)))
     grad = np.linspace(0, 255, int(150 * s), dtype=np.float32)
-    block = np.stack([np.add.outer(grad, grad) / 2, np.outer(grad, np.ones_like(grad)), 255 - grad[None, :]
-                      * np.ones_like(grad)[:, None]], axis=-1)
+    block = np.stack(
+        [
+            np.add.outer(grad, grad) / 2,
+            np.outer(grad, np.ones_like(grad)),
+            255 - grad[None, :] * np.ones_like(grad)[:, None],
+        ],
+        axis=-1,
+    )
     img.paste(Image.fromarray(block.clip(0, 255).astype(np.uint8)), (int(40 * s), int(355 * s)))
     return img
 

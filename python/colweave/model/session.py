@@ -161,9 +161,11 @@ class Choice:
 def resolve(settings: SessionSettings, *, quantized: bool = False) -> Choice:
     """Picks the runtime and precision; ``quantized``: the graphs are already int8 (``--quantize int8``).
 
-    ``auto`` on a CPU: OpenVINO bf16 where the CPU has native bf16 (AMX / AVX512-BF16: 2.0x onnxruntime
-    fp32 per A4 page on a shared 2-core Xeon, per-token cosine 0.9998); else onnxruntime fp32 (OpenVINO fp32
-    measured 0.88x it, see ``bench/encode.py``), also when OpenVINO is not installed.
+    ``auto`` on a CPU: OpenVINO int8 where the CPU has int8 matrix units (``int8_matmul_units``), returned
+    with a ``fallback`` because the Encoder keeps it only after checking it on the model's own weights
+    (``colweave.model.quality``); else OpenVINO bf16 where the CPU has native bf16 (AMX / AVX512-BF16: 2.0x
+    onnxruntime fp32 per A4 page on a shared 2-core Xeon, per-token cosine 0.9998); else onnxruntime fp32
+    (OpenVINO fp32 measured 0.88x it, see ``bench/encode.py``), also when OpenVINO is not installed.
     A GPU (``device="cuda"``, or ``auto`` with onnxruntime-gpu) always runs onnxruntime at the graph's own
     precision. Impossible combinations raise ``ValueError`` saying what would work.
     """
