@@ -255,14 +255,23 @@ def test_corrupted_file_is_detected(tmp_path: Path) -> None:
 
 
 class _Recorder:
-    """Wraps an onnxruntime session and records the batch sizes it was run with."""
+    """Wraps a session and records the batch sizes it was run with (a ``run_each`` call of OpenVINO's
+    streams counts as one batch of all its inputs; each of them must be a single one)."""
 
     def __init__(self, sess: Any, key: str) -> None:
         self.sess, self.key, self.sizes = sess, key, []  # type: ignore[var-annotated]
+        if hasattr(sess, "run_each"):
+            self.run_each = self._run_each
 
     def run(self, names: Any, feeds: dict[str, np.ndarray]) -> Any:
         self.sizes.append(feeds[self.key].shape)
         return self.sess.run(names, feeds)
+
+    def _run_each(self, output: str, key: str, arrays: list[np.ndarray]) -> Any:
+        assert key == self.key
+        assert all(a.shape[0] == 1 for a in arrays)
+        self.sizes.append((len(arrays), *arrays[0].shape[1:]))
+        return self.sess.run_each(output, key, arrays)
 
 
 def test_queries_never_run_the_vision_graph() -> None:

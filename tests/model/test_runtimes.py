@@ -93,7 +93,9 @@ def test_int8_where_openvino_cannot_is_refused(monkeypatch: pytest.MonkeyPatch) 
 def test_auto_with_native_bf16_is_openvino_bf16(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
+    """Without int8 matrix units (VNNI / AMX-INT8) bf16 is the fastest path that keeps quality."""
     monkeypatch.setattr(session_mod, "native_bf16", lambda: True)
+    monkeypatch.setattr(session_mod, "int8_matmul_units", lambda: False)
     with caplog.at_level(logging.INFO, logger="colweave.model"):
         enc = Encoder(SPLIT, device="cpu")
     assert (enc.runtime, enc.precision) == ("openvino", "bf16")
@@ -106,11 +108,132 @@ def test_auto_with_native_bf16_is_openvino_bf16(
 def test_auto_without_native_bf16_is_onnxruntime_fp32(monkeypatch: pytest.MonkeyPatch) -> None:
     """Never slower than onnxruntime fp32: OpenVINO fp32 measured slower (bench/encode.py)."""
     monkeypatch.setattr(session_mod, "native_bf16", lambda: False)
+    monkeypatch.setattr(session_mod, "int8_matmul_units", lambda: False)
     enc = Encoder(SPLIT, device="cpu")
     assert (enc.runtime, enc.precision) == ("onnxruntime", "fp32")
     assert "no native bf16" in enc.info["runtime_reason"]
     # Asking for a reduced precision still picks the runtime that has it.
     assert Encoder(SPLIT, device="cpu", precision="int8").runtime == "openvino"
+
+
+def test_int8_matmul_units_need_openvino_int8_kernels_and_vnni() -> None:
+    from colweave.model.session import int8_matmul_units
+
+    assert int8_matmul_units(frozenset({"avx512f", "avx512_vnni"}), {})
+    assert int8_matmul_units(frozenset({"avx512f", "amx_int8"}), {})
+    assert not int8_matmul_units(frozenset({"avx512f", "avx_vnni"}), {})  # no AVX-512 VNNI
+    assert not int8_matmul_units(frozenset({"avx2", "avx_vnni"}), {})
+    assert not int8_matmul_units(frozenset({"avx512f", "avx512_vnni"}), {"ONEDNN_MAX_CPU_ISA": "AVX2"})
+
+
+needs_int8_units = pytest.mark.skipif(
+    not (HAVE_OV and session_mod.int8_matmul_units()), reason="no OpenVINO int8 matrix units on this CPU"
+)
+
+
+@needs_int8_units
+def test_auto_with_int8_units_is_int8_checked_on_the_model_and_cached(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from colweave.model import quality
+
+    monkeypatch.setenv("COLWEAVE_CACHE_DIR", str(tmp_path))
+    calls: list[float] = []
+    real = quality.min_cosine
+
+    def counted(a: list[np.ndarray], b: list[np.ndarray]) -> float:
+        calls.append(real(a, b))
+        return calls[-1]
+
+    monkeypatch.setattr(quality, "min_cosine", counted)
+    enc = Encoder(SPLIT, device="cpu")
+    assert (enc.runtime, enc.precision) == ("openvino", "int8")
+    assert len(calls) == 1
+    assert MIN_COSINE <= calls[0] < 1 - 1e-6
+    assert f"probe cosine to fp32 {calls[0]:.5f}" in enc.info["runtime_reason"]
+    assert len(list((tmp_path / "precision-checks").glob("int8-*.json"))) == 1
+    # The probe really is what the model produces: the same vectors as a fresh reference run.
+    ref = Encoder(SPLIT, device="cpu", runtime="onnxruntime", precision="fp32")
+    assert real(enc._probe(), ref._probe()) == pytest.approx(calls[0], abs=1e-6)
+    # A second load reuses the verdict.
+    again = Encoder(SPLIT, device="cpu")
+    assert again.precision == "int8"
+    assert len(calls) == 1
+    assert "cached" in again.info["runtime_reason"]
+
+
+@needs_int8_units
+def test_auto_int8_that_loses_quality_falls_back(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A model whose int8 vectors drift (here: weights rounded to 3 levels, as an outlier-heavy
+    checkpoint would do to int8) is not kept at int8 by ``auto``."""
+    from colweave.model import openvino_runtime
+
+    monkeypatch.setenv("COLWEAVE_CACHE_DIR", str(tmp_path))
+    real = openvino_runtime.compress_weights_int8
+
+    def crude(model: Any) -> int:
+        import openvino as ov
+        from openvino import opset13 as ops
+
+        n = real(model)
+        for node in model.get_ordered_ops():
+            if node.get_type_name() == "Constant" and node.get_element_type() == ov.Type.i8:
+                q = np.sign(node.get_data()).astype(np.int8) * 127
+                for target in list(node.output(0).get_target_inputs()):
+                    target.replace_source_output(ops.constant(q).output(0))
+        return n
+
+    monkeypatch.setattr(openvino_runtime, "compress_weights_int8", crude)
+    enc = Encoder(SPLIT, device="cpu")
+    assert enc.precision != "int8"
+    want = ("openvino", "bf16") if native_bf16() else ("onnxruntime", "fp32")
+    assert (enc.runtime, enc.precision) == want
+    assert "int8 was tried" in enc.info["runtime_reason"]
+    assert enc._vision is not None
+    assert not getattr(enc._vision, "compressed", 0)
+    # Asked for explicitly, int8 is what the user gets (no check overrides a request).
+    assert Encoder(SPLIT, device="cpu", precision="int8").precision == "int8"
+
+
+@needs_ov
+def test_openvino_tiles_run_on_a_static_one_tile_graph_over_streams(meta: dict[str, Any]) -> None:
+    """The vision graph is compiled for exactly one tile and the tiles go through ``run_each`` over
+    several streams; the vectors are those of the dynamic-shape, one-request path, in page order."""
+    from colweave.model.session import create_session
+
+    _, images, _, _ = _fixtures(meta)
+    enc = Encoder(SPLIT, device="cpu", threads=2, runtime="openvino", precision="fp32")
+    assert enc._vision is not None
+    t = enc.info["tile_size"]
+    assert enc._vision.static
+    assert enc._vision.get_inputs()[0].shape == [1, 3, t, t]
+    assert enc._vision.streams == 2
+    assert enc.max_tiles_per_batch == 16
+    streamed = enc.embed_images(images)
+    dynamic = create_session(SPLIT / "vision.onnx", enc._settings)
+    assert not dynamic.static
+    assert not isinstance(dynamic.get_inputs()[0].shape[0], int)
+    enc._vision, enc._tile_streams = dynamic, 0
+    enc.max_tiles_per_batch = 1
+    for got, want in zip(streamed, enc.embed_images(images), strict=True):
+        assert got.shape == want.shape
+        assert np.abs(got - want).max() <= 1e-5
+
+
+@needs_ov
+def test_openvino_compiled_graph_cache(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from colweave.model import openvino_runtime
+
+    monkeypatch.setenv(openvino_runtime.CACHE_ENV, str(tmp_path))
+    enc = Encoder(SPLIT, device="cpu", runtime="openvino", precision="fp32")
+    assert enc._vision is not None
+    assert enc._vision.cache_dir == str(tmp_path)
+    blobs = sorted(tmp_path.glob("*.blob"))
+    assert len(blobs) == 2  # the vision and the text graph
+    again = Encoder(SPLIT, device="cpu", runtime="openvino", precision="fp32")
+    assert sorted(tmp_path.glob("*.blob")) == blobs  # reused, not compiled anew
+    q = "what does the invoice say"
+    assert np.array_equal(again.embed_queries([q])[0], enc.embed_queries([q])[0])
 
 
 def test_auto_without_openvino_is_onnxruntime_fp32(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -28,13 +28,20 @@ import numpy as np
 from PIL import Image
 
 from colweave.layout import PageLayout, page_layout
-from colweave.model import hub
+from colweave.model import hub, quality
 from colweave.model.config import load_model_config, load_processor_config, model_type_of
 from colweave.model.errors import ModelFilesError, ModelInputError, TextInputError
 from colweave.model.images import DEFAULT_MAX_PIXELS, load_image
 from colweave.model.manifest import read_manifest
 from colweave.model.preprocess import ImagePreprocessor, grid_for_size
-from colweave.model.session import PRECISIONS, RUNTIMES, SessionSettings, create_session, resolve
+from colweave.model.session import (
+    PRECISIONS,
+    RUNTIMES,
+    Choice,
+    SessionSettings,
+    create_session,
+    resolve,
+)
 from colweave.model.tokenizer import QueryToken, TextTokenizer
 
 SINGLE_GRAPH_NAMES = ("model_v2.onnx", "model.onnx")
@@ -210,9 +217,6 @@ class Encoder:
         choice = resolve(requested, quantized=(self._manifest or {}).get("quantize") == "int8")
         self._settings = choice.settings
         self.runtime, self.precision = choice.settings.runtime, choice.settings.precision
-        log.info(
-            "model %s: runtime %s, precision %s (%s)", path.name, self.runtime, self.precision, choice.reason
-        )
         self.choice_reason = choice.reason
         self.prepare_workers = prepare_workers
         self._model_cfg = load_model_config(path)
@@ -220,19 +224,91 @@ class Encoder:
         self._pre = ImagePreprocessor(self._proc.image)
         self._tok = TextTokenizer(path, self._proc, self._model_cfg)
         self._load_graphs(path)
+        explicit_tiles = max_tiles_per_batch
         if max_tiles_per_batch is None:
             # CPU: one 512 px tile per run keeps the attention scores cache-resident (measured 5-10 % faster
-            # per tile than runs of 8); a GPU wants many tiles per run.
-            on_gpu = any(p in self.providers for p in ("CUDAExecutionProvider", "TensorrtExecutionProvider"))
-            max_tiles_per_batch = 16 if on_gpu else 1
+            # per tile than runs of 8); a GPU wants many tiles per run. OpenVINO's streams take single
+            # tiles too, but are handed 16 at a time (across pages) so that every stream has work.
+            max_tiles_per_batch = self._default_tiles()
         self.max_tiles_per_batch = max_tiles_per_batch
         self.max_tokens_per_batch = max_tokens_per_batch
         self.max_image_pixels = max_image_pixels
+        if choice.fallback is not None:
+            self._check_auto_int8(choice.fallback, max_image_pixels, explicit_tiles)
+        log.info(
+            "model %s: runtime %s, precision %s (%s)",
+            path.name,
+            self.runtime,
+            self.precision,
+            self.choice_reason,
+        )
+
+    def _check_auto_int8(self, fallback: Choice, max_image_pixels: int, tiles: int | None) -> None:
+        """``auto`` chose int8: keep it only if this model's probe vectors stay within
+        ``quality.MIN_COSINE`` of exact fp32 (onnxruntime); else load ``fallback``."""
+
+        def reference() -> list[np.ndarray]:
+            ref = Encoder(
+                self.model_dir,
+                device="cpu",
+                threads=self._settings.threads,
+                runtime="onnxruntime",
+                precision="fp32",
+                prepare_workers=0,
+                max_image_pixels=max_image_pixels,
+            )
+            return ref._probe()
+
+        verdict = quality.check(self.model_dir, self._manifest, {"precision": "int8"}, self._probe, reference)
+        got = f"probe cosine to fp32 {verdict.min_cosine:.5f}"
+        if verdict.ok:
+            cached = " (cached check)" if verdict.cached else ""
+            self.choice_reason += f"; {got} ≥ {quality.MIN_COSINE}{cached}"
+            return
+        log.warning(
+            "model %s: int8 loses quality on this model (%s < %s): using %s %s",
+            self.model_dir.name,
+            got,
+            quality.MIN_COSINE,
+            fallback.settings.runtime,
+            fallback.settings.precision,
+        )
+        self._settings = fallback.settings
+        self.runtime, self.precision = fallback.settings.runtime, fallback.settings.precision
+        self.choice_reason = f"{fallback.reason} (int8 was tried: {got} < {quality.MIN_COSINE})"
+        self._load_graphs(self.model_dir)
+        if tiles is None:
+            self.max_tiles_per_batch = self._default_tiles()
+
+    def _default_tiles(self) -> int:
+        on_gpu = any(p in self.providers for p in ("CUDAExecutionProvider", "TensorrtExecutionProvider"))
+        return 16 if on_gpu or self._tile_streams else 1
+
+    def _probe(self) -> list[np.ndarray]:
+        """The quality probe's vectors: ``quality.probe_image`` as one unsplit tile, and
+        ``quality.PROBE_QUERY``."""
+        t = self._proc.image.tile_size
+        pixels = self._pre.normalise([np.asarray(quality.probe_image(t))])
+        ids = self._tok.encode_document(0, 0)
+        if self.layout == "split":
+            doc = self._run_text([ids], self._run_vision(pixels))[0]
+        else:
+            doc = self._run_single([ids], pixels[None])[0]
+        return [doc, *self.embed_queries([quality.PROBE_QUERY])]
 
     def _load_graphs(self, path: Path) -> None:
         if (path / "vision.onnx").is_file() and (path / "text.onnx").is_file():
             self.layout = "split"
-            self._vision = create_session(path / "vision.onnx", self._settings)
+            t = self._proc.image.tile_size
+            # OpenVINO: tiles one per request over several streams (``run_each``), so the graph is
+            # compiled for exactly one tile.
+            self._vision = create_session(
+                path / "vision.onnx",
+                self._settings,
+                static_inputs={"pixel_values": [1, 3, t, t]},
+                throughput=True,
+            )
+            self._tile_streams = int(getattr(self._vision, "streams", 0))
             self._text = create_session(path / "text.onnx", self._settings)
             self._check_inputs(self._vision, {"pixel_values"})
             self._check_inputs(self._text, {"input_ids", "attention_mask", "image_features"})
@@ -253,6 +329,7 @@ class Encoder:
             self._single = create_session(single, self._settings)
             self._check_inputs(self._single, {"input_ids", "attention_mask", "pixel_values"})
             self._vision = self._text = None
+            self._tile_streams = 0
             self._hidden = 0
             out_session = self._single
         self.providers = list(out_session.get_providers())
@@ -419,6 +496,10 @@ class Encoder:
 
     def _run_vision(self, pixels: np.ndarray) -> np.ndarray:
         assert self._vision is not None
+        if self._tile_streams:
+            tiles = [pixels[i : i + 1] for i in range(len(pixels))]
+            feats = self._vision.run_each("image_features", "pixel_values", tiles)
+            return np.concatenate(feats).astype(np.float32, copy=False)
         result = self._vision.run(["image_features"], {"pixel_values": np.ascontiguousarray(pixels)})[0]
         return np.asarray(result, dtype=np.float32)
 

@@ -125,6 +125,13 @@ def openvino_int8_supported(flags: frozenset[str] | None = None, env: dict[str, 
     return "avx512f" in flags
 
 
+def int8_matmul_units(flags: frozenset[str] | None = None, env: dict[str, str] | None = None) -> bool:
+    """Whether OpenVINO's int8 path multiplies in int8 here: its int8 kernels (AVX-512) and VNNI or AMX
+    int8 instructions for the dynamically quantized activations."""
+    flags = cpu_flags() if flags is None else flags
+    return openvino_int8_supported(flags, env) and bool({"avx512_vnni", "amx_int8"} & flags)
+
+
 def cpu_isa_summary(flags: frozenset[str] | None = None) -> str:
     """The matrix-relevant ISA extensions of this CPU, for logs and benchmarks."""
     flags = cpu_flags() if flags is None else flags
@@ -146,14 +153,19 @@ def _cuda_available() -> bool:
 class Choice:
     settings: SessionSettings  # runtime and precision concrete
     reason: str
+    #: Set when ``auto`` chose int8: what to use instead if int8 fails the quality check on this model's
+    #: own weights (``colweave.model.quality``), which the Encoder runs before keeping int8.
+    fallback: Choice | None = None
 
 
 def resolve(settings: SessionSettings, *, quantized: bool = False) -> Choice:
     """Picks the runtime and precision; ``quantized``: the graphs are already int8 (``--quantize int8``).
 
-    ``auto`` on a CPU: OpenVINO bf16 where the CPU has native bf16 (AMX / AVX512-BF16: 2.0x onnxruntime
-    fp32 per A4 page on a shared 2-core Xeon, per-token cosine 0.9998); else onnxruntime fp32 (OpenVINO fp32
-    measured 0.88x it, see ``bench/encode.py``), also when OpenVINO is not installed.
+    ``auto`` on a CPU: OpenVINO int8 where the CPU has int8 matrix units (``int8_matmul_units``), returned
+    with a ``fallback`` because the Encoder keeps it only after checking it on the model's own weights
+    (``colweave.model.quality``); else OpenVINO bf16 where the CPU has native bf16 (AMX / AVX512-BF16: 2.0x
+    onnxruntime fp32 per A4 page on a shared 2-core Xeon, per-token cosine 0.9998); else onnxruntime fp32
+    (OpenVINO fp32 measured 0.88x it, see ``bench/encode.py``), also when OpenVINO is not installed.
     A GPU (``device="cuda"``, or ``auto`` with onnxruntime-gpu) always runs onnxruntime at the graph's own
     precision. Impossible combinations raise ``ValueError`` saying what would work.
     """
@@ -235,7 +247,25 @@ def resolve(settings: SessionSettings, *, quantized: bool = False) -> Choice:
             )
     else:
         why = f"requested runtime={settings.runtime}, precision={settings.precision}"
-    return Choice(replace(settings, runtime=runtime, precision=precision), why)
+    choice = Choice(replace(settings, runtime=runtime, precision=precision), why)
+    if (
+        settings.precision == "auto"
+        and settings.runtime in ("auto", "openvino")
+        and have_ov
+        and not gpu
+        and not quantized
+        and int8_matmul_units()
+    ):
+        # int8 weights with dynamically quantized int8 activations: 1.17x bf16 per A4 page and 1.3x per
+        # query on a 2-core Zen 5 (bench/encode.py); kept only if this model's int8 vectors stay within
+        # cosine 0.999 of fp32 on a probe page and query (checked by the Encoder at load, then cached).
+        hint = "bf16" if bf16 else "fp32"
+        why = (
+            f"int8 matrix units on this CPU ({cpu_isa_summary()}): OpenVINO int8 (int8 weights, dynamic int8 "
+            f"activations, {hint} elsewhere)"
+        )
+        return Choice(replace(settings, runtime="openvino", precision="int8"), why, fallback=choice)
+    return choice
 
 
 # ---------------------------------------------------------------- onnxruntime
@@ -296,14 +326,23 @@ def _create_ort_session(path: Path, settings: SessionSettings) -> ort.InferenceS
     return sess
 
 
-def create_session(path: Path, settings: SessionSettings) -> Any:
+def create_session(
+    path: Path,
+    settings: SessionSettings,
+    *,
+    static_inputs: dict[str, list[int]] | None = None,
+    throughput: bool = False,
+) -> Any:
     """A session for ``path``: an onnxruntime ``InferenceSession``, or an OpenVINO session with the same
     ``run`` / ``get_inputs`` / ``get_outputs`` / ``get_providers`` methods. ``auto`` values are resolved
-    first (as for an fp32 graph); pass settings from ``resolve`` to control that."""
+    first (as for an fp32 graph); pass settings from ``resolve`` to control that.
+
+    OpenVINO only (onnxruntime ignores them): ``static_inputs`` fixes input shapes at compile time;
+    ``throughput`` gives the session several streams and a ``run_each`` method for independent inputs."""
     if settings.runtime == "auto" or settings.precision == "auto":
         settings = resolve(settings).settings
     if settings.runtime == "openvino":
         from colweave.model.openvino_runtime import OpenVINOSession
 
-        return OpenVINOSession(path, settings)
+        return OpenVINOSession(path, settings, static_inputs=static_inputs, throughput=throughput)
     return _create_ort_session(path, settings)
