@@ -19,6 +19,7 @@ import uuid as uuidlib
 from dataclasses import dataclass, field
 from typing import Any
 
+from colweave.store.compression import POOLING_KEY, Compression, check_quantizers, compression_of, pooling_of
 from colweave.store.errors import SchemaError
 
 JSON = dict[str, Any]
@@ -378,6 +379,17 @@ class VectorConfig:
     def image_fields(self) -> list[str]:
         return list(self.vectorizer_config.get("imageFields") or [])
 
+    @property
+    def compression(self) -> Compression:
+        """The compact copy and rescoring the index's quantizer (pq/bq/sq/rq) asks for."""
+        return compression_of(self.index_extra)
+
+    @property
+    def pool_factor(self) -> int:
+        """Token pooling at import (``colweavePooling.poolFactor``; 1: none)."""
+        p = self.vectorizer_config.get(POOLING_KEY)
+        return int(p["poolFactor"]) if isinstance(p, dict) else 1
+
     @classmethod
     def self_provided(cls, name: str, *, muvera: MuveraConfig | None = None) -> VectorConfig:
         return cls(name=name, muvera=muvera or MuveraConfig())
@@ -425,8 +437,9 @@ class VectorConfig:
                 "baseURL": mcfg.get("baseURL", mcfg.get("baseUrl", "")) or "",
                 "model": mcfg.get("model") or "ModernVBERT/colmodernvbert",
                 "vectorizeClassName": bool(mcfg.get("vectorizeClassName", False)),
-                **{k: v for k, v in mcfg.items() if k in ("weights", "dimensions")},
+                **{k: v for k, v in mcfg.items() if k in ("weights", "dimensions", POOLING_KEY)},
             }
+        pooling_of(mcfg, f"{where}.vectorizer.{module}")
         index_type = d.get("vectorIndexType", "hnsw") or "hnsw"
         if index_type not in ("hnsw", "flat"):
             raise SchemaError(f"{where}.vectorIndexType: {index_type!r} is not supported (hnsw or flat)")
@@ -463,9 +476,7 @@ class VectorConfig:
             if not lo <= v <= hi:
                 raise SchemaError(f"{iwhere}.{key}: must be between {lo} and {hi}, got {v}")
             idx[key] = v
-        for q in ("pq", "bq", "sq", "rq"):
-            if isinstance(idx.get(q), dict) and idx[q].get("enabled"):
-                raise SchemaError(f"{where}.vectorIndexConfig.{q}: quantization is not supported")
+        check_quantizers(idx, raw, iwhere)
         return cls(
             name=name,
             vectorizer=module,
