@@ -376,8 +376,13 @@ def test_codes_follow_replacements_deletes_compaction_and_reopen(tmp_path: Path)
 
     check(c)
     s.close()
-    with Store(tmp_path) as s2:
+    (cache,) = tmp_path.rglob("v.*.int8.copy")
+    with Store(tmp_path) as s2:  # from the cache a clean close saved
         check(s2.get_collection("Pages"))
+    for damage in (b"not a copy", cache.read_bytes()[:5000]):  # a damaged cache: encoded from the rows
+        cache.write_bytes(damage)
+        with Store(tmp_path) as s3:
+            check(s3.get_collection("Pages"))
 
 
 def test_quantizer_turned_on_changed_and_off_by_a_class_update(store: Store) -> None:
@@ -511,7 +516,12 @@ CHILD = textwrap.dedent(
 @pytest.mark.parametrize("seed", range(3))
 def test_sigkill_keeps_acknowledged_objects_with_their_codes(tmp_path: Path, seed: int) -> None:
     with Store(tmp_path) as s:
-        make(s, vector_config(QUANTIZERS["bq"][0], muvera=True, pool=2, extra_index={"ef": 40}), "Dur")
+        c = make(s, vector_config(QUANTIZERS["bq"][0], muvera=True, pool=2, extra_index={"ef": 40}), "Dur")
+        first = [900_001 + i for i in range(5)]
+        for n in first:  # saved in the copy's cache by this clean close; the child's rows are not
+            v = np.random.default_rng(n).standard_normal((30, DIM)).astype(np.float32)
+            c.insert({"n": n}, uuid=uuidlib.UUID(int=n), vectors={"v": v})
+    assert list(tmp_path.glob("*/v.0.binary.copy")) or list(tmp_path.rglob("v.0.binary.copy"))
     script = tmp_path / "child.py"
     script.write_text(CHILD)
     proc = subprocess.Popen([sys.executable, str(script), str(tmp_path)], stdout=subprocess.PIPE, text=True)
@@ -538,7 +548,7 @@ def test_sigkill_keeps_acknowledged_objects_with_their_codes(tmp_path: Path, see
     with Store(tmp_path) as s:
         c = s.get_collection("Dur")
         have = {int(uuidlib.UUID(r.uuid).int) for r in c.iterator()}
-        want = {b * 1000 + i + 1 for b in acked for i in range(BATCH)}
+        want = {b * 1000 + i + 1 for b in acked for i in range(BATCH)} | set(first)
         assert want <= have
         snap = c._segments["v"].snapshot()
         view = c._copies["v"].view()

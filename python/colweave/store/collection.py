@@ -23,7 +23,7 @@ import threading
 from pathlib import Path
 
 from colweave.store.bm25 import InvertedIndex
-from colweave.store.copies import build_copies
+from colweave.store.copies import build_copies, save_copies
 from colweave.store.errors import (
     SchemaError,
     StoreError,
@@ -113,6 +113,8 @@ class Collection(Writes, Keyword, Explaining):
 
     def close(self) -> None:
         with self._commit_lock, self._state.write():
+            if self.path.exists():  # not a collection being deleted
+                save_copies(self._segments, self._copies)
             self._db.close()
             with self._rdb_lock:
                 self._rdb.close()

@@ -3,24 +3,32 @@
 
 The copy holds one code row per row of the vector segment, dead rows included, so the segment's slot
 offsets address it too; it also holds the sign bits of each slot's MUVERA encoding when MUVERA is on. It
-lives in memory only: built from the memory-mapped segment when the collection opens (or when a config
-update turns a quantizer on or changes it), grown when a write publishes (the codes are made before the
-commit lock, with the write's other encodings), and rebuilt from its own live rows when the segment is
-compacted. Nothing of it is written to disk: the codes are a pure function of the committed fp16 rows, so
-after a crash the copy built on open is exactly the one the acknowledged writes had.
+lives in memory: loaded when the collection opens (from the cache a clean close saved, plus the rows
+committed since, encoded from the memory-mapped segment; or all of it from the segment when a config update
+turns a quantizer on), grown when a write publishes (the codes are made before the commit lock, with the
+write's other encodings), and rebuilt from its own live rows when the segment is compacted. The codes are
+a pure function of the committed fp16 rows, so the copy a collection opens with (after a kill -9 too) is
+exactly the one its acknowledged writes had; the cache only saves re-reading every row.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
+import logging
 import mmap
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 
 from colweave import _native
 from colweave.store.schema import CollectionConfig
-from colweave.store.segments import Snapshot, VectorSegment
+from colweave.store.segments import Snapshot, VectorSegment, fsync_dir
+
+log = logging.getLogger(__name__)
 
 F32 = npt.NDArray[np.float32]
 I64 = npt.NDArray[np.int64]
@@ -261,9 +269,11 @@ def _release(snap: Snapshot, a: int, b: int) -> None:
         mm.madvise(mmap.MADV_DONTNEED, start, end - start)
 
 
-def build_copies(segments: dict[str, VectorSegment], config: CollectionConfig) -> dict[str, CompactCopy]:
-    """The compact copy of every named vector whose index has a quantizer (and rows of a known dimension),
-    built from its segment."""
+def build_copies(
+    segments: dict[str, VectorSegment], config: CollectionConfig, *, cached: bool = True
+) -> dict[str, CompactCopy]:
+    """The compact copy of every named vector whose index has a quantizer (and rows of a known dimension):
+    its cache (see below) extended with the rows committed since, else built from the segment."""
     out: dict[str, CompactCopy] = {}
     for name, seg in segments.items():
         kind = config.vectors[name].compression.kind
@@ -275,3 +285,90 @@ def build_copies(segments: dict[str, VectorSegment], config: CollectionConfig) -
         if cur is not None:
             out[name] = cur
     return out
+
+
+# -- the copy cache ----------------------------------------------------------------------------------------
+# A copy is a pure function of the committed rows of one segment generation, and those rows only ever grow
+# at its end; so a copy saved at some point stays valid for its first ``rows`` rows (and ``slots`` slots)
+# as long as the generation lives. The collection saves it when it closes; opening loads it and encodes
+# only the rows committed since (after a kill -9: since the last clean close) from the segment. The cache
+# is never the commit point: a missing, stale, foreign or damaged file just means encoding from the rows.
+
+_MAGIC = b"colweave-copy 1\n"
+_HEADER = 4096
+
+
+def cache_path(seg: VectorSegment, kind: str) -> Path:
+    return seg.dir / f"{seg.name}.{seg.generation}.{kind}.copy"
+
+
+def _arrays(copy: CompactCopy) -> list[npt.NDArray[np.generic]]:
+    out = [g.view() for g in (copy._bits, copy._int8, copy._scales) if g is not None]
+    return out + ([copy._fde.view()] if copy._fde is not None else [])
+
+
+def save_copy(seg: VectorSegment, copy: CompactCopy) -> None:
+    """Writes ``copy`` to its cache file (a temporary file fsync'ed, then renamed over the old one)."""
+    path = cache_path(seg, copy.kind)
+    head = {"kind": copy.kind, "dim": copy.dim, "fde_dim": copy.fde_dim, "rows": copy.rows}
+    head["slots"] = copy._fde.n if copy._fde is not None else 0
+    blob = _MAGIC + json.dumps(head).encode()
+    tmp = path.with_suffix(".copy.tmp")
+    with open(tmp, "wb") as f:
+        f.write(blob.ljust(_HEADER, b"\n"))
+        for a in _arrays(copy):
+            f.write(np.ascontiguousarray(a).data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    fsync_dir(seg.dir)
+
+
+def load_copy(seg: VectorSegment, kind: str, snap: Snapshot) -> CompactCopy | None:
+    """The cached copy of ``seg``'s current generation, extended with the rows committed since it was
+    saved; None when there is no usable cache. Removes the caches of other generations and kinds."""
+    keep = cache_path(seg, kind)
+    for p in seg.dir.glob(f"{seg.name}.*.copy*"):
+        if p != keep:
+            with contextlib.suppress(OSError):
+                p.unlink()
+    assert seg.dim is not None
+    fde_dim = seg.fde_dim if seg.muvera.enabled else 0
+    try:
+        with open(keep, "rb") as f:
+            raw = f.read(_HEADER)
+            if not raw.startswith(_MAGIC):
+                return None
+            head = json.loads(raw[len(_MAGIC) :].rstrip(b"\n").decode())
+            rows, slots = int(head["rows"]), int(head["slots"])
+            if (head["kind"], head["dim"], head["fde_dim"]) != (kind, seg.dim, fde_dim):
+                return None
+            if rows > len(snap.rows) or slots > len(snap.slot_doc) or (fde_dim and slots == 0 and rows):
+                return None
+            c = CompactCopy(kind, seg.dim, fde_dim or None)
+            for g, n in ((c._bits, rows), (c._int8, rows), (c._scales, rows), (c._fde, slots)):
+                if g is None:
+                    continue
+                width = int(np.prod(g.buf.shape[1:], dtype=np.int64))
+                arr = np.fromfile(f, dtype=g.buf.dtype, count=n * width)
+                if len(arr) != n * width:
+                    return None
+                g.buf, g.n = arr.reshape(n, *g.buf.shape[1:]), n
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    # the rows and slots committed since the copy was saved
+    for start in range(rows, len(snap.rows), BUILD_CHUNK_ROWS):
+        chunk = np.asarray(snap.rows[start : start + BUILD_CHUNK_ROWS])
+        c._extend(encode(kind, chunk, str(chunk.dtype)))
+        _release(snap, start, start + len(chunk))
+    if c._fde is not None and snap.fdes is not None and slots < len(snap.fdes):
+        c._fde.extend(fde_signs(np.asarray(snap.fdes[slots:])))
+    return c
+
+
+def save_copies(segments: dict[str, VectorSegment], copies: dict[str, CompactCopy]) -> None:
+    for name, copy in copies.items():
+        try:
+            save_copy(segments[name], copy)
+        except OSError as e:  # a cache: the next open encodes from the rows instead
+            log.warning("could not save the compact copy of %s: %s", name, e)
