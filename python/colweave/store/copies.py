@@ -279,9 +279,10 @@ def build_copies(
         kind = config.vectors[name].compression.kind
         cur = None
         if kind is not None and seg.dim is not None:
-            cur = CompactCopy.build(
-                kind, seg.snapshot(), seg.dim, seg.fde_dim if seg.muvera.enabled else None
-            )
+            snap = seg.snapshot()
+            cur = load_copy(seg, kind, snap) if cached else None
+            if cur is None:
+                cur = CompactCopy.build(kind, snap, seg.dim, seg.fde_dim if seg.muvera.enabled else None)
         if cur is not None:
             out[name] = cur
     return out
