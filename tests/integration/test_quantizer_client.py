@@ -177,3 +177,33 @@ def test_two_quantizers_are_refused_with_nothing_created(served) -> None:
             }
         )
     assert not client.collections.exists("Two")
+
+
+def test_pooling_setting_round_trips_through_the_client(served) -> None:
+    """colweavePooling sits in the vector's module config, which the client keeps: config.get() ->
+    create_from_config makes a collection that pools the same way."""
+    s, client = served
+    client.collections.delete(["Pooled", "PooledCopy"])
+    coll = client.collections.create_from_dict(
+        {
+            "class": "Pooled",
+            "vectorConfig": {
+                "v": {
+                    "vectorizer": {"none": {"colweavePooling": {"poolFactor": 2}}},
+                    "vectorIndexType": "hnsw",
+                    "vectorIndexConfig": {"multivector": {"enabled": True}, "bq": {"enabled": True}},
+                }
+            },
+        }
+    )
+    cfg = coll.config.get()
+    cfg.name = "PooledCopy"
+    client.collections.create_from_config(cfg)
+    page = np.random.default_rng(1).standard_normal((9, DIM)).astype(np.float32)
+    for name in ("Pooled", "PooledCopy"):
+        c = client.collections.get(name)
+        uid = c.data.insert(properties={}, vector={"v": page.tolist()})
+        stored = s.server.state.store.get_collection(name)
+        assert stored.token_counts(str(uid)) == (4, 9)
+        got = c.query.fetch_object_by_id(uid, include_vector=True).vector["v"]
+        assert np.asarray(got).shape == (4, DIM)
