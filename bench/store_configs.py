@@ -40,11 +40,10 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from synthetic import Synthetic
-
 from colweave import _native
 from colweave.store import CollectionConfig, DataObject, Property, Store
 from colweave.store.schema import VectorConfig
+from synthetic import Synthetic
 
 K = 10
 NAME = "Bench"
@@ -279,9 +278,9 @@ def report(label: str, r: dict[str, Any], extra: dict[str, float]) -> None:
     print(
         f"{label:22s} recall@10 {r['recall']:.3f} | p50/p99 ms 1q {r['p50_1']:7.1f}/{r['p99_1']:7.1f} "
         f"4q {p4} | RSS {r['rss'] / 2**20:7.0f} MiB (anon {r['anon'] / 2**20:.0f}, file "
-        f"{r['file'] / 2**20:.0f}) {r['rss_per_page'] / 1e3:6.1f} KB/page, copy {r['copy_per_page'] / 1e3:5.1f} "
-        f"KB/page | disk {extra['disk_per_page'] / 1e3:6.1f} KB/page | import {extra['import_pages_per_s']:6.1f} "
-        f"pages/s | open {r['open_s']:.1f} s{reopen} | {load()}",
+        f"{r['file'] / 2**20:.0f}) {r['rss_per_page'] / 1e3:6.1f} KB/page, "
+        f"copy {r['copy_per_page'] / 1e3:5.1f} KB/page | disk {extra['disk_per_page'] / 1e3:6.1f} KB/page | "
+        f"import {extra['import_pages_per_s']:6.1f} pages/s | open {r['open_s']:.1f} s{reopen} | {load()}",
         flush=True,
     )
 
@@ -322,8 +321,8 @@ def main() -> None:
     print(
         f"{n:,} pages x {gen.tokens} x {gen.dim} fp16 ({n * gen.tokens * gen.dim * 2 / 1e9:.1f} GB), "
         f"{args.queries} queries, rescoreLimit {args.rescore}; {os.cpu_count()} cores, {load()}, "
-        f"MemAvailable {mem / 2**20:.1f} GiB; maxsim {_native.default_isa()}, binary {_native.binary_isas()[-1]}, "
-        f"int8 {_native.int8_isas()[-1]}",
+        f"MemAvailable {mem / 2**20:.1f} GiB; maxsim {_native.default_isa()}, "
+        f"binary {_native.binary_isas()[-1]}, int8 {_native.int8_isas()[-1]}",
         flush=True,
     )
     marker = args.data / f"{NAME}.{n}.imported.json"
@@ -334,7 +333,8 @@ def main() -> None:
         imported = import_pages(args.data, NAME, gen, n, 1)
         marker.write_text(json.dumps(imported))
         print(
-            f"imported {n:,} pages: {imported['import_pages_per_s']:.1f} pages/s, {imported['disk_per_page']:,.0f} B/page on disk",
+            f"imported {n:,} pages: {imported['import_pages_per_s']:.1f} pages/s, "
+            f"{imported['disk_per_page']:,.0f} B/page on disk",
             flush=True,
         )
     queries = np.stack([gen.query(j, n) for j in range(args.queries)])
