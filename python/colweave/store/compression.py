@@ -23,9 +23,10 @@ quantizer     compact copy kept in memory           candidates rescored exactly 
 ============  ====================================  ============================================
 
 At least ``limit`` candidates are always rescored, so the final order and the distances are exact MaxSim
-(``distance = -MaxSim``) over the candidates. With MUVERA on as well, the MUVERA encodings are compressed
-too (sign bits, as Weaviate compresses the encodings of a MUVERA index): MUVERA candidates first (the
-index's ``ef`` pool), then the compact copy, then exact rescoring.
+(``distance = -MaxSim``) over the candidates. With MUVERA on as well, the MUVERA encodings are kept in
+memory too, in float16 (Weaviate compresses the encodings of a MUVERA index; their sign bits lost too
+much recall here): MUVERA candidates first (the index's ``ef`` pool), then the compact copy, then exact
+rescoring.
 """
 
 from __future__ import annotations

@@ -55,7 +55,7 @@ class VectorSearch(Reads):
             ef = muvera_pool(vc.index_extra, k)
             if ef < len(cands):
                 qf = muvera_encode(vc.muvera, [query], is_query=True)[0]
-                if view is not None and view.fde_bits is not None:  # compressed encodings (sign bits)
+                if view is not None and view.fde16 is not None:  # the encodings in memory, float16
                     cands = view.fde_topk(qf, ef, np.ascontiguousarray(cands))
                 else:
                     mask = np.zeros(len(snap.slot_doc), np.uint8)
