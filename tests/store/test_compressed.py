@@ -86,7 +86,7 @@ def ref_search(
     muvera: MuveraConfig | None = None,
     fde_pages: list[np.ndarray] | None = None,
 ) -> list[tuple[int, float]]:
-    """Reference pipeline over ``pages`` (stored fp16 rows, in slot order): MUVERA candidates on float16 encodings
+    """Reference pipeline over ``pages`` (stored fp16 rows, in slot order): MUVERA candidates
     (``fde_pool``; the encodings are made from the normalised float32 rows ``fde_pages``, as written), then
     the best ``max(rescore, k)`` by compact MaxSim, then exact MaxSim (distance)."""
     qn = unit(q)
@@ -104,8 +104,7 @@ def ref_search(
         offs = np.zeros(len(pages) + 1, np.int64)
         np.cumsum([len(p) for p in pages], out=offs[1:])
         fdes = muvera_encode(np.concatenate(f32), offs, is_query=False, **kw)
-        f16 = fdes.astype(np.float16).astype(np.float64)  # the encodings as the copy keeps them
-        fs = {i: float(qf.astype(np.float64) @ f16[i]) for i in cands}
+        fs = {i: float(qf.astype(np.float64) @ fdes[i].astype(np.float64)) for i in cands}
         cands = sorted(ranked(fs, fde_pool))
     if kind is not None and max(rescore, k) < len(cands):
         cs = {i: ref_compact_score(kind, qn, pages[i]) for i in cands}
@@ -329,7 +328,6 @@ def test_muvera_then_compact_then_exact_equals_reference(store: Store, name: str
     raw = pages(80, seed=4)
     fill(c, raw)
     st = [stored(v) for v in raw]
-    assert c._copies["v"].view().fde16 is not None
     rng = np.random.default_rng(6)
     mu = c.config.vectors["v"].muvera
     for _ in range(5):
@@ -360,8 +358,6 @@ def test_codes_follow_replacements_deletes_compaction_and_reopen(tmp_path: Path)
         codes, scales = ref_int8(rows)
         np.testing.assert_array_equal(view.codes.int8, codes)
         np.testing.assert_array_equal(view.codes.scales, scales)
-        assert snap.fdes is not None
-        np.testing.assert_array_equal(view.fde16, np.asarray(snap.fdes).astype(np.float16))
         order = [int(uuidlib.UUID(col._recs[int(d)].uuid).int) - 1 for d in snap.slot_doc[snap.live]]
         st = [stored(raw[i]) for i in order]
         mu = col.config.vectors["v"].muvera
@@ -554,8 +550,6 @@ def test_sigkill_keeps_acknowledged_objects_with_their_codes(tmp_path: Path, see
         snap = c._segments["v"].snapshot()
         view = c._copies["v"].view()
         np.testing.assert_array_equal(view.codes.bits, ref_bits(np.asarray(snap.rows, np.float32)))
-        assert snap.fdes is not None
-        np.testing.assert_array_equal(view.fde16, np.asarray(snap.fdes).astype(np.float16))
         for n in sorted(want)[::7]:
             v = np.random.default_rng(n).standard_normal((30, DIM)).astype(np.float32)
             hit = c.near_vector(v, limit=1)[0]

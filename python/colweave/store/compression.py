@@ -23,10 +23,9 @@ quantizer     compact copy kept in memory           candidates rescored exactly 
 ============  ====================================  ============================================
 
 At least ``limit`` candidates are always rescored, so the final order and the distances are exact MaxSim
-(``distance = -MaxSim``) over the candidates. With MUVERA on as well, the MUVERA encodings are kept in
-memory too, in float16 (Weaviate compresses the encodings of a MUVERA index; their sign bits lost too
-much recall here): MUVERA candidates first (the index's ``ef`` pool), then the compact copy, then exact
-rescoring.
+(``distance = -MaxSim``) over the candidates. With MUVERA on as well: MUVERA candidates first (the
+index's ``ef`` pool, from the float32 encodings; their sign bits lost too much recall), then the compact
+copy, then exact rescoring.
 """
 
 from __future__ import annotations

@@ -2,9 +2,7 @@
 ``compression.py``) for candidate scoring, and the candidate pipeline that ends in exact fp16 MaxSim.
 
 The copy holds one code row per row of the vector segment, dead rows included, so the segment's slot
-offsets address it too; it also holds each slot's MUVERA encoding in float16 when MUVERA is on (half the
-float32 file; their sign bits were tried and lost recall: 0.725 of the exact top 10 in a 500-page pool
-at 20,000 pages, against 0.955 for the encodings themselves). It
+offsets address it too (MUVERA's encodings stay in their float32 file, scanned as before). It
 lives in memory: loaded when the collection opens (from the cache a clean close saved, plus the rows
 committed since, encoded from the memory-mapped segment; or all of it from the segment when a config update
 turns a quantizer on), grown when a write publishes (the codes are made before the commit lock, with the
@@ -98,6 +96,12 @@ class _Grow:
         self.buf[self.n : need] = a
         self.n = need
 
+    def reserve(self, n: int) -> None:
+        if n > len(self.buf):
+            new = np.empty((n, *self.buf.shape[1:]), self.buf.dtype)
+            new[: self.n] = self.buf[: self.n]
+            self.buf = new
+
     def view(self) -> npt.NDArray[np.generic]:
         return self.buf[: self.n]
 
@@ -108,13 +112,11 @@ class _Grow:
 
 @dataclass(frozen=True)
 class CopyView:
-    """What a reader scores with: the codes of every row, each slot's MUVERA encoding in float16."""
+    """What a reader scores with: the codes of every row."""
 
     kind: str
     dim: int
     codes: Codes
-    fde16: npt.NDArray[np.float16] | None
-    fde_dim: int
 
     def topk(self, query: F32, offsets: I64, k: int, candidates: I64) -> I64:
         """The ``k`` best slots among ``candidates`` by MaxSim on the codes (the query quantised alike)."""
@@ -133,31 +135,18 @@ class CopyView:
             )
         return idx
 
-    def fde_topk(self, query_fde: F32, k: int, candidates: I64) -> I64:
-        """The ``k`` best slots among ``candidates`` by the dot product of the query's encoding with the
-        float16 encodings (the MaxSim kernel over one-row pages)."""
-        assert self.fde16 is not None
-        n = len(self.fde16)
-        q = np.ascontiguousarray(query_fde[None, :], np.float32)
-        idx, _ = _native.maxsim_topk(
-            q, self.fde16, np.arange(n + 1, dtype=np.int64), k, candidates=candidates
-        )
-        return idx
-
 
 class CompactCopy:
     """The codes of every row of one vector segment (see the module docstring). Writers hold the
     collection's commit lock; :meth:`append` runs while the collection keeps readers out."""
 
-    def __init__(self, kind: str, dim: int, fde_dim: int | None) -> None:
+    def __init__(self, kind: str, dim: int) -> None:
         self.kind = kind
         self.dim = dim
-        self.fde_dim = fde_dim or 0
         words = (dim + 63) // 64
         self._bits = _Grow((words,), np.uint64) if kind == "binary" else None
         self._int8 = _Grow((dim,), np.int8) if kind == "int8" else None
         self._scales = _Grow((), np.float32) if kind == "int8" else None
-        self._fde = _Grow((self.fde_dim,), np.float16) if fde_dim else None
 
     @property
     def rows(self) -> int:
@@ -167,16 +156,11 @@ class CompactCopy:
 
     @property
     def nbytes(self) -> int:
-        return sum(g.nbytes for g in (self._bits, self._int8, self._scales, self._fde) if g is not None)
+        """Bytes of the codes held (not of the buffers' spare capacity)."""
+        return sum(g.view().nbytes for g in (self._bits, self._int8, self._scales) if g is not None)
 
-    def append(self, codes: Codes, fde16: npt.NDArray[np.float16] | None) -> None:
-        """Adds the codes of rows appended to the segment (and of their slots' encodings)."""
-        self._extend(codes)
-        if self._fde is not None:
-            assert fde16 is not None
-            self._fde.extend(fde16)
-
-    def _extend(self, codes: Codes) -> None:
+    def append(self, codes: Codes) -> None:
+        """Adds the codes of rows appended to the segment."""
         if codes.kind != self.kind:
             raise ValueError(f"codes of kind {codes.kind} for a {self.kind} copy")
         if self._bits is not None:
@@ -197,27 +181,29 @@ class CompactCopy:
             assert self._int8 is not None
             assert self._scales is not None
             codes = Codes(int8=self._int8.view(), scales=self._scales.view())  # type: ignore[arg-type]
-        fde = self._fde.view() if self._fde is not None else None
-        return CopyView(self.kind, self.dim, codes, fde, self.fde_dim)  # type: ignore[arg-type]
+        return CopyView(self.kind, self.dim, codes)
 
     @classmethod
-    def build(cls, kind: str, snap: Snapshot, dim: int, fde_dim: int | None) -> CompactCopy:
-        """The copy of every row and slot of a segment's snapshot, encoded chunk by chunk."""
-        c = cls(kind, dim, fde_dim)
-        rows = snap.rows
-        for a in range(0, len(rows), BUILD_CHUNK_ROWS):
-            chunk = np.asarray(rows[a : a + BUILD_CHUNK_ROWS])
-            c._extend(encode(kind, chunk, str(chunk.dtype)))
-            _release(snap, a, a + len(chunk))
-        if c._fde is not None:
-            assert snap.fdes is not None
-            for a in range(0, len(snap.fdes), 4096):
-                c._fde.extend(fde_half(snap.fdes[a : a + 4096]))
+    def build(cls, kind: str, snap: Snapshot, dim: int) -> CompactCopy:
+        """The copy of every row of a segment's snapshot, encoded chunk by chunk."""
+        c = cls(kind, dim)
+        c._encode_rows(snap, 0)
         return c
 
+    def _encode_rows(self, snap: Snapshot, start: int) -> None:
+        """Appends the codes of the snapshot's rows from ``start`` on (buffers sized once)."""
+        rows = snap.rows
+        for g in (self._bits, self._int8, self._scales):
+            if g is not None:
+                g.reserve(len(rows))
+        for a in range(start, len(rows), BUILD_CHUNK_ROWS):
+            chunk = np.asarray(rows[a : a + BUILD_CHUNK_ROWS])
+            self.append(encode(self.kind, chunk, str(chunk.dtype)))
+            _release(snap, a, a + len(chunk))
+
     def compacted(self, snap: Snapshot) -> CompactCopy:
-        """The copy of a segment compacted from ``snap``: the live slots' rows (and encodings), in order."""
-        out = CompactCopy(self.kind, self.dim, self.fde_dim or None)
+        """The copy of a segment compacted from ``snap``: the live slots' rows, in order."""
+        out = CompactCopy(self.kind, self.dim)
         view = self.view()
         parts: list[Codes] = []
         for s in snap.live:
@@ -228,14 +214,8 @@ class CompactCopy:
                 assert view.codes.int8 is not None
                 assert view.codes.scales is not None
                 parts.append(Codes(int8=view.codes.int8[a:b], scales=view.codes.scales[a:b]))
-        fde = view.fde16[snap.live] if view.fde16 is not None else None
-        out.append(concat(self.kind, parts, self.dim), fde)
+        out.append(concat(self.kind, parts, self.dim))
         return out
-
-
-def fde_half(fdes: F32) -> npt.NDArray[np.float16]:
-    """MUVERA encodings (one row per slot) as the copy keeps them: float16."""
-    return np.asarray(fdes, np.float16)
 
 
 def gather_exact(query: F32, snap: Snapshot, cands: I64, k: int) -> tuple[I64, F32]:
@@ -285,7 +265,7 @@ def build_copies(
             snap = seg.snapshot()
             cur = load_copy(seg, kind, snap) if cached else None
             if cur is None:
-                cur = CompactCopy.build(kind, snap, seg.dim, seg.fde_dim if seg.muvera.enabled else None)
+                cur = CompactCopy.build(kind, snap, seg.dim)
         if cur is not None:
             out[name] = cur
     return out
@@ -298,7 +278,7 @@ def build_copies(
 # only the rows committed since (after a kill -9: since the last clean close) from the segment. The cache
 # is never the commit point: a missing, stale, foreign or damaged file just means encoding from the rows.
 
-_MAGIC = b"colweave-copy 2\n"
+_MAGIC = b"colweave-copy 3\n"
 _HEADER = 4096
 
 
@@ -307,15 +287,13 @@ def cache_path(seg: VectorSegment, kind: str) -> Path:
 
 
 def _arrays(copy: CompactCopy) -> list[npt.NDArray[np.generic]]:
-    out = [g.view() for g in (copy._bits, copy._int8, copy._scales) if g is not None]
-    return out + ([copy._fde.view()] if copy._fde is not None else [])
+    return [g.view() for g in (copy._bits, copy._int8, copy._scales) if g is not None]
 
 
 def save_copy(seg: VectorSegment, copy: CompactCopy) -> None:
     """Writes ``copy`` to its cache file (a temporary file fsync'ed, then renamed over the old one)."""
     path = cache_path(seg, copy.kind)
-    head = {"kind": copy.kind, "dim": copy.dim, "fde_dim": copy.fde_dim, "rows": copy.rows}
-    head["slots"] = copy._fde.n if copy._fde is not None else 0
+    head = {"kind": copy.kind, "dim": copy.dim, "rows": copy.rows}
     blob = _MAGIC + json.dumps(head).encode()
     tmp = path.with_suffix(".copy.tmp")
     with open(tmp, "wb") as f:
@@ -337,20 +315,17 @@ def load_copy(seg: VectorSegment, kind: str, snap: Snapshot) -> CompactCopy | No
             with contextlib.suppress(OSError):
                 p.unlink()
     assert seg.dim is not None
-    fde_dim = seg.fde_dim if seg.muvera.enabled else 0
     try:
         with open(keep, "rb") as f:
             raw = f.read(_HEADER)
             if not raw.startswith(_MAGIC):
                 return None
             head = json.loads(raw[len(_MAGIC) :].rstrip(b"\n").decode())
-            rows, slots = int(head["rows"]), int(head["slots"])
-            if (head["kind"], head["dim"], head["fde_dim"]) != (kind, seg.dim, fde_dim):
+            rows = int(head["rows"])
+            if (head["kind"], head["dim"]) != (kind, seg.dim) or rows > len(snap.rows):
                 return None
-            if rows > len(snap.rows) or slots > len(snap.slot_doc) or (fde_dim and slots == 0 and rows):
-                return None
-            c = CompactCopy(kind, seg.dim, fde_dim or None)
-            for g, n in ((c._bits, rows), (c._int8, rows), (c._scales, rows), (c._fde, slots)):
+            c = CompactCopy(kind, seg.dim)
+            for g, n in ((c._bits, rows), (c._int8, rows), (c._scales, rows)):
                 if g is None:
                     continue
                 width = int(np.prod(g.buf.shape[1:], dtype=np.int64))
@@ -360,13 +335,7 @@ def load_copy(seg: VectorSegment, kind: str, snap: Snapshot) -> CompactCopy | No
                 g.buf, g.n = arr.reshape(n, *g.buf.shape[1:]), n
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    # the rows and slots committed since the copy was saved
-    for start in range(rows, len(snap.rows), BUILD_CHUNK_ROWS):
-        chunk = np.asarray(snap.rows[start : start + BUILD_CHUNK_ROWS])
-        c._extend(encode(kind, chunk, str(chunk.dtype)))
-        _release(snap, start, start + len(chunk))
-    if c._fde is not None and snap.fdes is not None and slots < len(snap.fdes):
-        c._fde.extend(fde_half(np.asarray(snap.fdes[slots:])))
+    c._encode_rows(snap, rows)  # the rows committed since the copy was saved
     return c
 
 

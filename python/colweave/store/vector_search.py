@@ -55,12 +55,9 @@ class VectorSearch(Reads):
             ef = muvera_pool(vc.index_extra, k)
             if ef < len(cands):
                 qf = muvera_encode(vc.muvera, [query], is_query=True)[0]
-                if view is not None and view.fde16 is not None:  # the encodings in memory, float16
-                    cands = view.fde_topk(qf, ef, np.ascontiguousarray(cands))
-                else:
-                    mask = np.zeros(len(snap.slot_doc), np.uint8)
-                    mask[cands] = 1
-                    cands, _ = _native.fde_topk(qf, snap.fdes, ef, allowed=mask)
+                mask = np.zeros(len(snap.slot_doc), np.uint8)
+                mask[cands] = 1
+                cands, _ = _native.fde_topk(qf, snap.fdes, ef, allowed=mask)
         if view is not None:
             # Compact-copy scoring, then exact fp16 MaxSim on the best rescoreLimit (at least k).
             n = vc.compression.rescored(k)

@@ -19,7 +19,7 @@ from colweave import _native
 from colweave.layout import PageLayout
 from colweave.store import layouts as layout_rows
 from colweave.store.compaction import Compaction
-from colweave.store.copies import Codes, CompactCopy, concat, encode, fde_half
+from colweave.store.copies import Codes, CompactCopy, concat, encode
 from colweave.store.errors import (
     NotFoundError,
     ObjectError,
@@ -378,7 +378,7 @@ class Writes(Compaction, Reads):
         placed: dict[str, list[tuple[int, int, int]]] = {}
         rollbacks: dict[str, tuple[int, int]] = {}
         owners: dict[str, list[_Prepared]] = {}
-        copied: dict[str, tuple[Codes, npt.NDArray[np.float16] | None]] = {}
+        copied: dict[str, Codes] = {}
         new_copies: dict[str, CompactCopy] = {}
         config = self._config
         if new_props:
@@ -399,9 +399,7 @@ class Writes(Compaction, Reads):
                 kind = self._config.vectors[name].compression.kind
                 if cc is None and kind is not None:  # the vector's first rows: its copy starts empty
                     assert seg.rows == 0, (name, seg.rows)
-                    cc = new_copies[name] = CompactCopy(
-                        kind, dims[name], seg.fde_dim if seg.muvera.enabled else None
-                    )
+                    cc = new_copies[name] = CompactCopy(kind, dims[name])
                 if cc is not None:  # the compact copy's codes, made before the commit lock when still valid
                     parts = [
                         p.codes[name]
@@ -409,14 +407,7 @@ class Writes(Compaction, Reads):
                         else encode(cc.kind, p.vectors[name], self.vector_dtype)
                         for p in batch
                     ]
-                    fde16 = None
-                    if cc.fde_dim:
-                        fde16 = fde_half(
-                            np.stack([p.fdes[name] for p in batch])
-                            if all(name in p.fdes for p in batch)
-                            else muvera_encode(seg.muvera, [p.vectors[name] for p in batch], is_query=False)
-                        )
-                    copied[name] = (concat(cc.kind, parts, cc.dim), fde16)
+                    copied[name] = concat(cc.kind, parts, cc.dim)
             db = self._db
             db.execute("BEGIN IMMEDIATE")
             try:
@@ -462,8 +453,8 @@ class Writes(Compaction, Reads):
                     db.execute("COMMIT")
                     self._publish(items, new_props, dims, placed, owners)
                     self._copies.update(new_copies)
-                    for name, (codes, fde16) in copied.items():
-                        self._copies[name].append(codes, fde16)
+                    for name, codes in copied.items():
+                        self._copies[name].append(codes)
             except BaseException:
                 rollback(db)
                 raise
