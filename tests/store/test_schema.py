@@ -184,7 +184,51 @@ def _vec(cfg: dict) -> dict:
             "dprojections",
         ),
         ({"vectorIndexConfig": {"distance": "l2-squared", "multivector": {"enabled": True}}}, "distance"),
-        ({"vectorIndexConfig": {"multivector": {"enabled": True}, "pq": {"enabled": True}}}, "quantization"),
+        (
+            {
+                "vectorIndexConfig": {
+                    "multivector": {"enabled": True},
+                    "pq": {"enabled": True},
+                    "bq": {"enabled": True},
+                }
+            },
+            "more than a single compression",
+        ),
+        (
+            {"vectorIndexConfig": {"multivector": {"enabled": True}, "rq": {"enabled": True, "bits": 2}}},
+            "RQ bits",
+        ),
+        ({"vectorIndexConfig": {"multivector": {"enabled": True}, "bq": {"enabled": "yes"}}}, "boolean"),
+        (
+            {
+                "vectorIndexConfig": {
+                    "multivector": {"enabled": True},
+                    "sq": {"enabled": True, "rescoreLimit": 1.5},
+                }
+            },
+            "integer",
+        ),
+        (
+            {
+                "vectorIndexConfig": {
+                    "multivector": {"enabled": True},
+                    "pq": {"enabled": True, "encoder": {"type": "x"}},
+                }
+            },
+            "encoder type",
+        ),
+        (
+            {
+                "vectorIndexConfig": {
+                    "multivector": {"enabled": True},
+                    "pq": {"enabled": True, "segments": -1},
+                }
+            },
+            "segments",
+        ),
+        ({"vectorizer": {"none": {"colweavePooling": {"poolFactor": 0}}}}, "poolFactor"),
+        ({"vectorizer": {"none": {"colweavePooling": {"factor": 2}}}}, "unknown setting"),
+        ({"vectorizer": {"none": {"colweavePooling": 2}}}, "expected an object"),
         ({"vectorIndexConfig": {"multivector": {"enabled": True, "aggregation": "mean"}}}, "maxSim"),
     ],
 )

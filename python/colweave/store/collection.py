@@ -23,6 +23,7 @@ import threading
 from pathlib import Path
 
 from colweave.store.bm25 import InvertedIndex
+from colweave.store.copies import build_copies, save_copies
 from colweave.store.errors import (
     SchemaError,
     StoreError,
@@ -92,6 +93,10 @@ class Collection(ReferenceWrites, Writes, Keyword, Explaining):
             seg.open(rows_by_name.get(name, []))
             self._segments[name] = seg
             self._slot_of[name] = {doc: slot for slot, _, _, doc in rows_by_name.get(name, [])}
+        self._copies = build_copies(self._segments, self._config)
+        self._original_tokens = {}
+        for doc, name, original in self._db.execute("SELECT doc, name, original FROM pooled"):
+            self._original_tokens.setdefault(name, {})[doc] = original
         self._recs: dict[int, Rec] = {}
         self._doc_of: dict[str, int] = {}
         self._sorted: list[tuple[str, int]] | None = None
@@ -110,6 +115,8 @@ class Collection(ReferenceWrites, Writes, Keyword, Explaining):
 
     def close(self) -> None:
         with self._commit_lock, self._state.write():
+            if self.path.exists():  # not a collection being deleted
+                save_copies(self._segments, self._copies)
             self._db.close()
             with self._rdb_lock:
                 self._rdb.close()
@@ -143,12 +150,23 @@ class Collection(ReferenceWrites, Writes, Keyword, Explaining):
                 new.vectors
             ) != set(self._config.vectors):
                 raise SchemaError(f"{self.name}: an update cannot change the properties or vectors")
+            # A quantizer turned on or changed: its compact copy is built from the segment first (no
+            # writer can append meanwhile), then swapped in with the config.
+            changed = [
+                n
+                for n, v in new.vectors.items()
+                if v.compression.kind != self._config.vectors[n].compression.kind
+            ]
+            copies = build_copies({n: self._segments[n] for n in changed}, new)
             with storage_errors(f"updating the config of {self.name}"):
                 self._db.execute("BEGIN IMMEDIATE")
                 try:
                     self._meta_set("config", json.dumps(new.to_weaviate()))
                     with self._state.write():
                         self._db.execute("COMMIT")
+                        for n in changed:
+                            self._copies.pop(n, None)
+                        self._copies.update(copies)
                         cfg = self._config  # the object readers (and the BM25 index) hold: updated in place
                         cfg.description = new.description
                         cfg.properties[:] = new.properties

@@ -20,7 +20,9 @@ class Compaction(CollectionState):
     def _compact(self, name: str) -> None:
         seg = self._segments[name]
         gen = seg.generation + 1
+        snap = seg.snapshot()
         rows = seg.compact_to(gen)
+        copy = self._copies[name].compacted(snap) if name in self._copies else None
         db = self._db
         committed = False
         try:
@@ -35,6 +37,8 @@ class Compaction(CollectionState):
                 committed = True
                 seg.switch(gen, rows)
                 self._slot_of[name] = {d: s for d, s, _, _ in rows}
+                if copy is not None:
+                    self._copies[name] = copy
         except BaseException:
             if not committed:
                 rollback(db)

@@ -42,6 +42,13 @@ CREATE TABLE IF NOT EXISTS vectors (
     ntok INTEGER NOT NULL,
     PRIMARY KEY (doc, name)
 );
+-- Token pooling at import: how many tokens a pooled multi-vector had before pooling (vectors.ntok kept).
+CREATE TABLE IF NOT EXISTS pooled (
+    doc INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    original INTEGER NOT NULL,
+    PRIMARY KEY (doc, name)
+);
 CREATE TABLE IF NOT EXISTS layouts (
     doc INTEGER NOT NULL,
     name TEXT NOT NULL,

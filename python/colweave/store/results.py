@@ -26,6 +26,9 @@ class SearchResult:
     properties: dict[str, Any]
     metadata: Metadata = field(default_factory=Metadata)
     vectors: dict[str, npt.NDArray[np.float32]] = field(default_factory=dict)
+    # near_vector / near_text: the searched vector's (tokens kept, tokens before pooling) — a colweave
+    # extension; the two are equal unless the vector pools tokens at import (colweavePooling).
+    tokens: dict[str, tuple[int, int]] = field(default_factory=dict)
 
 
 def go_float32(x: float) -> str:

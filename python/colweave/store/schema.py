@@ -19,6 +19,7 @@ import uuid as uuidlib
 from dataclasses import dataclass, field
 from typing import Any
 
+from colweave.store.compression import POOLING_KEY, Compression, check_quantizers, compression_of, pooling_of
 from colweave.store.errors import SchemaError
 
 JSON = dict[str, Any]
@@ -443,6 +444,18 @@ class VectorConfig:
     def image_fields(self) -> list[str]:
         return list(self.vectorizer_config.get("imageFields") or [])
 
+    @property
+    def compression(self) -> Compression:
+        """The compact copy and rescoring the index's quantizer (pq/bq/sq/rq) asks for: multi-vectors only (a
+        single vector's compression settings are kept and returned, and it is searched exactly)."""
+        return compression_of(self.index_extra) if self.multi else Compression()
+
+    @property
+    def pool_factor(self) -> int:
+        """Token pooling at import (``colweavePooling.poolFactor``; 1: none)."""
+        p = self.vectorizer_config.get(POOLING_KEY)
+        return int(p["poolFactor"]) if self.multi and isinstance(p, dict) else 1
+
     @classmethod
     def self_provided(cls, name: str, *, muvera: MuveraConfig | None = None) -> VectorConfig:
         """A self-provided multi-vector."""
@@ -504,8 +517,9 @@ class VectorConfig:
                 "baseURL": mcfg.get("baseURL", mcfg.get("baseUrl", "")) or "",
                 "model": mcfg.get("model") or "ModernVBERT/colmodernvbert",
                 "vectorizeClassName": bool(mcfg.get("vectorizeClassName", False)),
-                **{k: v for k, v in mcfg.items() if k in ("weights", "dimensions")},
+                **{k: v for k, v in mcfg.items() if k in ("weights", "dimensions", POOLING_KEY)},
             }
+        pooling_of(mcfg, f"{where}.vectorizer.{module}")
         index_type = d.get("vectorIndexType", "hnsw") or "hnsw"
         if index_type not in INDEX_TYPES:
             raise SchemaError(
@@ -521,6 +535,11 @@ class VectorConfig:
         mwhere = f"{where}{dot}vectorIndexConfig.multivector"
         multi = _bool(mv, "enabled", False, mwhere) or module == MULTI2MULTIVEC
         if not multi:
+            if POOLING_KEY in mcfg:
+                raise SchemaError(
+                    f"{where}{dot}vectorizer.{module}.{POOLING_KEY}: "
+                    "token pooling applies to multi-vectors only"
+                )
             return cls._single_from_weaviate(name, module, mcfg, index_type, raw, where, legacy)
         if legacy:
             raise SchemaError(
@@ -541,7 +560,7 @@ class VectorConfig:
             raise SchemaError(f"{mwhere}.aggregation: only maxSim is supported, got {aggregation!r}")
         muvera = MuveraConfig.from_weaviate(mv.get("muvera"), mwhere)
         _check_hnsw_ints(f"{where}.vectorIndexConfig", idx)
-        _refuse_quantization(f"{where}.vectorIndexConfig", idx)
+        check_quantizers(idx, raw, f"{where}.vectorIndexConfig")
         return cls(
             name=name,
             vectorizer=module,
@@ -640,12 +659,6 @@ def _check_hnsw_ints(where: str, idx: JSON) -> None:
         if not lo <= v <= hi:
             raise SchemaError(f"{where}.{key}: must be between {lo} and {hi}, got {v}")
         idx[key] = v
-
-
-def _refuse_quantization(where: str, idx: JSON) -> None:
-    for q in ("pq", "bq", "sq", "rq"):
-        if isinstance(idx.get(q), dict) and idx[q].get("enabled"):
-            raise SchemaError(f"{where}.{q}: quantization is not supported")
 
 
 @dataclass

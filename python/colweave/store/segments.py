@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import mmap
 import os
 import threading
 from dataclasses import dataclass
@@ -93,6 +94,7 @@ class Snapshot:
     slot_doc: I64
     live: I64
     fdes: F32 | None
+    mm: mmap.mmap | None = None  # the map under ``rows`` (its pages can be dropped after a read)
 
     def doc_to_slot(self) -> dict[int, int]:
         return {int(self.slot_doc[s]): int(s) for s in self.live}
@@ -245,8 +247,13 @@ class VectorSegment:
             dim = self.dim or 1
             n = len(self._starts)
             rows: npt.NDArray[np.float16] | F32
+            mm: mmap.mmap | None = None
             if self._rows:
-                rows = np.memmap(self.vec_path(), dtype=self.dtype, mode="r", shape=(self._rows, dim))
+                with open(self.vec_path(), "rb") as f:
+                    mm = mmap.mmap(
+                        f.fileno(), self._rows * dim * self.dtype.itemsize, access=mmap.ACCESS_READ
+                    )
+                rows = np.frombuffer(mm, dtype=self.dtype).reshape(self._rows, dim)
             else:
                 rows = np.zeros((0, dim), self.dtype)
             offsets = np.empty(n + 1, np.int64)
@@ -261,7 +268,7 @@ class VectorSegment:
                     if n
                     else np.zeros((0, self.fde_dim), np.float32)
                 )
-            self._snap = Snapshot(rows, offsets, slot_doc, live, fdes)
+            self._snap = Snapshot(rows, offsets, slot_doc, live, fdes, mm)
             return self._snap
 
     def dead_rows(self) -> int:

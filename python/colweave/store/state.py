@@ -14,6 +14,7 @@ import numpy.typing as npt
 from colweave.layout import PageLayout
 from colweave.store import layouts as layout_rows
 from colweave.store.bm25 import InvertedIndex
+from colweave.store.copies import CompactCopy
 from colweave.store.errors import (
     QueryError,
 )
@@ -46,6 +47,8 @@ class CollectionState:
     _rdb_lock: threading.Lock
     _config: CollectionConfig
     _segments: dict[str, VectorSegment]
+    _copies: dict[str, CompactCopy]  # the compact copy of each vector with a quantizer (copies.py)
+    _original_tokens: dict[str, dict[int, int]]  # vector -> doc -> tokens before pooling (pooled only)
     _slot_of: dict[str, dict[int, int]]
     _recs: dict[int, Rec]
     _doc_of: dict[str, int]

@@ -13,10 +13,12 @@ import numpy as np
 import numpy.typing as npt
 
 from colweave import _native
+from colweave.store.copies import gather_exact
 from colweave.store.errors import (
     QueryError,
 )
 from colweave.store.filters import FilterT
+from colweave.store.objects import parse_uuid
 from colweave.store.reads import Reads, _check_page, _cut
 from colweave.store.results import SearchResult
 from colweave.store.segments import Snapshot, muvera_encode
@@ -52,16 +54,25 @@ class VectorSearch(Reads):
             cands.sort()
         if len(cands) == 0:
             return [], np.zeros(0, np.float32)
+        copy = self._copies.get(name)
+        view = copy.view() if copy is not None else None
         if vc.muvera.enabled and snap.fdes is not None:
             ef = muvera_pool(vc.index_extra, k)
             if ef < len(cands):
+                qf = muvera_encode(vc.muvera, [query], is_query=True)[0]
                 mask = np.zeros(len(snap.slot_doc), np.uint8)
                 mask[cands] = 1
-                qf = muvera_encode(vc.muvera, [query], is_query=True)[0]
                 cands, _ = _native.fde_topk(qf, snap.fdes, ef, allowed=mask)
-        idx, scores = _native.maxsim_topk(
-            query, snap.rows, snap.offsets, k, candidates=np.ascontiguousarray(cands)
-        )
+        if view is not None:
+            # Compact-copy scoring, then exact fp16 MaxSim on the best rescoreLimit (at least k).
+            n = vc.compression.rescored(k)
+            if n < len(cands):
+                cands = view.topk(query, snap.offsets, n, np.ascontiguousarray(cands))
+            idx, scores = gather_exact(query, snap, cands, k)
+        else:
+            idx, scores = _native.maxsim_topk(
+                query, snap.rows, snap.offsets, k, candidates=np.ascontiguousarray(cands)
+            )
         return [int(snap.slot_doc[i]) for i in idx], scores
 
     def _single_topk(self, name: str, query: F32, k: int, allowed: set[int] | None) -> tuple[list[int], F32]:
@@ -140,6 +151,23 @@ class VectorSearch(Reads):
             return {"distance": dist, "certainty": 1.0 - dist / 2.0}
         return {"distance": dist}
 
+    def token_counts(self, uuid: str, target_vector: str | None = None) -> tuple[int, int] | None:
+        """How many tokens an object's multi-vector keeps, and how many it had before pooling (equal when
+        the vector does not pool tokens); None when the object or its vector does not exist, or when the
+        vector is a single vector."""
+        with self._state.read():
+            name = self._target(target_vector)
+            doc = self._doc_of.get(parse_uuid(uuid))
+            return None if doc is None else self._token_counts(name, doc)
+
+    def _token_counts(self, name: str, doc: int) -> tuple[int, int] | None:
+        slot = self._slot_of[name].get(doc)
+        if slot is None or not self._config.vectors[name].multi:
+            return None
+        offsets = self._segments[name].snapshot().offsets
+        kept = int(offsets[slot + 1] - offsets[slot])
+        return kept, self._original_tokens.get(name, {}).get(doc, kept)
+
     def _query_matrix(self, name: str, v: Any) -> F32:
         q = _numeric_matrix(v)
         if q is None:
@@ -187,10 +215,15 @@ class VectorSearch(Reads):
                 (d, float(x)) for d, x in zip(docs, dists, strict=True) if limit_d is None or x <= limit_d
             ]
             keep = _cut(keep, offset, limit, autocut, [x for _, x in keep])
-            return [
+            out = [
                 self._result(d, return_properties, include_vector, **self._distance_meta(name, x))
                 for d, x in keep
             ]
+            for r, (d, _) in zip(out, keep, strict=True):
+                counts = self._token_counts(name, d)
+                if counts is not None:
+                    r.tokens[name] = counts
+            return out
 
     def _distances_for(self, name: str, query: F32, docs: Sequence[int]) -> dict[int, float]:
         """The exact distance of each of ``docs`` that has vector ``name`` (the others are left out)."""

@@ -15,9 +15,11 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from colweave import _native
 from colweave.layout import PageLayout
 from colweave.store import layouts as layout_rows
 from colweave.store.compaction import Compaction
+from colweave.store.copies import Codes, CompactCopy, concat, encode
 from colweave.store.errors import (
     NotFoundError,
     ObjectError,
@@ -68,6 +70,20 @@ class _Prepared:
     layouts: dict[str, PageLayout] = field(default_factory=dict)  # of new vectors that have one
     fdes: dict[str, F32] = field(default_factory=dict)  # MUVERA encodings made before the commit
     drop: set[str] = field(default_factory=set)  # self-provided vectors the replaced object loses
+    codes: dict[str, Codes] = field(default_factory=dict)  # compact-copy codes made before the commit
+    original: dict[str, int] = field(default_factory=dict)  # token counts before pooling (pooled vectors)
+
+
+@dataclass
+class _Encoded:
+    """What a write stores for one multi-vector, made before the commit lock: the vectors (pooled when the
+    vector pools tokens), their MUVERA encoding and compact-copy codes when the index has them."""
+
+    source: F32  # the checked, normalised multi-vector it was made from
+    vectors: F32
+    fde: F32 | None
+    codes: Codes | None
+    original: int | None  # token count before pooling, when pooled
 
 
 @dataclass
@@ -78,7 +94,7 @@ class _Made:
     result: F32 | Exception
     layout: PageLayout | None
     normalised: F32 | None = None  # checked and normalised, when it passed the checks then
-    fde: F32 | None = None
+    enc: _Encoded | None = None
 
 
 # (object index, vector name) -> what was made for it before the commit
@@ -233,10 +249,9 @@ class Writes(Compaction, Reads):
                         for n, vc in self._config.vectors.items()
                         if vc.vectorizer == "none" and n not in vecs and doc in self._slot_of[n]
                     }
-                for name, v in vecs.items():  # encodings made before the commit lock, if still valid
-                    fde = _fde_for((pre or {}).get((i, name)), v)
-                    if fde is not None:
-                        p.fdes[name] = fde
+                if defer is None:  # the commit's pass: encodings made before the commit lock, if still valid
+                    for name in list(vecs):
+                        self._apply_encoding(p, name, (pre or {}).get((i, name)))
                 for name, vc in self._config.vectors.items():
                     if name in vecs or vc.vectorizer != MULTI2MULTIVEC:
                         continue
@@ -289,12 +304,10 @@ class Writes(Compaction, Reads):
                 if isinstance(mk.result, Exception):
                     raise ObjectError(f"vector {name!r}: the vectorizer failed: {mk.result}")
                 v = self._check_vector(name, mk.result, dims, f"object {p.index}")
-                fde = _fde_for(mk, v)
-                if fde is not None:
-                    p.fdes[name] = fde
                 p.vectors[name] = v
                 if mk.layout is not None:
                     p.layouts[name] = layout_rows.checked(mk.layout, len(v), f"vector {name!r}")
+                self._apply_encoding(p, name, mk)
             except ObjectError as e:
                 if p.index not in failed:
                     errors.append(BatchError(p.index, p.uuid, str(e)))
@@ -337,20 +350,17 @@ class Writes(Compaction, Reads):
             dims = {n: s.dim for n, s in self._segments.items() if s.dim is not None}
             self._prepare(objects, mode=mode, new_props=[], dims=dims, errors=[], defer=todo)
         pre: _Pre = {}
-        # Self-provided multi-vectors: their MUVERA encodings, one call per named vector.
-        for name, vc in self._config.vectors.items():
-            if not vc.muvera.enabled:
+        # Self-provided multi-vectors: pooled and encoded (MUVERA, compact codes) here, holding no lock.
+        for name in self._config.vectors:
+            if not self._encodes(name):
                 continue
-            given: list[tuple[int, F32]] = []
             for i, obj in enumerate(objects):
                 v = obj.vectors.get(name) if isinstance(obj, DataObject) and obj.vectors else None
-                if v is not None:
-                    with contextlib.suppress(ObjectError):  # reported by the commit's pass
-                        given.append((i, self._check_vector(name, v, dict(dims), f"object {i}")))
-            if given:
-                fdes = muvera_encode(vc.muvera, [m for _, m in given], is_query=False)
-                for (i, m), fde in zip(given, fdes, strict=True):
-                    pre[(i, name)] = _Made(b"", m, None, m, fde)
+                if v is None:
+                    continue
+                with contextlib.suppress(ObjectError):  # reported by the commit's pass
+                    m = self._check_vector(name, v, dict(dims), f"object {i}")
+                    pre[(i, name)] = _Made(b"", m, None, m, self._encode(name, m))
         if not todo:
             return pre
         for (i, name, _), mk in zip(todo, self._embed([img for _, _, img in todo]), strict=True):
@@ -361,10 +371,48 @@ class Writes(Compaction, Reads):
                 mk.normalised = self._check_vector(name, mk.result, dict(dims), f"object {i}")
             except ObjectError:
                 continue  # reported by the commit's pass
-            muvera = self._config.vectors[name].muvera
-            if muvera.enabled:
-                mk.fde = muvera_encode(muvera, [mk.normalised], is_query=False)[0]
+            if self._encodes(name):
+                mk.enc = self._encode(name, mk.normalised)
         return pre
+
+    def _encodes(self, name: str) -> bool:
+        vc = self._config.vectors[name]
+        return vc.muvera.enabled or vc.pool_factor > 1 or vc.compression.kind is not None
+
+    def _encode(self, name: str, m: F32) -> _Encoded:
+        """Pools (when the vector pools tokens) and encodes one checked multi-vector ``m``."""
+        vc = self._config.vectors[name]
+        vectors, original = m, None
+        if vc.pool_factor > 1:
+            pooled, _, _ = _native.pool_tokens_batch(
+                m,
+                np.array([0, len(m)], np.int64),
+                vc.pool_factor,
+                normalize=vc.distance == "cosine",
+                threads=1,
+            )
+            vectors, original = self._for_distance(name, pooled), len(m)
+        fde = muvera_encode(vc.muvera, [vectors], is_query=False)[0] if vc.muvera.enabled else None
+        kind = vc.compression.kind
+        return _Encoded(m, vectors, fde, encode(kind, vectors, self.vector_dtype) if kind else None, original)
+
+    def _apply_encoding(self, p: _Prepared, name: str, made: _Made | None) -> None:
+        """Replaces ``p``'s checked multi-vector ``name`` by what is stored for it: the encoding made before
+        the commit lock for exactly that multi-vector, else one made now (the state changed meanwhile)."""
+        if not self._encodes(name):
+            return
+        v = p.vectors[name]
+        enc = made.enc if made is not None else None
+        if enc is None or not np.array_equal(enc.source, v):
+            enc = self._encode(name, v)
+        p.vectors[name] = enc.vectors
+        if enc.fde is not None:
+            p.fdes[name] = enc.fde
+        if enc.codes is not None:
+            p.codes[name] = enc.codes
+        if enc.original is not None:
+            p.original[name] = enc.original
+            p.layouts.pop(name, None)  # a pooled vector is no longer one per patch: no layout
 
     def _commit(self, items: list[_Prepared], new_props: list[Property], dims: dict[str, int]) -> None:
         """Makes ``items`` durable and visible, all or nothing."""
@@ -373,6 +421,8 @@ class Writes(Compaction, Reads):
         placed: dict[str, list[tuple[int, int, int]]] = {}
         rollbacks: dict[str, tuple[int, int]] = {}
         owners: dict[str, list[_Prepared]] = {}
+        copied: dict[str, Codes] = {}
+        new_copies: dict[str, CompactCopy] = {}
         config = self._config
         if new_props:
             config = CollectionConfig.from_weaviate(self._config.to_weaviate())
@@ -388,6 +438,19 @@ class Writes(Compaction, Reads):
                     fdes = np.stack([p.fdes[name] for p in batch])
                 placed[name], rollbacks[name] = seg.append([p.vectors[name] for p in batch], fdes)
                 owners[name] = batch
+                cc = self._copies.get(name)
+                kind = self._config.vectors[name].compression.kind
+                if cc is None and kind is not None:  # the vector's first rows: its copy starts empty
+                    assert seg.rows == 0, (name, seg.rows)
+                    cc = new_copies[name] = CompactCopy(kind, dims[name])
+                if cc is not None:  # the compact copy's codes, made before the commit lock when still valid
+                    parts = [
+                        p.codes[name]
+                        if name in p.codes and p.codes[name].kind == cc.kind
+                        else encode(cc.kind, p.vectors[name], self.vector_dtype)
+                        for p in batch
+                    ]
+                    copied[name] = concat(cc.kind, parts, cc.dim)
             db = self._db
             db.execute("BEGIN IMMEDIATE")
             try:
@@ -419,14 +482,26 @@ class Writes(Compaction, Reads):
                     )
                     self._meta_set(f"dim.{name}", str(dims[name]))
                     layout_rows.write(db, [(p.doc, name, p.layouts.get(name)) for p in owners[name]])
+                    db.executemany(
+                        "DELETE FROM pooled WHERE doc = ? AND name = ?",
+                        [(p.doc, name) for p in owners[name] if name not in p.original],
+                    )
+                    db.executemany(
+                        "INSERT OR REPLACE INTO pooled (doc, name, original) VALUES (?, ?, ?)",
+                        [(p.doc, name, p.original[name]) for p in owners[name] if name in p.original],
+                    )
                 dropped = [(p.doc, n) for p in items for n in p.drop]
                 db.executemany("DELETE FROM vectors WHERE doc = ? AND name = ?", dropped)
                 layout_rows.write(db, [(d, n, None) for d, n in dropped])
+                db.executemany("DELETE FROM pooled WHERE doc = ? AND name = ?", dropped)
                 if new_props:
                     self._meta_set("config", json.dumps(config.to_weaviate()))
                 with self._state.write():  # readers see the commit and its publication at once
                     db.execute("COMMIT")
                     self._publish(items, new_props, dims, placed, owners)
+                    self._copies.update(new_copies)
+                    for name, codes in copied.items():
+                        self._copies[name].append(codes)
             except BaseException:
                 rollback(db)
                 raise
@@ -473,12 +548,20 @@ class Writes(Compaction, Reads):
             seg.kill(dead)
             for d, (s, _, _) in zip(owner_docs, rows, strict=True):
                 self._slot_of[name][d] = s
+            originals = self._original_tokens.setdefault(name, {})
+            for p in owners[name]:
+                assert p.doc is not None
+                if name in p.original:
+                    originals[p.doc] = p.original[name]
+                else:
+                    originals.pop(p.doc, None)
         for p in items:
             for name in p.drop:
                 assert p.doc is not None
                 slot = self._slot_of[name].pop(p.doc, None)
                 if slot is not None:
                     self._segments[name].kill([slot])
+                self._original_tokens.get(name, {}).pop(p.doc, None)
 
     def _write(self, objects: Sequence[DataObject], mode: str) -> BatchResult:
         objects = list(objects)
@@ -562,7 +645,7 @@ class Writes(Compaction, Reads):
         with storage_errors(f"deleting {len(docs)} object(s) from {self.name}"):
             db.execute("BEGIN IMMEDIATE")
             try:
-                for table in ("objects", "blobs", "vectors"):
+                for table in ("objects", "blobs", "vectors", "pooled"):
                     db.executemany(f"DELETE FROM {table} WHERE doc = ?", [(d,) for d in docs])
                 layout_rows.delete_docs(db, docs)
                 with self._state.write():
@@ -575,6 +658,8 @@ class Writes(Compaction, Reads):
                     for name, seg in self._segments.items():
                         slots = [self._slot_of[name].pop(d) for d in docs if d in self._slot_of[name]]
                         seg.kill(slots)
+                        for d in docs:
+                            self._original_tokens.get(name, {}).pop(d, None)
             except BaseException:
                 rollback(db)
                 raise
@@ -606,10 +691,3 @@ def _is_empty(v: Any) -> bool:
     if isinstance(v, list | tuple):
         return len(v) == 0
     return isinstance(v, np.ndarray) and v.size == 0
-
-
-def _fde_for(made: _Made | None, v: F32) -> F32 | None:
-    """The MUVERA encoding made before the commit for exactly the multi-vector ``v``, if any."""
-    if made is None or made.fde is None or made.normalised is None:
-        return None
-    return made.fde if np.array_equal(made.normalised, v) else None
