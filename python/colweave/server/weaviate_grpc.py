@@ -1,5 +1,5 @@
 """Weaviate's gRPC service (``weaviate.v1.Weaviate``) over the embedded store, with the generated modules
-that ship inside weaviate-client: Search, Aggregate (counts), BatchObjects, BatchDelete, BatchStream."""
+that ship inside weaviate-client: Search, Aggregate, BatchObjects, BatchDelete, BatchStream."""
 
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ from colweave.server.errors import NotFoundError, ServiceError, StorageFullError
 from colweave.server.grpc_app import call_rpc
 from colweave.server.state import ServerState
 from colweave.server.weaviate_ops import WeaviateOps
+from colweave.store import aggregate as agg
 from colweave.store import filters as F
 from colweave.store.errors import StoreError
 from colweave.store.objects import DataObject
@@ -156,6 +157,113 @@ def _ms(t: dt.datetime | None) -> int:
     return round(t.timestamp() * 1000) if t is not None else 0
 
 
+def _cutoff(msg: Any) -> dict[str, float | None]:
+    """A near search's ``distance`` / ``certainty`` (both set is an error, as in Weaviate)."""
+    distance = msg.distance if msg.HasField("distance") else None
+    certainty = msg.certainty if msg.HasField("certainty") else None
+    if distance is not None and certainty is not None:
+        raise ValidationError("found 'certainty' and 'distance' set: they are conflicting, use one")
+    return {"distance": distance, "certainty": certainty}
+
+
+# Weaviate's aggregator names of each request message's flags.
+_METRIC_FLAGS = {
+    "int": {f: f for f in ("count", "type", "sum", "mean", "mode", "median", "maximum", "minimum")},
+    "number": {f: f for f in ("count", "type", "sum", "mean", "mode", "median", "maximum", "minimum")},
+    "text": {"count": "count", "type": "type", "top_occurences": "topOccurrences"},
+    "boolean": {
+        "count": "count",
+        "type": "type",
+        "total_true": "totalTrue",
+        "total_false": "totalFalse",
+        "percentage_true": "percentageTrue",
+        "percentage_false": "percentageFalse",
+    },
+    "date": {f: f for f in ("count", "type", "median", "mode", "maximum", "minimum")},
+}
+
+
+def _metric_request(a: aggregate_pb2.AggregateRequest.Aggregation) -> tuple[str, agg.Metrics]:
+    """(the property as the request names it, what the store computes): the kind of the result follows
+    the property's data type, the flags say which metrics (Weaviate reads them whatever the kind)."""
+    kind = a.WhichOneof("aggregation")
+    if kind == "reference":
+        raise ValidationError(f"aggregate: property {a.property!r}: reference aggregations are not supported")
+    names: set[str] = set()
+    top_limit = None
+    if kind is not None:
+        msg = getattr(a, kind)
+        names = {metric for flag, metric in _METRIC_FLAGS[kind].items() if getattr(msg, flag)}
+        # A top-occurrences limit counts only when top occurrences are asked for (else Weaviate's 5).
+        if kind == "text" and msg.top_occurences and msg.HasField("top_occurences_limit"):
+            top_limit = msg.top_occurences_limit
+    return a.property, agg.Metrics(lowercase_first(a.property), frozenset(names), top_limit)
+
+
+def _aggregations_reply(
+    g: agg.AggregateGroup, metrics: list[tuple[str, agg.Metrics]]
+) -> aggregate_pb2.AggregateReply.Aggregations:
+    A = aggregate_pb2.AggregateReply.Aggregations.Aggregation
+    out = []
+    for asked, m in metrics:
+        pa = g.properties[m.property]
+        v = pa.values
+        if pa.kind == "numerical" and pa.data_type in ("int", "int[]"):
+            # Weaviate's integer reply: whole numbers but for mean and median (Go's int64 truncation).
+            i = A.Integer(type=v.get("type"))
+            for k in ("count", "mode", "maximum", "minimum", "sum"):
+                if k in v:
+                    setattr(i, k, int(v[k]))
+            for k in ("mean", "median"):
+                if k in v:
+                    setattr(i, k, float(v[k]))
+            out.append(A(property=asked, int=i))
+        elif pa.kind == "numerical":
+            n = A.Number(type=v.get("type"), count=v.get("count"))
+            for k in ("mode", "maximum", "minimum", "sum", "mean", "median"):
+                if k in v:
+                    setattr(n, k, float(v[k]))
+            out.append(A(property=asked, number=n))
+        elif pa.kind == "date":
+            texts = {k: v[k] for k in ("median", "mode", "maximum", "minimum") if k in v}
+            out.append(A(property=asked, date=A.Date(type=v.get("type"), count=v.get("count"), **texts)))
+        elif pa.kind == "text":
+            top = None
+            if pa.top_occurrences:
+                top = A.Text.TopOccurrences(
+                    items=[
+                        A.Text.TopOccurrences.TopOccurrence(value=t, occurs=n) for t, n in pa.top_occurrences
+                    ]
+                )
+            out.append(
+                A(property=asked, text=A.Text(type=v.get("type"), count=v["count"], top_occurences=top))
+            )
+        else:
+            out.append(
+                A(
+                    property=asked,
+                    boolean=A.Boolean(
+                        type=v.get("type"),
+                        count=v["count"],
+                        total_true=v["totalTrue"],
+                        total_false=v["totalFalse"],
+                        percentage_true=v["percentageTrue"],
+                        percentage_false=v["percentageFalse"],
+                    ),
+                )
+            )
+    return aggregate_pb2.AggregateReply.Aggregations(aggregations=out)
+
+
+def _grouped_by_reply(prop: str, value: Any) -> aggregate_pb2.AggregateReply.Group.GroupedBy:
+    G = aggregate_pb2.AggregateReply.Group.GroupedBy
+    if isinstance(value, bool):
+        return G(path=[prop], boolean=value)
+    if isinstance(value, float):
+        return G(path=[prop], number=value)
+    return G(path=[prop], text=str(value))
+
+
 class WeaviateServicer(weaviate_pb2_grpc.WeaviateServicer):
     def __init__(self, state: ServerState, ops: WeaviateOps) -> None:
         self.state = state
@@ -218,11 +326,23 @@ class WeaviateServicer(weaviate_pb2_grpc.WeaviateServicer):
             nt = req.near_text
             target, qv = await self.ops.query_vector(cfg, _target_vector(nt), " ".join(nt.query))
             results = await self.ops.heavy(
-                coll.near_vector,
-                qv,
-                target_vector=target,
+                coll.near_vector, qv, target_vector=target, autocut=autocut, **_cutoff(nt), **common
+            )
+        elif req.HasField("near_image"):
+            ni = req.near_image
+            target, qv = await self.ops.image_query_vector(cfg, _target_vector(ni), ni.image)
+            results = await self.ops.heavy(
+                coll.near_vector, qv, target_vector=target, autocut=autocut, **_cutoff(ni), **common
+            )
+        elif req.HasField("near_object"):
+            no = req.near_object
+            oid = guards.uuid_str(no.id, "near_object.id")
+            results = await self.ops.heavy(
+                coll.near_object,
+                oid,
+                target_vector=_target_vector(no),
                 autocut=autocut,
-                distance=nt.distance if nt.HasField("distance") else None,
+                **_cutoff(no),
                 **common,
             )
         elif req.HasField("near_vector"):
@@ -235,7 +355,7 @@ class WeaviateServicer(weaviate_pb2_grpc.WeaviateServicer):
                 qv,
                 target_vector=_target_vector(nv),
                 autocut=autocut,
-                distance=nv.distance if nv.HasField("distance") else None,
+                **_cutoff(nv),
                 **common,
             )
         elif req.HasField("hybrid_search"):
@@ -261,6 +381,7 @@ class WeaviateServicer(weaviate_pb2_grpc.WeaviateServicer):
                 query_properties=_query_properties(h.properties),
                 fusion_type=fusion,
                 target_vector=target,
+                max_vector_distance=h.vector_distance if h.HasField("vector_distance") else None,
                 autocut=autocut,
                 **common,
             )
@@ -276,8 +397,6 @@ class WeaviateServicer(weaviate_pb2_grpc.WeaviateServicer):
         elif any(
             req.HasField(k)
             for k in (
-                "near_object",
-                "near_image",
                 "near_audio",
                 "near_video",
                 "near_depth",
@@ -285,7 +404,9 @@ class WeaviateServicer(weaviate_pb2_grpc.WeaviateServicer):
                 "near_imu",
             )
         ):
-            raise ValidationError("only near_text, near_vector, hybrid and bm25 searches are supported")
+            raise ValidationError(
+                "only near_text, near_vector, near_object, near_image, hybrid and bm25 searches are supported"
+            )
         else:
             results = await self.ops.heavy(
                 coll.fetch_objects,
@@ -333,20 +454,122 @@ class WeaviateServicer(weaviate_pb2_grpc.WeaviateServicer):
     async def Aggregate(
         self, request: aggregate_pb2.AggregateRequest, context: grpc.aio.ServicerContext
     ) -> Any:
-        async def run() -> aggregate_pb2.AggregateReply:
-            t0 = time.perf_counter()
-            if len(request.aggregations) or request.HasField("group_by"):
-                raise ValidationError("only the total count (objects_count) is supported by Aggregate")
-            name = guards.collection_name(request.collection, "collection")
-            filters = parse_filters(request.filters) if request.HasField("filters") else None
-            coll = await self.ops.run(self.ops.store.get_collection, name)
-            n = await self.ops.heavy(coll.count, filters)
-            return aggregate_pb2.AggregateReply(
-                took=time.perf_counter() - t0,
-                single_result=aggregate_pb2.AggregateReply.Single(objects_count=n),
-            )
+        return await self._call("weaviate.v1/Aggregate", context, lambda: self._aggregate(request))
 
-        return await self._call("weaviate.v1/Aggregate", context, run)
+    async def _aggregate(self, req: aggregate_pb2.AggregateRequest) -> aggregate_pb2.AggregateReply:
+        """Weaviate's Aggregate: the request's search, filter and metrics as the store's aggregate
+        (``Collection.aggregate``), with Weaviate's request rules (a vector search needs an object
+        limit or a certainty; a distance d is the certainty 1 - d / 2, ignored when not positive)."""
+        t0 = time.perf_counter()
+        if req.tenant:
+            raise ValidationError("multi-tenancy is not supported by this server")
+        name = guards.collection_name(req.collection, "collection")
+        filters = parse_filters(req.filters) if req.HasField("filters") else None
+        coll = await self.ops.run(self.ops.store.get_collection, name)
+        cfg: CollectionConfig = coll.config
+        metrics = [_metric_request(a) for a in req.aggregations]
+        object_limit = req.object_limit if req.HasField("object_limit") else None
+        limit = req.limit if req.HasField("limit") else None
+        group_by = lowercase_first(req.group_by.property) if req.HasField("group_by") else None
+        kind = req.WhichOneof("search")
+        search: agg.Search | None = None
+        certainty: float | None = None
+        if kind in ("near_vector", "near_object", "near_text", "near_image"):
+            msg = getattr(req, kind)
+            if msg.HasField("distance") and msg.HasField("certainty"):
+                raise ValidationError(f"{kind}: cannot provide distance and certainty")
+            c = 0.0
+            if msg.HasField("certainty") and msg.certainty != 0:
+                c = msg.certainty
+            elif msg.HasField("distance"):
+                c = 1.0 - msg.distance / 2.0
+            if c == 0 and object_limit is None:
+                raise ValidationError("must provide certainty or objectLimit with vector search")
+            certainty = c if c > 0 else None
+            target = _target_vector(msg)
+            if kind == "near_vector":
+                qv = _query_vectors(msg, "near_vector")
+                if qv is None:
+                    raise ValidationError("near_vector: no vector given")
+                search = agg.NearVector(qv, target)
+            elif kind == "near_object":
+                search = agg.NearObject(guards.uuid_str(msg.id, "near_object.id"), target)
+            elif kind == "near_text":
+                target, qv = await self.ops.query_vector(cfg, target, " ".join(msg.query))
+                search = agg.NearVector(qv, target)
+            else:
+                target, qv = await self.ops.image_query_vector(cfg, target, msg.image)
+                search = agg.NearVector(qv, target)
+        elif kind == "hybrid":
+            search = await self._hybrid_aggregate_search(cfg, req.hybrid, object_limit)
+        elif kind is not None:
+            raise ValidationError(
+                f"{kind}: only near_vector, near_object, near_text, near_image and hybrid aggregates "
+                "are supported"
+            )
+        res = await self.ops.heavy(
+            coll.aggregate,
+            search,
+            metrics=[m for _, m in metrics],
+            filters=filters,
+            object_limit=object_limit,
+            certainty=certainty,
+            group_by=group_by,
+            limit=limit,
+        )
+        took = time.perf_counter() - t0
+        R = aggregate_pb2.AggregateReply
+        if not res.grouped:
+            g = res.groups[0]
+            return R(
+                took=took,
+                single_result=R.Single(
+                    objects_count=g.count if req.objects_count else 0,
+                    aggregations=_aggregations_reply(g, metrics),
+                ),
+            )
+        if not res.groups:
+            return R(took=took)  # as Weaviate: no groups, no result
+        groups = [
+            R.Group(
+                objects_count=g.count,
+                aggregations=_aggregations_reply(g, metrics),
+                grouped_by=_grouped_by_reply(
+                    req.group_by.property, g.grouped_by[1] if g.grouped_by else None
+                ),
+            )
+            for g in res.groups
+        ]
+        return R(took=took, grouped_results=R.Grouped(groups=groups))
+
+    async def _hybrid_aggregate_search(
+        self, cfg: CollectionConfig, h: Any, object_limit: int | None
+    ) -> agg.Hybrid:
+        target = _target_vector(h, h.near_vector if h.HasField("near_vector") else None)
+        qv = _query_vectors(h, "hybrid")
+        if qv is None and h.HasField("near_vector"):
+            qv = _query_vectors(h.near_vector, "hybrid.near_vector")
+        max_distance = h.vector_distance if h.HasField("vector_distance") else None
+        if qv is None and object_limit is None and max_distance is None:
+            raise ValidationError("must provide certainty or objectLimit with vector search")
+        default_alpha = h.alpha_param if h.HasField("alpha_param") else 0.75
+        alpha = default_alpha if h.use_alpha_param else h.alpha
+        if qv is None and alpha > 0 and h.query:
+            vtarget = target or (next(iter(cfg.vectors)) if len(cfg.vectors) == 1 else None)
+            if vtarget is not None and cfg.vectors[vtarget].vectorizer != "none":
+                target, qv = await self.ops.query_vector(cfg, vtarget, h.query)
+        # Weaviate's hybrid aggregate searches every searchable `text` property (not text[]), whatever
+        # the request's properties say.
+        keyword_props = [p.name for p in cfg.properties if p.data_type == "text" and p.index_searchable]
+        return agg.Hybrid(
+            h.query,
+            alpha,
+            qv,
+            keyword_props,
+            "ranked" if h.fusion_type == h.FUSION_TYPE_RANKED else "relativeScore",
+            target,
+            max_distance,
+        )
 
     # -- Batches ----------------------------------------------------------------------------------
     async def _import(

@@ -66,6 +66,7 @@ class Keyword(VectorSearch):
         query_properties: list[str] | None = None,
         fusion_type: str = "relativeScore",
         target_vector: str | None = None,
+        max_vector_distance: float | None = None,
         limit: int = 10,
         offset: int = 0,
         autocut: int | None = None,
@@ -73,53 +74,26 @@ class Keyword(VectorSearch):
         return_properties: Sequence[str] | None = None,
         include_vector: bool | Sequence[str] = False,
     ) -> list[SearchResult]:
-        """BM25 and vector search fused (alpha = vector weight; relativeScore or ranked)."""
+        """BM25 and vector search fused (alpha = vector weight; relativeScore or ranked).
+        ``max_vector_distance`` keeps only objects the vector search finds within that distance (the
+        keyword results too, as Weaviate does)."""
         _check_page(limit, offset)
-        if not isinstance(alpha, int | float) or not 0 <= alpha <= 1:
-            raise QueryError(f"alpha: must be between 0 and 1, got {alpha!r}")
-        fusion: Literal["relativeScore", "ranked"]
-        if fusion_type in ("relativeScore", "relative_score"):
-            fusion = "relativeScore"
-        elif fusion_type == "ranked":
-            fusion = "ranked"
-        else:
-            raise QueryError(f"fusion_type: expected 'relativeScore' or 'ranked', got {fusion_type!r}")
-        if not isinstance(query, str):
-            raise QueryError("query: expected a string")
-        embedded: F32 | None = None
-        if alpha > 0 and self._config.vectors and vector is None:  # embedded outside the lock
-            embedded = self._embed_query(self._target(target_vector), query)
+        fusion = _fusion(fusion_type)
+        embedded = self._hybrid_embedding(query, alpha, vector, target_vector)
         with self._state.read():
-            k_leg = max(100, offset + limit)
-            legs: list[tuple[str, list[int], F32, float]] = []
-            allowed = self._allowed_docs(filters)
-            if alpha > 0 and self._config.vectors:
-                name = self._target(target_vector)
-                q = self._query_matrix(name, vector) if embedded is None else embedded
-                docs, scores = self._vector_topk(name, q, k_leg, allowed)
-                vscores = (np.float32(1) - (-scores.astype(np.float32))).astype(np.float32)  # 1 - distance
-                legs.append((VECTOR_SET, docs, vscores, float(alpha)))
-            if alpha < 1:
-                mask = None
-                if allowed is not None:
-                    mask = np.zeros(max(self._recs, default=-1) + 1, np.uint8)
-                    if allowed:
-                        mask[np.fromiter(allowed, np.int64)] = 1
-                bdocs, bscores = self._bm25.search(query, k_leg, query_properties, mask)
-                legs.append(
-                    (KEYWORD_SET, [int(d) for d in bdocs], bscores.astype(np.float32), 1.0 - float(alpha))
-                )
-            union = sorted({d for _, docs, _, _ in legs for d in docs}, key=lambda d: self._recs[d].uuid)
-            key_of = {d: i for i, d in enumerate(union)}
-            keys, fused, contrib = _native.fuse(
-                [np.asarray([key_of[d] for d in docs], np.uint64) for _, docs, _, _ in legs],
-                [np.ascontiguousarray(s, np.float32) for _, _, s, _ in legs],
-                [w for _, _, _, w in legs],
+            legs, rows = self._hybrid_rows(
+                query,
+                alpha,
+                vector if embedded is None else embedded,
+                query_properties,
                 fusion,
+                target_vector,
+                max_vector_distance,
+                max(100, offset + limit),
+                self._allowed_docs(filters),
             )
-            original = [dict(zip(docs, s.tolist(), strict=True)) for _, docs, s, _ in legs]
-            rows = [(union[int(k)], float(s), c) for k, s, c in zip(keys, fused, contrib, strict=True)]
             rows = _cut(rows, offset, limit, autocut, [r[1] for r in rows])
+            original = [dict(zip(docs, s.tolist(), strict=True)) for _, docs, s, _ in legs]
             out = []
             for d, s, c in rows:
                 u = self._recs[d].uuid
@@ -138,3 +112,84 @@ class Keyword(VectorSearch):
                     )
                 out.append(self._result(d, return_properties, include_vector, score=s, explain_score=explain))
             return out
+
+    def _hybrid_embedding(
+        self, query: str, alpha: float, vector: Any, target_vector: str | None
+    ) -> F32 | None:
+        """The query text's embedding when the vector leg runs without a given vector (outside the lock)."""
+        if not isinstance(alpha, int | float) or isinstance(alpha, bool) or not 0 <= alpha <= 1:
+            raise QueryError(f"alpha: must be between 0 and 1, got {alpha!r}")
+        if not isinstance(query, str):
+            raise QueryError("query: expected a string")
+        if alpha > 0 and self._config.vectors and vector is None:
+            return self._embed_query(self._target(target_vector), query)
+        return None
+
+    def _hybrid_rows(
+        self,
+        query: str,
+        alpha: float,
+        vector: Any,
+        query_properties: list[str] | None,
+        fusion: Literal["relativeScore", "ranked"],
+        target_vector: str | None,
+        max_vector_distance: float | None,
+        k_leg: int,
+        allowed: set[int] | None,
+    ) -> tuple[list[tuple[str, list[int], F32, float]], list[tuple[int, float, Any]]]:
+        """Each leg's best ``k_leg`` objects and their fusion, best first: ``(doc, score, contributions)``.
+        Callers hold the state's read lock."""
+        if max_vector_distance is not None and (
+            isinstance(max_vector_distance, bool)
+            or not isinstance(max_vector_distance, int | float)
+            or not np.isfinite(max_vector_distance)
+        ):
+            raise QueryError(f"max_vector_distance: expected a finite number, got {max_vector_distance!r}")
+        legs: list[tuple[str, list[int], F32, float]] = []
+        below: set[int] | None = None
+        if alpha > 0 and self._config.vectors:
+            name = self._target(target_vector)
+            q = self._query_matrix(name, vector)
+            docs, scores = self._vector_topk(name, q, k_leg, allowed)
+            if max_vector_distance is not None:
+                n = int(np.count_nonzero(-scores <= max_vector_distance))  # nearest first: a prefix
+                docs, scores = docs[:n], scores[:n]
+                below = set(docs)
+            vscores = (np.float32(1) - (-scores.astype(np.float32))).astype(np.float32)  # 1 - distance
+            legs.append((VECTOR_SET, docs, vscores, float(alpha)))
+        if alpha < 1:
+            mask = None
+            if allowed is not None:
+                mask = np.zeros(max(self._recs, default=-1) + 1, np.uint8)
+                if allowed:
+                    mask[np.fromiter(allowed, np.int64)] = 1
+            bdocs, bscores = self._bm25.search(query, k_leg, query_properties, mask)
+            pairs = [(int(d), float(x)) for d, x in zip(bdocs, bscores, strict=True)]
+            if below is not None:  # Weaviate drops keyword results beyond the vector cut-off
+                pairs = [(d, x) for d, x in pairs if d in below]
+            legs.append(
+                (
+                    KEYWORD_SET,
+                    [d for d, _ in pairs],
+                    np.asarray([x for _, x in pairs], np.float32),
+                    1.0 - float(alpha),
+                )
+            )
+        union = sorted({d for _, docs, _, _ in legs for d in docs}, key=lambda d: self._recs[d].uuid)
+        key_of = {d: i for i, d in enumerate(union)}
+        keys, fused, contrib = _native.fuse(
+            [np.asarray([key_of[d] for d in docs], np.uint64) for _, docs, _, _ in legs],
+            [np.ascontiguousarray(s, np.float32) for _, _, s, _ in legs],
+            [w for _, _, _, w in legs],
+            fusion,
+        )
+        rows = [(union[int(k)], float(s), c) for k, s, c in zip(keys, fused, contrib, strict=True)]
+        return legs, rows
+
+
+def _fusion(fusion_type: str) -> Literal["relativeScore", "ranked"]:
+    if fusion_type in ("relativeScore", "relative_score"):
+        return "relativeScore"
+    if fusion_type == "ranked":
+        return "ranked"
+    raise QueryError(f"fusion_type: expected 'relativeScore' or 'ranked', got {fusion_type!r}")

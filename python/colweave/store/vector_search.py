@@ -3,6 +3,9 @@ candidates then exact rescoring; ``near_text`` embeds the query with the collect
 
 from __future__ import annotations
 
+import base64
+import binascii
+import uuid as uuidlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -14,6 +17,7 @@ from colweave.store.errors import (
     QueryError,
 )
 from colweave.store.filters import FilterT
+from colweave.store.objects import parse_uuid
 from colweave.store.reads import Reads, _check_page, _cut
 from colweave.store.results import SearchResult
 from colweave.store.segments import Snapshot, muvera_encode
@@ -87,20 +91,143 @@ class VectorSearch(Reads):
         offset: int = 0,
         autocut: int | None = None,
         distance: float | None = None,
+        certainty: float | None = None,
         filters: FilterT | None = None,
         return_properties: Sequence[str] | None = None,
         include_vector: bool | Sequence[str] = False,
     ) -> list[SearchResult]:
-        """The objects closest to a multi-vector: distance = -MaxSim (lower is better)."""
+        """The objects closest to a multi-vector: distance = -MaxSim (lower is better). ``distance`` keeps
+        those at most that far; ``certainty`` (cosine only, as Weaviate) those with ``1 - distance / 2``
+        at least that, which each result also reports for a cosine vector."""
         _check_page(limit, offset)
         with self._state.read():
             name = self._target(target_vector)
             q = self._query_matrix(name, near_vector)
-            docs, scores = self._vector_topk(name, q, offset + limit, self._allowed_docs(filters))
-            dists = [-float(s) for s in scores]
-            keep = [(d, x) for d, x in zip(docs, dists, strict=True) if distance is None or x <= distance]
-            keep = _cut(keep, offset, limit, autocut, [x for _, x in keep])
-            return [self._result(d, return_properties, include_vector, distance=x) for d, x in keep]
+            return self._near(
+                name,
+                q,
+                limit,
+                offset,
+                autocut,
+                distance,
+                certainty,
+                filters,
+                return_properties,
+                include_vector,
+            )
+
+    def _near(
+        self,
+        name: str,
+        q: F32,
+        limit: int,
+        offset: int,
+        autocut: int | None,
+        distance: float | None,
+        certainty: float | None,
+        filters: FilterT | None,
+        return_properties: Sequence[str] | None,
+        include_vector: bool | Sequence[str],
+    ) -> list[SearchResult]:
+        cut = self._distance_cut(name, distance, certainty, check_cosine=True)
+        docs, scores = self._vector_topk(name, q, offset + limit, self._allowed_docs(filters))
+        dists = [-float(s) for s in scores]
+        keep = [(d, x) for d, x in zip(docs, dists, strict=True) if cut is None or x <= cut]
+        keep = _cut(keep, offset, limit, autocut, [x for _, x in keep])
+        cosine = self._config.vectors[name].distance == "cosine"
+        return [
+            self._result(
+                d,
+                return_properties,
+                include_vector,
+                distance=x,
+                certainty=certainty_of(x) if cosine else None,
+            )
+            for d, x in keep
+        ]
+
+    def _distance_cut(
+        self, name: str, distance: float | None, certainty: float | None, *, check_cosine: bool
+    ) -> float | None:
+        """The largest distance kept: ``distance``, or Weaviate's ``(1 - certainty) * 2`` in float32."""
+        if distance is not None and certainty is not None:
+            raise QueryError("cannot provide distance and certainty at once")
+        for what, v in (("distance", distance), ("certainty", certainty)):
+            if v is not None and (
+                isinstance(v, bool) or not isinstance(v, int | float) or not np.isfinite(v)
+            ):
+                raise QueryError(f"{what}: expected a finite number, got {v!r}")
+        if certainty is None:
+            return None if distance is None else float(distance)
+        dist = self._config.vectors[name].distance
+        if check_cosine and dist != "cosine":
+            raise QueryError(
+                f"can't compute and return certainty when vector index is configured with {dist} distance"
+            )
+        return float(np.float32(1 - certainty) * np.float32(2))
+
+    def near_object(
+        self, uuid: str | uuidlib.UUID, *, target_vector: str | None = None, **kwargs: Any
+    ) -> list[SearchResult]:
+        """``near_vector`` with the stored vector of object ``uuid`` as the query: the object itself is
+        one of the results (at distance -MaxSim with itself), as in Weaviate, which excludes nothing."""
+        name, q = self.stored_query_vector(uuid, target_vector)
+        return self.near_vector(q, target_vector=name, **kwargs)
+
+    def stored_query_vector(
+        self, uuid: str | uuidlib.UUID, target_vector: str | None = None
+    ) -> tuple[str, F32]:
+        """The target vector's name and object ``uuid``'s stored vector for it, as a query (a copy).
+
+        The one place ``near_object`` (search and aggregate) reads its query from: Weaviate's errors
+        when the object is missing ("vector not found") or has no vector for the target."""
+        with self._state.read():
+            name = self._target(target_vector)
+            doc = self._doc_of.get(parse_uuid(uuid))
+            if doc is None:
+                raise QueryError(f"nearObject: vector not found: no object with id '{parse_uuid(uuid)}'")
+            v = self._vector_of(name, doc)
+            if v is None:
+                raise QueryError(f"nearObject: vector not found for target: {name}")
+            return name, np.array(v, np.float32)
+
+    def near_image(
+        self, image: bytes | str, *, target_vector: str | None = None, **kwargs: Any
+    ) -> list[SearchResult]:
+        """``near_vector`` with an image (bytes, or base64 text) embedded as a page by the vector's
+        vectorizer: "pages like this page"."""
+        name = self._target(target_vector)
+        q = self._embed_image(name, image)
+        return self.near_vector(q, target_vector=name, **kwargs)
+
+    def _embed_image(self, name: str, image: bytes | str) -> F32:
+        if isinstance(image, str):
+            try:
+                image = base64.b64decode(image, validate=True)
+            except (binascii.Error, ValueError):
+                raise QueryError("near_image: the image is not valid base64") from None
+        if not isinstance(image, bytes | bytearray | memoryview) or not image:
+            raise QueryError("near_image: expected a non-empty image (bytes or base64 text)")
+        self._check_vectorizer(name, "near_image")
+        assert self.vectorizer is not None
+        try:
+            (m,) = self.vectorizer.embed_images([bytes(image)])
+        except ValueError as e:  # an image the model cannot decode
+            raise QueryError(f"near_image: {e}") from None
+        return np.asarray(m, np.float32)
+
+    def _vector_docs(
+        self, name: str, q: F32, object_limit: int | None, cut: float | None, allowed: set[int] | None
+    ) -> tuple[list[int], list[float]]:
+        """The objects of a vector search for an aggregate: the best ``object_limit`` (all when None),
+        then those within ``cut``, nearest first, with their distances."""
+        k = len(self._slot_of[name]) if object_limit is None else object_limit
+        docs, scores = self._vector_topk(name, q, k, allowed)
+        dists = [-float(s) for s in scores]
+        if cut is None:
+            return docs, dists
+        n = next((i for i, x in enumerate(dists) if x > cut), len(dists))
+        return docs[:n], dists[:n]
 
     def near_text(self, query: str, *, target_vector: str | None = None, **kwargs: Any) -> list[SearchResult]:
         """``near_vector`` with the collection's vectorizer applied to ``query``."""
@@ -112,12 +239,21 @@ class VectorSearch(Reads):
     def _embed_query(self, name: str, query: str) -> F32:
         if not isinstance(query, str) or not query:
             raise QueryError("query: expected a non-empty string")
-        if self._config.vectors[name].vectorizer == "none":
-            raise QueryError(f"near_text: vector {name!r} has no vectorizer (it is self-provided)")
-        if self.vectorizer is None:
-            raise QueryError("near_text: the store was opened without a vectorizer")
+        self._check_vectorizer(name, "near_text")
+        assert self.vectorizer is not None
         (m,) = self.vectorizer.embed_queries([query])
         return np.asarray(m, np.float32)
+
+    def _check_vectorizer(self, name: str, where: str) -> None:
+        if self._config.vectors[name].vectorizer == "none":
+            raise QueryError(f"{where}: vector {name!r} has no vectorizer (it is self-provided)")
+        if self.vectorizer is None:
+            raise QueryError(f"{where}: the store was opened without a vectorizer")
+
+
+def certainty_of(distance: float) -> float:
+    """Weaviate's certainty of a cosine distance: ``1 - distance / 2``."""
+    return 1.0 - distance / 2.0
 
 
 def muvera_pool(index_config: dict[str, Any], k: int) -> int:
