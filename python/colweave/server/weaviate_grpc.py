@@ -483,7 +483,7 @@ class WeaviateServicer(weaviate_pb2_grpc.WeaviateServicer):
                 c = msg.certainty
             elif msg.HasField("distance"):
                 c = 1.0 - msg.distance / 2.0
-            if c == 0 and object_limit is None:
+            if c <= 0 and object_limit is None:
                 raise ValidationError("must provide certainty or objectLimit with vector search")
             certainty = c if c > 0 else None
             target = _target_vector(msg)
