@@ -417,6 +417,10 @@ def test_hybrid_aggregate(served) -> None:
     )
     assert res.total_count == k
     check_metrics(res.properties, [objs[i] for i in order[:k]], ["count"])
+    # The same cut in a hybrid search.
+    hits = coll.query.hybrid("kiwi", vector=q.tolist(), max_vector_distance=cut, limit=N).objects
+    assert sorted(o.properties["title"] for o in hits) == sorted(objs[i]["title"] for i in order[:k])
+    assert len(hits) == k
 
 
 def _multi2vec(client, s):

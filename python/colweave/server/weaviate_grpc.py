@@ -157,12 +157,12 @@ def _ms(t: dt.datetime | None) -> int:
     return round(t.timestamp() * 1000) if t is not None else 0
 
 
-def _cutoff(msg: Any) -> dict[str, float | None]:
-    """A near search's ``distance`` / ``certainty`` (both set is an error, as in Weaviate)."""
+def _threshold(msg: Any, where: str) -> dict[str, float | None]:
+    """A search's ``distance`` or ``certainty`` limit (one of them at most, as Weaviate requires)."""
     distance = msg.distance if msg.HasField("distance") else None
     certainty = msg.certainty if msg.HasField("certainty") else None
     if distance is not None and certainty is not None:
-        raise ValidationError("found 'certainty' and 'distance' set: they are conflicting, use one")
+        raise ValidationError(f"{where}: cannot provide distance and certainty")
     return {"distance": distance, "certainty": certainty}
 
 
@@ -326,13 +326,23 @@ class WeaviateServicer(weaviate_pb2_grpc.WeaviateServicer):
             nt = req.near_text
             target, qv = await self.ops.query_vector(cfg, _target_vector(nt), " ".join(nt.query))
             results = await self.ops.heavy(
-                coll.near_vector, qv, target_vector=target, autocut=autocut, **_cutoff(nt), **common
+                coll.near_vector,
+                qv,
+                target_vector=target,
+                autocut=autocut,
+                **_threshold(nt, "near_text"),
+                **common,
             )
         elif req.HasField("near_image"):
             ni = req.near_image
             target, qv = await self.ops.image_query_vector(cfg, _target_vector(ni), ni.image)
             results = await self.ops.heavy(
-                coll.near_vector, qv, target_vector=target, autocut=autocut, **_cutoff(ni), **common
+                coll.near_vector,
+                qv,
+                target_vector=target,
+                autocut=autocut,
+                **_threshold(ni, "near_image"),
+                **common,
             )
         elif req.HasField("near_object"):
             no = req.near_object
@@ -342,7 +352,7 @@ class WeaviateServicer(weaviate_pb2_grpc.WeaviateServicer):
                 oid,
                 target_vector=_target_vector(no),
                 autocut=autocut,
-                **_cutoff(no),
+                **_threshold(no, "near_object"),
                 **common,
             )
         elif req.HasField("near_vector"):
@@ -355,7 +365,7 @@ class WeaviateServicer(weaviate_pb2_grpc.WeaviateServicer):
                 qv,
                 target_vector=_target_vector(nv),
                 autocut=autocut,
-                **_cutoff(nv),
+                **_threshold(nv, "near_vector"),
                 **common,
             )
         elif req.HasField("hybrid_search"):

@@ -146,16 +146,16 @@ class Keyword(VectorSearch):
         ):
             raise QueryError(f"max_vector_distance: expected a finite number, got {max_vector_distance!r}")
         legs: list[tuple[str, list[int], F32, float]] = []
-        below: set[int] | None = None
+        within: set[int] | None = None
         if alpha > 0 and self._config.vectors:
             name = self._target(target_vector)
-            q = self._query_matrix(name, vector)
-            docs, scores = self._vector_topk(name, q, k_leg, allowed)
+            q = self._search_vector(name, vector)
+            docs, dists = self._nearest(name, q, k_leg, allowed)
             if max_vector_distance is not None:
-                n = int(np.count_nonzero(-scores <= max_vector_distance))  # nearest first: a prefix
-                docs, scores = docs[:n], scores[:n]
-                below = set(docs)
-            vscores = (np.float32(1) - (-scores.astype(np.float32))).astype(np.float32)  # 1 - distance
+                n_in = int(np.searchsorted(dists, max_vector_distance, side="right"))  # nearest first
+                docs, dists = docs[:n_in], dists[:n_in]
+                within = set(docs)
+            vscores = (np.float32(1) - dists.astype(np.float32)).astype(np.float32)  # 1 - distance
             legs.append((VECTOR_SET, docs, vscores, float(alpha)))
         if alpha < 1:
             mask = None
@@ -164,17 +164,11 @@ class Keyword(VectorSearch):
                 if allowed:
                     mask[np.fromiter(allowed, np.int64)] = 1
             bdocs, bscores = self._bm25.search(query, k_leg, query_properties, mask)
-            pairs = [(int(d), float(x)) for d, x in zip(bdocs, bscores, strict=True)]
-            if below is not None:  # Weaviate drops keyword results beyond the vector cut-off
-                pairs = [(d, x) for d, x in pairs if d in below]
-            legs.append(
-                (
-                    KEYWORD_SET,
-                    [d for d, _ in pairs],
-                    np.asarray([x for _, x in pairs], np.float32),
-                    1.0 - float(alpha),
-                )
-            )
+            kdocs, kscores = [int(d) for d in bdocs], bscores.astype(np.float32)
+            if within is not None:  # Weaviate drops keyword results beyond the vector cut-off
+                keep = np.asarray([d in within for d in kdocs], bool)
+                kdocs, kscores = [d for d in kdocs if d in within], kscores[keep] if len(keep) else kscores
+            legs.append((KEYWORD_SET, kdocs, kscores, 1.0 - float(alpha)))
         union = sorted({d for _, docs, _, _ in legs for d in docs}, key=lambda d: self._recs[d].uuid)
         key_of = {d: i for i, d in enumerate(union)}
         keys, fused, contrib = _native.fuse(

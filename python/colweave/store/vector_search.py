@@ -63,6 +63,17 @@ class VectorSearch(Reads):
         )
         return [int(snap.slot_doc[i]) for i in idx], scores
 
+    def _nearest(
+        self, name: str, query: F32, k: int, allowed: set[int] | None
+    ) -> tuple[list[int], npt.NDArray[np.float64]]:
+        """The ``k`` nearest objects and their distances (lower is better) for target ``name``."""
+        docs, scores = self._vector_topk(name, query, k, allowed)
+        return docs, -scores.astype(np.float64)
+
+    def _search_vector(self, name: str, v: Any) -> F32:
+        """The checked query for target ``name``."""
+        return self._query_matrix(name, v)
+
     def _query_matrix(self, name: str, v: Any) -> F32:
         q = _numeric_matrix(v)
         if q is None:
@@ -222,8 +233,8 @@ class VectorSearch(Reads):
         """The objects of a vector search for an aggregate: the best ``object_limit`` (all when None),
         then those within ``cut``, nearest first, with their distances."""
         k = len(self._slot_of[name]) if object_limit is None else object_limit
-        docs, scores = self._vector_topk(name, q, k, allowed)
-        dists = [-float(s) for s in scores]
+        docs, found = self._nearest(name, q, k, allowed)
+        dists = found.tolist()
         if cut is None:
             return docs, dists
         n = next((i for i, x in enumerate(dists) if x > cut), len(dists))
