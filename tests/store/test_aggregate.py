@@ -158,3 +158,11 @@ def test_library_searches_bm25_near_text_near_image_near_object(store: Store, ve
         c.aggregate(NearObject(uid))
     with pytest.raises(QueryError, match="can't be aggregated"):
         c.aggregate(metrics=[Metrics("page")])
+
+
+def test_texts_are_counted_exactly(store: Store) -> None:
+    """A trailing NUL is part of a text (numpy's fixed-width strings would drop it and merge the two)."""
+    c = _coll(store)
+    c.insert_many([DataObject({"t": t}, vectors={"v": _vec(k)}) for k, t in enumerate(["x", "x\x00", "x"])])
+    (g,) = c.aggregate(metrics=[Metrics("t")]).groups
+    assert g.properties["t"].top_occurrences == [("x", 2), ("x\x00", 1)]

@@ -4,8 +4,8 @@ a property's values.
 
 Two layers: a search gives a set of objects (``Aggregating._aggregate_docs``, the only part that knows
 vectors), and :func:`property_metrics` computes a property's metrics over those objects' values with
-numpy, knowing nothing of how they were chosen. The metrics are Weaviate's (its ``aggregator``
-package), including its edge cases:
+numpy (texts with a counter), knowing nothing of how they were chosen. The metrics are Weaviate's (its
+``aggregator`` package), including its edge cases:
 
 * numbers (``int``, ``number`` and their arrays, every element counted): count, minimum, maximum, sum,
   mean = sum / count, median = the middle value, or the mean of the two middle values for an even
@@ -26,6 +26,7 @@ largest groups (100 by default), ties in value order.
 from __future__ import annotations
 
 import calendar
+import collections
 import datetime as dt
 import re
 import uuid as uuidlib
@@ -279,10 +280,10 @@ def _text(flat: list[Any], limit: int, out: PropertyAggregate) -> None:
     out.values["count"] = len(flat)  # Weaviate always returns the count and the top occurrences
     if not flat or limit <= 0:
         return
-    # Weaviate orders ties by bytes; UTF-8 keeps code point order, which numpy's sort of str uses.
-    uniq, counts = np.unique(np.asarray(flat, dtype=str), return_counts=True)
-    order = np.argsort(-counts, kind="stable")[:limit]
-    out.top_occurrences = [(str(uniq[i]), int(counts[i])) for i in order]
+    # Counted as Python strings (numpy's fixed-width str would cost the longest value's width per value,
+    # and drop trailing NULs). Ties in byte order: UTF-8 keeps the code point order str comparison uses.
+    counts = collections.Counter(flat)
+    out.top_occurrences = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
 
 
 def _boolean(a: np.ndarray, out: PropertyAggregate) -> None:
