@@ -424,7 +424,7 @@ class Aggregating(Keyword):
             cut = self._distance_cut(name, distance, certainty, check_cosine=False)
             if object_limit is None and cut is None:
                 raise QueryError("aggregate: a vector search needs object_limit, distance or certainty")
-            q = self._query_matrix(name, search.vector)
+            q = self._search_vector(name, search.vector)
             docs, _ = self._vector_docs(name, q, object_limit, cut, allowed)
             return docs
         k = DEFAULT_HYBRID_OBJECT_LIMIT if object_limit is None else object_limit

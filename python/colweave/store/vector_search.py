@@ -113,7 +113,7 @@ class VectorSearch(Reads):
         _check_page(limit, offset)
         with self._state.read():
             name = self._target(target_vector)
-            q = self._query_matrix(name, near_vector)
+            q = self._search_vector(name, near_vector)
             return self._near(
                 name,
                 q,
