@@ -251,9 +251,9 @@ def _dates(flat: list[Any], names: set[str], out: PropertyAggregate, utc: bool) 
         if "count" in names:
             out.values["count"] = 0
         return
-    parsed = [date_nanos(x) for x in flat]
-    ns = np.asarray([p[0] for p in parsed], np.int64)
-    offsets = [0 if utc else p[1] for p in parsed]
+    parsed = {x: date_nanos(x) for x in set(flat)}  # dates repeat: each distinct text parsed once
+    ns = np.fromiter((parsed[x][0] for x in flat), np.int64, len(flat))
+    offsets = [0 if utc else parsed[x][1] for x in flat]
     order = np.argsort(ns, kind="stable")
     s = ns[order]
     _, first, counts = np.unique(s, return_index=True, return_counts=True)
