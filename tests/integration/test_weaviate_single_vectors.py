@@ -143,8 +143,15 @@ def test_distances_and_certainty_over_grpc_match_numpy(served, metric: str, inde
     else:
         with pytest.raises(WeaviateQueryError, match=f"configured with {metric} distance"):
             coll.query.near_vector(q.tolist(), certainty=0.7)
-    # Aggregate over the search: the objects within the distance, or the object_limit nearest.
-    assert coll.aggregate.near_vector(q.tolist(), distance=cut).total_count == int((want <= cut).sum())
+    # Aggregate over the search: the objects within the distance, or the object_limit nearest. As in
+    # Weaviate, an aggregate's distance d is the certainty 1 - d / 2: one of 2 or more is a certainty
+    # <= 0, which cuts nothing, so the request needs an object_limit (and then counts that many).
+    if 1 - cut / 2 > 0:
+        assert coll.aggregate.near_vector(q.tolist(), distance=cut).total_count == int((want <= cut).sum())
+    else:
+        with pytest.raises(WeaviateQueryError, match="must provide certainty or objectLimit"):
+            coll.aggregate.near_vector(q.tolist(), distance=cut)
+        assert coll.aggregate.near_vector(q.tolist(), distance=cut, object_limit=25).total_count == 25
     assert coll.aggregate.near_vector(q.tolist(), object_limit=4).total_count == 4
 
 

@@ -1,5 +1,5 @@
 """Weaviate's gRPC service (``weaviate.v1.Weaviate``) over the embedded store, with the generated modules
-that ship inside weaviate-client: Search, Aggregate (counts), BatchObjects, BatchDelete, BatchStream."""
+that ship inside weaviate-client: Search, Aggregate, BatchObjects, BatchDelete, BatchStream."""
 
 from __future__ import annotations
 
@@ -28,6 +28,7 @@ from colweave.server.errors import NotFoundError, ServiceError, StorageFullError
 from colweave.server.grpc_app import call_rpc
 from colweave.server.state import ServerState
 from colweave.server.weaviate_ops import WeaviateOps
+from colweave.store import aggregate as agg
 from colweave.store import filters as F
 from colweave.store.errors import StoreError
 from colweave.store.objects import DataObject
@@ -326,6 +327,104 @@ def _ms(t: dt.datetime | None) -> int:
     return round(t.timestamp() * 1000) if t is not None else 0
 
 
+# Weaviate's aggregator names of each request message's flags.
+_METRIC_FLAGS = {
+    "int": {f: f for f in ("count", "type", "sum", "mean", "mode", "median", "maximum", "minimum")},
+    "number": {f: f for f in ("count", "type", "sum", "mean", "mode", "median", "maximum", "minimum")},
+    "text": {"count": "count", "type": "type", "top_occurences": "topOccurrences"},
+    "boolean": {
+        "count": "count",
+        "type": "type",
+        "total_true": "totalTrue",
+        "total_false": "totalFalse",
+        "percentage_true": "percentageTrue",
+        "percentage_false": "percentageFalse",
+    },
+    "date": {f: f for f in ("count", "type", "median", "mode", "maximum", "minimum")},
+}
+
+
+def _metric_request(a: aggregate_pb2.AggregateRequest.Aggregation) -> tuple[str, agg.Metrics]:
+    """(the property as the request names it, what the store computes): the kind of the result follows
+    the property's data type, the flags say which metrics (Weaviate reads them whatever the kind)."""
+    kind = a.WhichOneof("aggregation")
+    if kind == "reference":
+        raise ValidationError(f"aggregate: property {a.property!r}: reference aggregations are not supported")
+    names: set[str] = set()
+    top_limit = None
+    if kind is not None:
+        msg = getattr(a, kind)
+        names = {metric for flag, metric in _METRIC_FLAGS[kind].items() if getattr(msg, flag)}
+        # A top-occurrences limit counts only when top occurrences are asked for (else Weaviate's 5).
+        if kind == "text" and msg.top_occurences and msg.HasField("top_occurences_limit"):
+            top_limit = msg.top_occurences_limit
+    return a.property, agg.Metrics(lowercase_first(a.property), frozenset(names), top_limit)
+
+
+def _aggregations_reply(
+    g: agg.AggregateGroup, metrics: list[tuple[str, agg.Metrics]]
+) -> aggregate_pb2.AggregateReply.Aggregations:
+    A = aggregate_pb2.AggregateReply.Aggregations.Aggregation
+    out = []
+    for asked, m in metrics:
+        pa = g.properties[m.property]
+        v = pa.values
+        if pa.kind == "numerical" and pa.data_type in ("int", "int[]"):
+            # Weaviate's integer reply: whole numbers but for mean and median (Go's int64 truncation).
+            i = A.Integer(type=v.get("type"))
+            for k in ("count", "mode", "maximum", "minimum", "sum"):
+                if k in v:
+                    setattr(i, k, int(v[k]))
+            for k in ("mean", "median"):
+                if k in v:
+                    setattr(i, k, float(v[k]))
+            out.append(A(property=asked, int=i))
+        elif pa.kind == "numerical":
+            n = A.Number(type=v.get("type"), count=v.get("count"))
+            for k in ("mode", "maximum", "minimum", "sum", "mean", "median"):
+                if k in v:
+                    setattr(n, k, float(v[k]))
+            out.append(A(property=asked, number=n))
+        elif pa.kind == "date":
+            texts = {k: v[k] for k in ("median", "mode", "maximum", "minimum") if k in v}
+            out.append(A(property=asked, date=A.Date(type=v.get("type"), count=v.get("count"), **texts)))
+        elif pa.kind == "text":
+            top = None
+            if pa.top_occurrences:
+                top = A.Text.TopOccurrences(
+                    items=[
+                        A.Text.TopOccurrences.TopOccurrence(value=t, occurs=n) for t, n in pa.top_occurrences
+                    ]
+                )
+            out.append(
+                A(property=asked, text=A.Text(type=v.get("type"), count=v["count"], top_occurences=top))
+            )
+        else:
+            out.append(
+                A(
+                    property=asked,
+                    boolean=A.Boolean(
+                        type=v.get("type"),
+                        count=v["count"],
+                        total_true=v["totalTrue"],
+                        total_false=v["totalFalse"],
+                        percentage_true=v["percentageTrue"],
+                        percentage_false=v["percentageFalse"],
+                    ),
+                )
+            )
+    return aggregate_pb2.AggregateReply.Aggregations(aggregations=out)
+
+
+def _grouped_by_reply(prop: str, value: Any) -> aggregate_pb2.AggregateReply.Group.GroupedBy:
+    G = aggregate_pb2.AggregateReply.Group.GroupedBy
+    if isinstance(value, bool):
+        return G(path=[prop], boolean=value)
+    if isinstance(value, float):
+        return G(path=[prop], number=value)
+    return G(path=[prop], text=str(value))
+
+
 class WeaviateServicer(weaviate_pb2_grpc.WeaviateServicer):
     def __init__(self, state: ServerState, ops: WeaviateOps) -> None:
         self.state = state
@@ -405,6 +504,28 @@ class WeaviateServicer(weaviate_pb2_grpc.WeaviateServicer):
                 **_threshold(nt, "near_text"),
                 **common,
             )
+        elif req.HasField("near_image"):
+            ni = req.near_image
+            target, qv = await self.ops.image_query_vector(cfg, _target_vector(ni), ni.image)
+            results = await self.ops.heavy(
+                coll.near_vector,
+                qv,
+                target_vector=target,
+                autocut=autocut,
+                **_threshold(ni, "near_image"),
+                **common,
+            )
+        elif req.HasField("near_object"):
+            no = req.near_object
+            oid = guards.uuid_str(no.id, "near_object.id")
+            results = await self.ops.heavy(
+                coll.near_object,
+                oid,
+                target_vector=_target_vector(no),
+                autocut=autocut,
+                **_threshold(no, "near_object"),
+                **common,
+            )
         elif req.HasField("near_vector"):
             nv = req.near_vector
             legs, combination, weights = _vector_legs(nv, cfg, "near_vector")
@@ -446,8 +567,6 @@ class WeaviateServicer(weaviate_pb2_grpc.WeaviateServicer):
         elif any(
             req.HasField(k)
             for k in (
-                "near_object",
-                "near_image",
                 "near_audio",
                 "near_video",
                 "near_depth",
@@ -455,7 +574,9 @@ class WeaviateServicer(weaviate_pb2_grpc.WeaviateServicer):
                 "near_imu",
             )
         ):
-            raise ValidationError("only near_text, near_vector, hybrid and bm25 searches are supported")
+            raise ValidationError(
+                "only near_text, near_vector, near_object, near_image, hybrid and bm25 searches are supported"
+            )
         else:
             extra = {"sort": sort} if sort is not None else {}
             results = await self.ops.heavy(
@@ -569,71 +690,115 @@ class WeaviateServicer(weaviate_pb2_grpc.WeaviateServicer):
     async def Aggregate(
         self, request: aggregate_pb2.AggregateRequest, context: grpc.aio.ServicerContext
     ) -> Any:
-        async def run() -> aggregate_pb2.AggregateReply:
-            t0 = time.perf_counter()
-            if len(request.aggregations) or request.HasField("group_by"):
-                raise ValidationError("only the total count (objects_count) is supported by Aggregate")
-            name = guards.collection_name(request.collection, "collection")
-            filters = parse_filters(request.filters) if request.HasField("filters") else None
-            coll = await self.ops.run(self.ops.store.get_collection, name)
-            if filters is not None:
-                filters = await self.ops.resolve_filter(coll.config, filters)
-            if any(request.HasField(k) for k in ("near_vector", "hybrid", "near_text")):
-                n = len(await self._aggregate_search(request, coll, filters))
-            elif any(request.HasField(k) for k in ("near_object", "near_image", "near_audio", "near_video")):
-                raise ValidationError(
-                    "Aggregate: only near_vector, near_text and hybrid searches are supported"
-                )
-            else:
-                n = await self.ops.heavy(coll.count, filters)
-            return aggregate_pb2.AggregateReply(
-                took=time.perf_counter() - t0,
-                single_result=aggregate_pb2.AggregateReply.Single(objects_count=n),
-            )
+        return await self._call("weaviate.v1/Aggregate", context, lambda: self._aggregate(request))
 
-        return await self._call("weaviate.v1/Aggregate", context, run)
-
-    async def _aggregate_search(
-        self, req: aggregate_pb2.AggregateRequest, coll: Any, filters: F.FilterT | None
-    ) -> list[SearchResult]:
-        """The objects an Aggregate's search selects: its ``object_limit`` nearest (or all within its
-        distance / certainty), as Weaviate aggregates over them."""
+    async def _aggregate(self, req: aggregate_pb2.AggregateRequest) -> aggregate_pb2.AggregateReply:
+        """Weaviate's Aggregate: the request's search, filter and metrics as the store's aggregate
+        (``Collection.aggregate``), with Weaviate's request rules (a vector search needs an object
+        limit or a certainty; a distance d is the certainty 1 - d / 2, ignored when not positive)."""
+        t0 = time.perf_counter()
+        if req.tenant:
+            raise ValidationError("multi-tenancy is not supported by this server")
+        name = guards.collection_name(req.collection, "collection")
+        filters = parse_filters(req.filters) if req.HasField("filters") else None
+        coll = await self.ops.run(self.ops.store.get_collection, name)
         cfg: CollectionConfig = coll.config
-        limit = req.object_limit if req.HasField("object_limit") else guards.MAX_RESULTS
-        guards.page(limit, 0)
-        common: dict[str, Any] = {"limit": limit, "filters": filters, "return_properties": []}
-        if req.HasField("near_vector"):
-            nv = req.near_vector
-            limits = _threshold(nv, "near_vector")
-            legs, combination, weights = _vector_legs(nv, cfg, "near_vector")
-            if len(legs) == 1:
-                return list(
-                    await self.ops.heavy(
-                        coll.near_vector, legs[0][1], target_vector=legs[0][0], **limits, **common
-                    )
-                )
-            if limits["certainty"] is not None:
-                raise ValidationError("multiple target vectors are not supported with certainty")
-            return list(
-                await self.ops.heavy(
-                    coll.near_vectors,
-                    legs,
-                    combination=combination,
-                    weights=weights,
-                    distance=limits["distance"],
-                    **common,
-                )
+        if filters is not None:  # references in the filter, resolved before the search
+            filters = await self.ops.resolve_filter(cfg, filters)
+        metrics = [_metric_request(a) for a in req.aggregations]
+        object_limit = req.object_limit if req.HasField("object_limit") else None
+        limit = req.limit if req.HasField("limit") else None
+        group_by = lowercase_first(req.group_by.property) if req.HasField("group_by") else None
+        kind = req.WhichOneof("search")
+        search: agg.Search | None = None
+        certainty: float | None = None
+        if kind in ("near_vector", "near_object", "near_text", "near_image"):
+            msg = getattr(req, kind)
+            if msg.HasField("distance") and msg.HasField("certainty"):
+                raise ValidationError(f"{kind}: cannot provide distance and certainty")
+            c = 0.0
+            if msg.HasField("certainty") and msg.certainty != 0:
+                c = msg.certainty
+            elif msg.HasField("distance"):
+                c = 1.0 - msg.distance / 2.0
+            if c <= 0 and object_limit is None:
+                raise ValidationError("must provide certainty or objectLimit with vector search")
+            certainty = c if c > 0 else None
+            target = _target_vector(msg)
+            if kind == "near_vector":
+                legs, _, _ = _vector_legs(msg, cfg, "near_vector")
+                if len(legs) != 1:
+                    raise ValidationError("found more than one target vector for aggregation")
+                search = agg.NearVector(legs[0][1], legs[0][0])
+            elif kind == "near_object":
+                search = agg.NearObject(guards.uuid_str(msg.id, "near_object.id"), target)
+            elif kind == "near_text":
+                target, qv = await self.ops.query_vector(cfg, target, " ".join(msg.query))
+                search = agg.NearVector(qv, target)
+            else:
+                target, qv = await self.ops.image_query_vector(cfg, target, msg.image)
+                search = agg.NearVector(qv, target)
+        elif kind == "hybrid":
+            search = await self._hybrid_aggregate_search(cfg, req.hybrid, object_limit)
+        elif kind is not None:
+            raise ValidationError(
+                f"{kind}: only near_vector, near_object, near_text, near_image and hybrid aggregates "
+                "are supported"
             )
-        if req.HasField("near_text"):
-            nt = req.near_text
-            target, qv = await self.ops.query_vector(cfg, _target_vector(nt), " ".join(nt.query))
-            return list(
-                await self.ops.heavy(
-                    coll.near_vector, qv, target_vector=target, **_threshold(nt, "near_text"), **common
-                )
+        res = await self.ops.heavy(
+            coll.aggregate,
+            search,
+            metrics=[m for _, m in metrics],
+            filters=filters,
+            object_limit=object_limit,
+            certainty=certainty,
+            group_by=group_by,
+            limit=limit,
+        )
+        took = time.perf_counter() - t0
+        R = aggregate_pb2.AggregateReply
+        if not res.grouped:
+            g = res.groups[0]
+            return R(
+                took=took,
+                single_result=R.Single(
+                    objects_count=g.count if req.objects_count else 0,
+                    aggregations=_aggregations_reply(g, metrics),
+                ),
             )
-        return list(
-            await self.ops.heavy(coll.hybrid, **(await self._hybrid_kwargs(req.hybrid, cfg)), **common)
+        if not res.groups:
+            return R(took=took)  # as Weaviate: no groups, no result
+        groups = [
+            R.Group(
+                objects_count=g.count,
+                aggregations=_aggregations_reply(g, metrics),
+                grouped_by=_grouped_by_reply(
+                    req.group_by.property, g.grouped_by[1] if g.grouped_by else None
+                ),
+            )
+            for g in res.groups
+        ]
+        return R(took=took, grouped_results=R.Grouped(groups=groups))
+
+    async def _hybrid_aggregate_search(
+        self, cfg: CollectionConfig, h: Any, object_limit: int | None
+    ) -> agg.Hybrid:
+        kw = await self._hybrid_kwargs(h, cfg)
+        if kw["vector_legs"] is not None:
+            raise ValidationError("found more than one target vector for aggregation")
+        if kw["vector"] is None and object_limit is None and kw["max_vector_distance"] is None:
+            raise ValidationError("must provide certainty or objectLimit with vector search")
+        # Weaviate's hybrid aggregate searches every searchable `text` property (not text[]), whatever
+        # the request's properties say.
+        keyword_props = [p.name for p in cfg.properties if p.data_type == "text" and p.index_searchable]
+        return agg.Hybrid(
+            kw["query"],
+            kw["alpha"],
+            kw["vector"],
+            keyword_props,
+            kw["fusion_type"],
+            kw["target_vector"],
+            kw["max_vector_distance"],
         )
 
     async def _hybrid_kwargs(self, h: base_search_pb2.Hybrid, cfg: CollectionConfig) -> dict[str, Any]:

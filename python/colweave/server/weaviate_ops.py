@@ -12,6 +12,8 @@ search's slot while they wait for their pages.
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import contextlib
 import errno
 import functools
@@ -339,6 +341,30 @@ class WeaviateOps:
         self, cfg: CollectionConfig, target: str | None, text: str
     ) -> tuple[str, np.ndarray]:
         """The query multi-vector of ``text`` for the target vector (which must have a vectorizer)."""
+        target = self._vectorized_target(cfg, target, "send a vector instead of text")
+        svc = self._embedding()
+        self.check_model(svc, cfg, target)
+        res = await svc.embed_queries([text])
+        return target, res.outputs[0]
+
+    async def image_query_vector(
+        self, cfg: CollectionConfig, target: str | None, image_b64: str
+    ) -> tuple[str, np.ndarray]:
+        """The multi-vector of a page image (base64) for the target vector, as a query (near_image): the
+        embedding service's image path, with its checks, batching and metrics."""
+        target = self._vectorized_target(cfg, target, "send a vector instead of an image")
+        try:
+            image = base64.b64decode(image_b64, validate=True)
+        except (binascii.Error, ValueError):
+            raise ValidationError("near_image: the image is not valid base64") from None
+        if not image:
+            raise ValidationError("near_image: the image is empty")
+        svc = self._embedding()
+        self.check_model(svc, cfg, target)
+        res = await svc.embed_images([image])
+        return target, res.outputs[0]
+
+    def _vectorized_target(self, cfg: CollectionConfig, target: str | None, instead: str) -> str:
         names = list(cfg.vectors)
         if target is None:
             if len(names) != 1:
@@ -352,13 +378,9 @@ class WeaviateOps:
             raise ValidationError(f"{cfg.name} has no vector named {target!r}")
         if vc.vectorizer != MULTI2MULTIVEC:
             raise ValidationError(
-                f"vector {target!r} of {cfg.name} has no vectorizer (self-provided): "
-                "send a vector instead of text"
+                f"vector {target!r} of {cfg.name} has no vectorizer (self-provided): {instead}"
             )
-        svc = self._embedding()
-        self.check_model(svc, cfg, target)
-        res = await svc.embed_queries([text])
-        return target, res.outputs[0]
+        return target
 
     # -- writes -----------------------------------------------------------------------------------
     async def write(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:

@@ -10,6 +10,10 @@ semantics (near_vector by MaxSim, BM25, hybrid fusion, filters, MUVERA), durable
     )
     pages.insert_many([DataObject({"title": "A holiday film"}, vectors={"page": tokens})])
     hits = pages.hybrid("holiday", vector=query_tokens, limit=5)
+
+Aggregates (``colweave.store.aggregate``: the searches ``NearVector``, ``NearText``, ``NearObject``,
+``NearImage``, ``Hybrid``, ``BM25`` and ``Metrics``) compute Weaviate's property metrics over what a
+search finds: ``pages.aggregate(NearVector(query_tokens), object_limit=5, metrics=[Metrics("title")])``.
 """
 
 from __future__ import annotations

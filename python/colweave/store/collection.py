@@ -22,6 +22,7 @@ import json
 import threading
 from pathlib import Path
 
+from colweave.store.aggregate import Aggregating
 from colweave.store.bm25 import InvertedIndex
 from colweave.store.copies import build_copies, save_copies
 from colweave.store.errors import (
@@ -30,7 +31,6 @@ from colweave.store.errors import (
     storage_errors,
 )
 from colweave.store.explaining import Explaining
-from colweave.store.keyword import Keyword
 from colweave.store.objects import (
     Rec,
     Vectorizer,
@@ -51,9 +51,10 @@ from colweave.store.writes import Writes
 __all__ = ["MAX_QUERY_TOKENS", "QUERY_MAXIMUM_RESULTS", "Collection", "muvera_pool"]
 
 
-class Collection(ReferenceWrites, Writes, Keyword, Explaining):
+class Collection(ReferenceWrites, Writes, Aggregating, Explaining):
     """One collection (see the module docstring). Its parts live in ``writes`` (with ``compaction``),
-    ``reads``, ``vector_search``, ``keyword`` (BM25 and hybrid) and ``explaining``, over ``state``."""
+    ``reads``, ``vector_search``, ``keyword`` (BM25 and hybrid), ``aggregate`` and ``explaining``, over
+    ``state``."""
 
     def __init__(self, path: Path, vectorizer: Vectorizer | None = None) -> None:
         self.path = path

@@ -81,66 +81,26 @@ class Keyword(VectorSearch):
         that distance, in both legs (as Weaviate does). ``vector_legs`` (legs, combination, weights)
         makes the vector leg a multi-target search (see ``near_vectors``)."""
         _check_page(limit, offset)
-        if not isinstance(alpha, int | float) or not 0 <= alpha <= 1:
-            raise QueryError(f"alpha: must be between 0 and 1, got {alpha!r}")
-        fusion: Literal["relativeScore", "ranked"]
-        if fusion_type in ("relativeScore", "relative_score"):
-            fusion = "relativeScore"
-        elif fusion_type == "ranked":
-            fusion = "ranked"
-        else:
-            raise QueryError(f"fusion_type: expected 'relativeScore' or 'ranked', got {fusion_type!r}")
-        if not isinstance(query, str):
-            raise QueryError("query: expected a string")
-        embedded: F32 | None = None
-        if alpha > 0 and self._config.vectors and vector is None and vector_legs is None:  # outside the lock
-            embedded = self._embed_query(self._target(target_vector), query)
+        fusion = _fusion(fusion_type)
+        # A multi-target vector leg brings its own vectors: nothing to embed.
+        embedded = self._hybrid_embedding(
+            query, alpha, vector if vector_legs is None else vector_legs, target_vector
+        )
         with self._state.read():
-            k_leg = max(100, offset + limit)
-            legs: list[tuple[str, list[int], F32, float]] = []
-            allowed = self._allowed_docs(filters)
-            within: set[int] | None = None
-            if alpha > 0 and self._config.vectors:
-                if vector_legs is not None:
-                    names, queries = self._legs(vector_legs[0])
-                    nearest = self._combined(names, queries, vector_legs[1], vector_legs[2], k_leg, allowed)
-                    docs, dists = [d for d, _ in nearest], np.asarray([x for _, x in nearest], np.float64)
-                else:
-                    name = self._target(target_vector)
-                    q = self._search_vector(name, vector) if embedded is None else embedded
-                    docs, dists = self._nearest(name, q, k_leg, allowed)
-                if max_vector_distance is not None:
-                    n_in = int(np.searchsorted(dists, max_vector_distance, side="right"))
-                    docs, dists = docs[:n_in], dists[:n_in]
-                    within = set(docs)
-                vscores = (np.float32(1) - dists.astype(np.float32)).astype(np.float32)  # 1 - distance
-                legs.append((VECTOR_SET, docs, vscores, float(alpha)))
-            if alpha < 1:
-                mask = None
-                if allowed is not None:
-                    mask = np.zeros(max(self._recs, default=-1) + 1, np.uint8)
-                    if allowed:
-                        mask[np.fromiter(allowed, np.int64)] = 1
-                bdocs, bscores = self._bm25.search(query, k_leg, query_properties, mask)
-                kdocs, kscores = [int(d) for d in bdocs], bscores.astype(np.float32)
-                if within is not None:
-                    keep = np.asarray([d in within for d in kdocs], bool)
-                    kdocs, kscores = (
-                        [d for d in kdocs if d in within],
-                        kscores[keep] if len(keep) else kscores,
-                    )
-                legs.append((KEYWORD_SET, kdocs, kscores, 1.0 - float(alpha)))
-            union = sorted({d for _, docs, _, _ in legs for d in docs}, key=lambda d: self._recs[d].uuid)
-            key_of = {d: i for i, d in enumerate(union)}
-            keys, fused, contrib = _native.fuse(
-                [np.asarray([key_of[d] for d in docs], np.uint64) for _, docs, _, _ in legs],
-                [np.ascontiguousarray(s, np.float32) for _, _, s, _ in legs],
-                [w for _, _, _, w in legs],
+            legs, rows = self._hybrid_rows(
+                query,
+                alpha,
+                vector if embedded is None else embedded,
+                query_properties,
                 fusion,
+                target_vector,
+                max_vector_distance,
+                max(100, offset + limit),
+                self._allowed_docs(filters),
+                vector_legs,
             )
-            original = [dict(zip(docs, s.tolist(), strict=True)) for _, docs, s, _ in legs]
-            rows = [(union[int(k)], float(s), c) for k, s, c in zip(keys, fused, contrib, strict=True)]
             rows = _cut(rows, offset, limit, autocut, [r[1] for r in rows])
+            original = [dict(zip(docs, s.tolist(), strict=True)) for _, docs, s, _ in legs]
             out = []
             for d, s, c in rows:
                 u = self._recs[d].uuid
@@ -159,3 +119,84 @@ class Keyword(VectorSearch):
                     )
                 out.append(self._result(d, return_properties, include_vector, score=s, explain_score=explain))
             return out
+
+    def _hybrid_embedding(
+        self, query: str, alpha: float, vector: Any, target_vector: str | None
+    ) -> F32 | None:
+        """The query text's embedding when the vector leg runs without a given vector (outside the lock)."""
+        if not isinstance(alpha, int | float) or isinstance(alpha, bool) or not 0 <= alpha <= 1:
+            raise QueryError(f"alpha: must be between 0 and 1, got {alpha!r}")
+        if not isinstance(query, str):
+            raise QueryError("query: expected a string")
+        if alpha > 0 and self._config.vectors and vector is None:
+            return self._embed_query(self._target(target_vector), query)
+        return None
+
+    def _hybrid_rows(
+        self,
+        query: str,
+        alpha: float,
+        vector: Any,
+        query_properties: list[str] | None,
+        fusion: Literal["relativeScore", "ranked"],
+        target_vector: str | None,
+        max_vector_distance: float | None,
+        k_leg: int,
+        allowed: set[int] | None,
+        vector_legs: tuple[Sequence[tuple[str | None, Any]], str, Sequence[float] | None] | None = None,
+    ) -> tuple[list[tuple[str, list[int], F32, float]], list[tuple[int, float, Any]]]:
+        """Each leg's best ``k_leg`` objects and their fusion, best first: ``(doc, score, contributions)``.
+        Callers hold the state's read lock."""
+        if max_vector_distance is not None and (
+            isinstance(max_vector_distance, bool)
+            or not isinstance(max_vector_distance, int | float)
+            or not np.isfinite(max_vector_distance)
+        ):
+            raise QueryError(f"max_vector_distance: expected a finite number, got {max_vector_distance!r}")
+        legs: list[tuple[str, list[int], F32, float]] = []
+        within: set[int] | None = None
+        if alpha > 0 and self._config.vectors:
+            if vector_legs is not None:
+                names, queries = self._legs(vector_legs[0])
+                nearest = self._combined(names, queries, vector_legs[1], vector_legs[2], k_leg, allowed)
+                docs, dists = [d for d, _ in nearest], np.asarray([x for _, x in nearest], np.float64)
+            else:
+                name = self._target(target_vector)
+                q = self._search_vector(name, vector)
+                docs, dists = self._nearest(name, q, k_leg, allowed)
+            if max_vector_distance is not None:
+                n_in = int(np.searchsorted(dists, max_vector_distance, side="right"))  # nearest first
+                docs, dists = docs[:n_in], dists[:n_in]
+                within = set(docs)
+            vscores = (np.float32(1) - dists.astype(np.float32)).astype(np.float32)  # 1 - distance
+            legs.append((VECTOR_SET, docs, vscores, float(alpha)))
+        if alpha < 1:
+            mask = None
+            if allowed is not None:
+                mask = np.zeros(max(self._recs, default=-1) + 1, np.uint8)
+                if allowed:
+                    mask[np.fromiter(allowed, np.int64)] = 1
+            bdocs, bscores = self._bm25.search(query, k_leg, query_properties, mask)
+            kdocs, kscores = [int(d) for d in bdocs], bscores.astype(np.float32)
+            if within is not None:  # Weaviate drops keyword results beyond the vector cut-off
+                keep = np.asarray([d in within for d in kdocs], bool)
+                kdocs, kscores = [d for d in kdocs if d in within], kscores[keep] if len(keep) else kscores
+            legs.append((KEYWORD_SET, kdocs, kscores, 1.0 - float(alpha)))
+        union = sorted({d for _, docs, _, _ in legs for d in docs}, key=lambda d: self._recs[d].uuid)
+        key_of = {d: i for i, d in enumerate(union)}
+        keys, fused, contrib = _native.fuse(
+            [np.asarray([key_of[d] for d in docs], np.uint64) for _, docs, _, _ in legs],
+            [np.ascontiguousarray(s, np.float32) for _, _, s, _ in legs],
+            [w for _, _, _, w in legs],
+            fusion,
+        )
+        rows = [(union[int(k)], float(s), c) for k, s, c in zip(keys, fused, contrib, strict=True)]
+        return legs, rows
+
+
+def _fusion(fusion_type: str) -> Literal["relativeScore", "ranked"]:
+    if fusion_type in ("relativeScore", "relative_score"):
+        return "relativeScore"
+    if fusion_type == "ranked":
+        return "ranked"
+    raise QueryError(f"fusion_type: expected 'relativeScore' or 'ranked', got {fusion_type!r}")

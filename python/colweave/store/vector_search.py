@@ -6,6 +6,9 @@ vectorizer."""
 
 from __future__ import annotations
 
+import base64
+import binascii
+import uuid as uuidlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -130,25 +133,14 @@ class VectorSearch(Reads):
         return docs, dist.astype(np.float64)
 
     def _max_distance(self, name: str, distance: float | None, certainty: float | None) -> float | None:
-        """The distance limit of a search: ``distance``, or Weaviate's ``(1 - certainty) * 2``, which only
-        a cosine single vector has."""
-        if certainty is None:
-            return distance
-        if distance is not None:
-            raise QueryError("near_vector: cannot provide distance and certainty")
-        vc = self._config.vectors[name]
-        if vc.multi or vc.distance != "cosine":
-            raise QueryError(
-                "can't compute and return certainty when vector index is configured with "
-                f"{vc.distance if not vc.multi else 'multi-vector ' + vc.distance} distance"
-            )
-        return (1.0 - float(certainty)) * 2.0
+        """The distance limit of a search: ``distance``, or Weaviate's ``(1 - certainty) * 2``, which
+        only a cosine vector has (single or multi: Weaviate checks the distance's name only)."""
+        return self._distance_cut(name, distance, certainty, check_cosine=True)
 
     def _distance_meta(self, name: str, dist: float) -> dict[str, float]:
-        """A result's distance, and its certainty where Weaviate gives one (cosine single vectors)."""
-        vc = self._config.vectors[name]
-        if not vc.multi and vc.distance == "cosine":
-            return {"distance": dist, "certainty": 1.0 - dist / 2.0}
+        """A result's distance, and its certainty where Weaviate gives one (cosine vectors)."""
+        if self._config.vectors[name].distance == "cosine":
+            return {"distance": dist, "certainty": certainty_of(dist)}
         return {"distance": dist}
 
     def token_counts(self, uuid: str, target_vector: str | None = None) -> tuple[int, int] | None:
@@ -336,6 +328,89 @@ class VectorSearch(Reads):
             rows = _cut(rows, offset, limit, autocut, [x for _, x in rows])
             return [self._result(d, return_properties, include_vector, distance=x) for d, x in rows]
 
+    def _distance_cut(
+        self, name: str, distance: float | None, certainty: float | None, *, check_cosine: bool
+    ) -> float | None:
+        """The largest distance kept: ``distance``, or Weaviate's ``(1 - certainty) * 2`` in float32."""
+        if distance is not None and certainty is not None:
+            raise QueryError("cannot provide distance and certainty at once")
+        for what, v in (("distance", distance), ("certainty", certainty)):
+            if v is not None and (
+                isinstance(v, bool) or not isinstance(v, int | float) or not np.isfinite(v)
+            ):
+                raise QueryError(f"{what}: expected a finite number, got {v!r}")
+        if certainty is None:
+            return None if distance is None else float(distance)
+        dist = self._config.vectors[name].distance
+        if check_cosine and dist != "cosine":
+            raise QueryError(
+                f"can't compute and return certainty when vector index is configured with {dist} distance"
+            )
+        return float(np.float32(1 - certainty) * np.float32(2))
+
+    def near_object(
+        self, uuid: str | uuidlib.UUID, *, target_vector: str | None = None, **kwargs: Any
+    ) -> list[SearchResult]:
+        """``near_vector`` with the stored vector of object ``uuid`` as the query: the object itself is
+        one of the results (at distance -MaxSim with itself), as in Weaviate, which excludes nothing."""
+        name, q = self.stored_query_vector(uuid, target_vector)
+        return self.near_vector(q, target_vector=name, **kwargs)
+
+    def stored_query_vector(
+        self, uuid: str | uuidlib.UUID, target_vector: str | None = None
+    ) -> tuple[str, F32]:
+        """The target vector's name and object ``uuid``'s stored vector for it, as a query (a copy).
+
+        The one place ``near_object`` (search and aggregate) reads its query from: Weaviate's errors
+        when the object is missing ("vector not found") or has no vector for the target."""
+        with self._state.read():
+            name = self._target(target_vector)
+            doc = self._doc_of.get(parse_uuid(uuid))
+            if doc is None:
+                raise QueryError(f"nearObject: vector not found: no object with id '{parse_uuid(uuid)}'")
+            v = self._vector_of(name, doc)
+            if v is None:
+                raise QueryError(f"nearObject: vector not found for target: {name}")
+            return name, np.array(v, np.float32)
+
+    def near_image(
+        self, image: bytes | str, *, target_vector: str | None = None, **kwargs: Any
+    ) -> list[SearchResult]:
+        """``near_vector`` with an image (bytes, or base64 text) embedded as a page by the vector's
+        vectorizer: "pages like this page"."""
+        name = self._target(target_vector)
+        q = self._embed_image(name, image)
+        return self.near_vector(q, target_vector=name, **kwargs)
+
+    def _embed_image(self, name: str, image: bytes | str) -> F32:
+        if isinstance(image, str):
+            try:
+                image = base64.b64decode(image, validate=True)
+            except (binascii.Error, ValueError):
+                raise QueryError("near_image: the image is not valid base64") from None
+        if not isinstance(image, bytes | bytearray | memoryview) or not image:
+            raise QueryError("near_image: expected a non-empty image (bytes or base64 text)")
+        self._check_vectorizer(name, "near_image")
+        assert self.vectorizer is not None
+        try:
+            (m,) = self.vectorizer.embed_images([bytes(image)])
+        except ValueError as e:  # an image the model cannot decode
+            raise QueryError(f"near_image: {e}") from None
+        return np.asarray(m, np.float32)
+
+    def _vector_docs(
+        self, name: str, q: F32, object_limit: int | None, cut: float | None, allowed: set[int] | None
+    ) -> tuple[list[int], list[float]]:
+        """The objects of a vector search for an aggregate: the best ``object_limit`` (all when None),
+        then those within ``cut``, nearest first, with their distances."""
+        k = len(self._slot_of[name]) if object_limit is None else object_limit
+        docs, found = self._nearest(name, q, k, allowed)
+        dists = found.tolist()
+        if cut is None:
+            return docs, dists
+        n = next((i for i, x in enumerate(dists) if x > cut), len(dists))
+        return docs[:n], dists[:n]
+
     def near_text(self, query: str, *, target_vector: str | None = None, **kwargs: Any) -> list[SearchResult]:
         """``near_vector`` with the collection's vectorizer applied to ``query``."""
         # The named vectors never change: the query is embedded outside the lock.
@@ -346,12 +421,21 @@ class VectorSearch(Reads):
     def _embed_query(self, name: str, query: str) -> F32:
         if not isinstance(query, str) or not query:
             raise QueryError("query: expected a non-empty string")
-        if self._config.vectors[name].vectorizer == "none":
-            raise QueryError(f"near_text: vector {name!r} has no vectorizer (it is self-provided)")
-        if self.vectorizer is None:
-            raise QueryError("near_text: the store was opened without a vectorizer")
+        self._check_vectorizer(name, "near_text")
+        assert self.vectorizer is not None
         (m,) = self.vectorizer.embed_queries([query])
         return np.asarray(m, np.float32)
+
+    def _check_vectorizer(self, name: str, where: str) -> None:
+        if self._config.vectors[name].vectorizer == "none":
+            raise QueryError(f"{where}: vector {name!r} has no vectorizer (it is self-provided)")
+        if self.vectorizer is None:
+            raise QueryError(f"{where}: the store was opened without a vectorizer")
+
+
+def certainty_of(distance: float) -> float:
+    """Weaviate's certainty of a cosine distance: ``1 - distance / 2``."""
+    return 1.0 - distance / 2.0
 
 
 def muvera_pool(index_config: dict[str, Any], k: int) -> int:
