@@ -29,6 +29,7 @@ from colweave.store.errors import (
     storage_errors,
 )
 from colweave.store.explaining import Explaining
+from colweave.store.filter_index import FilterIndex
 from colweave.store.keyword import Keyword
 from colweave.store.objects import (
     Rec,
@@ -105,6 +106,7 @@ class Collection(Writes, Keyword, Explaining):
             self._recs[doc] = rec
             self._doc_of[u] = doc
             self._bm25.add(doc, rec.props)
+        self._findex = FilterIndex.build(self._recs, self._config)
 
     def close(self) -> None:
         with self._commit_lock, self._state.write():

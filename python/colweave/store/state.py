@@ -17,6 +17,7 @@ from colweave.store.bm25 import InvertedIndex
 from colweave.store.errors import (
     QueryError,
 )
+from colweave.store.filter_index import FilterIndex
 from colweave.store.objects import (
     Rec,
     Vectorizer,
@@ -50,6 +51,9 @@ class CollectionState:
     _doc_of: dict[str, int]
     _sorted: list[tuple[str, int]] | None
     _bm25: InvertedIndex
+    _findex: FilterIndex
+    #: Answer filters by the reference predicate over every object (the benchmark's "before").
+    _scan_filters: bool = False
     _props_by_name: dict[str, Property]
     _props_by_lower: dict[str, str]
     _default_props: list[Property]

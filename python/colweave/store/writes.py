@@ -408,6 +408,7 @@ class Writes(Compaction, Reads):
             self._config.properties.extend(new_props)
             self._schema_changed()
         self._sorted = None
+        changes: dict[int, Rec | None] = {}
         for p in items:
             assert p.doc is not None
             old = self._recs.get(p.doc)
@@ -417,6 +418,8 @@ class Writes(Compaction, Reads):
             self._recs[p.doc] = rec
             self._doc_of[p.uuid] = p.doc
             self._bm25.add(p.doc, rec.props)
+            changes[p.doc] = rec
+        self._findex = self._findex.changed(changes, self._config, self._recs)
         for name, rows in placed.items():
             seg = self._segments[name]
             if seg.dim is None:
@@ -517,6 +520,7 @@ class Writes(Compaction, Reads):
                         rec = self._recs.pop(d)
                         del self._doc_of[rec.uuid]
                         self._bm25.remove(d, rec.props)
+                    self._findex = self._findex.changed(dict.fromkeys(docs), self._config, self._recs)
                     for name, seg in self._segments.items():
                         slots = [self._slot_of[name].pop(d) for d in docs if d in self._slot_of[name]]
                         seg.kill(slots)
