@@ -20,6 +20,7 @@ import pytest
 from store_ref import ref_maxsim, stored
 
 from colweave.store import DataObject, Filter, Store
+from colweave.store.bm25 import InvertedIndex
 from colweave.store.collection import Collection
 from colweave.store.errors import NotFoundError, ObjectError
 from conftest import DIM, HashVectorizer
@@ -163,6 +164,63 @@ def test_a_reader_never_sees_half_a_batch(gated: tuple[Store, GatedVectorizer]) 
         t.join(WAIT_S)
     assert seen
     assert all(n % size == 0 for n in seen), sorted(set(seen))
+
+
+@pytest.mark.parametrize("write", ["insert", "replace", "delete"])
+def test_a_reader_never_waits_for_a_publish(
+    gated: tuple[Store, GatedVectorizer], monkeypatch: pytest.MonkeyPatch, write: str
+) -> None:
+    """A write held inside its publish (after SQLite's COMMIT, while it updates the BM25 index for the
+    next published state) does not hold readers: every kind of read answers meanwhile, from the state
+    before the write (blobs included, though SQLite already holds the new ones), then the new state."""
+    s, _ = gated
+    c = s.create_collection(config())
+    res = c.insert_many([DataObject({"page": page(i), "title": f"old page {i}"}) for i in range(4)])
+    first = res.uuids[0]
+    assert first is not None
+    q = np.random.default_rng(1).standard_normal((3, DIM)).astype(np.float32)
+
+    def reads() -> dict[str, Any]:
+        got = c.get(first)
+        return {**snapshot_of(c, q), "first": None if got is None else got.properties}
+
+    before = reads()
+    entered, release = threading.Event(), threading.Event()
+    hook = "remove" if write == "delete" else "add"
+    original = getattr(InvertedIndex, hook)
+
+    def held(self: InvertedIndex, *args: Any) -> None:
+        entered.set()
+        if not release.wait(WAIT_S):
+            raise TimeoutError("the test never released the publish")
+        original(self, *args)
+
+    monkeypatch.setattr(InvertedIndex, hook, held)
+    run: dict[str, Callable[[], Any]] = {
+        "insert": lambda: c.insert_many([DataObject({"page": page(20), "title": "zebra page"})]),
+        "replace": lambda: c.replace(first, {"page": page(21), "title": "zebra page"}),
+        "delete": lambda: c.delete(first),
+    }
+    with ThreadPoolExecutor(3) as pool:
+        try:
+            w = pool.submit(run[write])
+            assert entered.wait(WAIT_S), "the write never reached its publish"
+            during = bounded(pool, reads)
+            assert not w.done()
+        finally:
+            release.set()
+        w.result(timeout=WAIT_S)
+    monkeypatch.undo()
+    assert during == before
+    after = reads()
+    assert after["count"] == {"insert": 5, "replace": 4, "delete": 3}[write]
+    assert after["count_filtered"] == (0 if write == "delete" else 1)
+    if write == "replace":
+        assert after["first"] is not None
+        assert after["first"]["title"] == "zebra page"
+        assert after["first"]["page"] == page(21)
+    else:
+        assert after["first"] == (None if write == "delete" else before["first"])
 
 
 def test_insert_racing_insert_of_the_same_id(gated: tuple[Store, GatedVectorizer]) -> None:

@@ -49,7 +49,39 @@ class InvertedIndex:
         self._indexed: set[int] = set()
         self.n_objects = 0
         self._capacity = 0
+        # The term lists this index may change in place (None: all; a copy owns only those it copied).
+        self._own: set[tuple[str, str]] | None = None
         self.refresh_schema()
+
+    def copy(self, config: CollectionConfig | None = None) -> InvertedIndex:
+        """A copy to change while readers search this one (which then never changes): the term lists
+        are shared until the copy changes one (it copies that one first), so a write costs the terms
+        it touches and two dict copies per field, not the whole index."""
+        new = InvertedIndex.__new__(InvertedIndex)
+        new.config = config or self.config
+        new.fields = {
+            n: _Field(f.prop, dict(f.postings), dict(f.lengths), f.total, dict(f.cache), f.len_array)
+            for n, f in self.fields.items()
+        }
+        new._indexed = set(self._indexed)
+        new.n_objects = self.n_objects
+        new._capacity = self._capacity
+        new._own = set()
+        new.refresh_schema()
+        return new
+
+    def _plist(self, name: str, f: _Field, term: str, create: bool) -> dict[int, int] | None:
+        """Term ``term``'s list in ``f``, made this index's own before it is changed."""
+        plist = f.postings.get(term)
+        if plist is None:
+            if not create:
+                return None
+            plist = f.postings[term] = {}
+        elif self._own is not None and (name, term) not in self._own:
+            plist = f.postings[term] = dict(plist)
+        if self._own is not None:
+            self._own.add((name, term))
+        return plist
 
     def refresh_schema(self) -> None:
         for p in self.config.properties:
@@ -77,7 +109,9 @@ class InvertedIndex:
             f.total += len(toks)
             f.len_array = None
             for t, c in counts.items():
-                f.postings.setdefault(t, {})[doc] = c
+                plist = self._plist(name, f, t, True)
+                assert plist is not None
+                plist[doc] = c
                 f.cache.pop(t, None)
 
     def remove(self, doc: int, props: dict[str, object]) -> None:
@@ -87,13 +121,13 @@ class InvertedIndex:
             return
         self._indexed.discard(doc)
         self.n_objects -= 1
-        for f in self.fields.values():
+        for name, f in self.fields.items():
             if doc not in f.lengths:
                 continue
             f.total -= f.lengths.pop(doc)
             f.len_array = None
             for t in set(tokenize_value(props.get(f.prop.name), f.prop.tokenization or "word")):
-                plist = f.postings.get(t)
+                plist = self._plist(name, f, t, False)
                 if plist is not None:
                     plist.pop(doc, None)
                     if not plist:

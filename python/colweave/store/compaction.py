@@ -30,11 +30,16 @@ class Compaction(CollectionState):
                 [(s, st, n, d, name) for d, s, st, n in rows],
             )
             self._meta_set(f"gen.{name}", str(gen))
-            with self._state.write():
-                db.execute("COMMIT")
-                committed = True
-                seg.switch(gen, rows)
-                self._slot_of[name] = {d: s for d, s, _, _ in rows}
+            db.execute("COMMIT")
+            committed = True
+            seg.switch(gen, rows)
+            v = self._state.current
+            self._state.publish(
+                v.but(
+                    slot_of={**v.slot_of, name: {d: s for d, s, _, _ in rows}},
+                    snaps={**v.snaps, name: seg.snapshot()},
+                )
+            )
         except BaseException:
             if not committed:
                 rollback(db)

@@ -152,9 +152,7 @@ def _merge_strs(old: _Strs | None, drop: I64, keys: list[str], docs: list[int]) 
         codes = (remap[kid].astype(np.uint64) << np.uint64(_DOC_BITS)) | (codes & np.uint64(_DOC_MASK))
         okeys = sorted(okeys + missing)  # two sorted runs: linear
     index = {k: bisect.bisect_left(okeys, k) for k in set(keys)}
-    new = np.asarray(
-        [(index[k] << _DOC_BITS) | d for k, d in zip(keys, docs, strict=True)], np.uint64
-    )
+    new = np.asarray([(index[k] << _DOC_BITS) | d for k, d in zip(keys, docs, strict=True)], np.uint64)
     new.sort()
     return _Strs(okeys, np.insert(codes, np.searchsorted(codes, new), new))
 
@@ -279,7 +277,19 @@ class _Columns:
                 likes[p.name] = _merge_strs(self.likes.get(p.name), drop, lv, ld)
         known = frozenset(p.name for p in config.properties)
         return _Columns(
-            n, live, created, updated, present, blobs, nums, strs, likes, lengths, indexed, known, with_lengths
+            n,
+            live,
+            created,
+            updated,
+            present,
+            blobs,
+            nums,
+            strs,
+            likes,
+            lengths,
+            indexed,
+            known,
+            with_lengths,
         )
 
 
@@ -413,7 +423,7 @@ class _Eval:
                 ln = np.zeros(0, np.int64)  # a property new since the columns were built: length 0
             if ln is None:
                 raise _Unindexable
-            lv = [_number(v, True, "", "length") for v in values]
+            lv = [int(_number(v, True, "", "length")) for v in values]
             return self.dense(op, lv, self.col(ln))
         prop = self.config.property(f.name)
         assert prop is not None
@@ -478,7 +488,8 @@ class _Eval:
         def eq(v: int) -> Mask:
             if not _INT64_MIN <= v <= _INT64_MAX:
                 return self.none()
-            return (col == v) & self.live
+            out: Mask = (col == v) & self.live
+            return out
 
         def rng(op: str, v: int) -> Mask:
             if v > _INT64_MAX or v < _INT64_MIN:
@@ -550,10 +561,7 @@ class _Eval:
             return self.like(pat, target)
         if op in ("equal", "not_equal"):
             want = sorted(set(tokenize(values[0], tok)))
-            if want:
-                m = self.str_ops("contains_all", want, strs)
-            else:
-                m = self.none()
+            m = self.str_ops("contains_all", want, strs) if want else self.none()
             return m if op == "equal" else self.live & ~m
         if op in ("contains_any", "contains_all", "contains_none"):
             tokens = sorted({x for v in values for x in tokenize(v, tok)})
@@ -579,8 +587,8 @@ class _Eval:
             if match(k):
                 hits.append(i)
         m = self.none()
-        for i in _runs(hits):
-            m[strs.group(i[0], i[1])] = True
+        for a, b in _runs(hits):
+            m[strs.group(a, b)] = True
         return m
 
 
@@ -601,4 +609,3 @@ def reference_match(f: FilterT, config: CollectionConfig, recs: Mapping[int, Rec
     if pred is None:
         return sorted(recs)
     return sorted(d for d, r in recs.items() if pred(r))
-

@@ -67,7 +67,8 @@ class Reads(CollectionState):
             return list(self._recs)
         if self._scan_filters:
             return self._matching_by_scan(filters)
-        return self._findex.match(filters, self._config, self._doc_of, self._recs).tolist()
+        docs: list[int] = self._findex.match(filters, self._config, self._doc_of, self._recs).tolist()
+        return docs
 
     def _count_matching(self, filters: FilterT) -> int:
         if self._scan_filters:
@@ -103,7 +104,7 @@ class Reads(CollectionState):
         slot = self._slot_of[name].get(doc)
         if slot is None:
             return None
-        snap = self._segments[name].snapshot()
+        snap = self._snapshot(name)
         a, b = int(snap.offsets[slot]), int(snap.offsets[slot + 1])
         return np.asarray(snap.rows[a:b], np.float32)
 
@@ -111,8 +112,9 @@ class Reads(CollectionState):
         self, doc: int, return_properties: Sequence[str] | None, blobs_by_default: bool
     ) -> dict[str, Any]:
         rec = self._recs[doc]
+        props = rec.props
         if return_properties is None and not blobs_by_default:
-            return {p.name: rec.props[p.name] for p in self._default_props if p.name in rec.props}
+            return {p.name: props[p.name] for p in self._default_props if p.name in props}
         names = [p.name for p in self._config.properties] if return_properties is None else return_properties
         out: dict[str, Any] = {}
         for n in names:
@@ -122,8 +124,8 @@ class Reads(CollectionState):
             if p.data_type == "blob":
                 if n in rec.blobs:
                     out[n] = base64.b64encode(self._load_blob(doc, n)).decode("ascii")
-            elif n in rec.props:
-                out[n] = rec.props[n]
+            elif n in props:
+                out[n] = props[n]
         return out
 
     def _vectors_of(self, doc: int, include_vector: bool | Sequence[str]) -> dict[str, F32]:

@@ -30,15 +30,13 @@ class VectorSearch(Reads):
 
     def _vector_topk(self, name: str, query: F32, k: int, allowed: set[int] | None) -> tuple[list[int], F32]:
         """The ``k`` best objects by MaxSim (exact, or MUVERA candidates then exact rescoring)."""
-        seg = self._segments[name]
+        dim = self._dim(name)
         vc = self._config.vectors[name]
-        if seg.dim is None or k == 0:
+        if dim is None or k == 0:
             return [], np.zeros(0, np.float32)
-        if query.shape[1] != seg.dim:
-            raise QueryError(
-                f"near_vector: the query has dimension {query.shape[1]}, {name!r} uses {seg.dim}"
-            )
-        snap: Snapshot = seg.snapshot()
+        if query.shape[1] != dim:
+            raise QueryError(f"near_vector: the query has dimension {query.shape[1]}, {name!r} uses {dim}")
+        snap: Snapshot = self._snapshot(name)
         if allowed is None:
             cands = snap.live
         else:
@@ -71,7 +69,7 @@ class VectorSearch(Reads):
             raise QueryError(
                 f"near_vector: the query has {q.shape[0]} tokens, at most {MAX_QUERY_TOKENS} are allowed"
             )
-        dim = self._segments[name].dim
+        dim = self._dim(name)
         if dim is not None and q.shape[1] != dim:
             raise QueryError(f"near_vector: the query has dimension {q.shape[1]}, {name!r} uses {dim}")
         if not np.all(np.isfinite(q)):
