@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Mapping
 from pathlib import Path
 
 from colweave.store.bm25 import InvertedIndex
@@ -76,7 +77,7 @@ class Collection(Writes, Keyword, Explaining):
             ) from None
         self.vector_dtype = meta.get("vector_dtype", "float16")
         self._segments: dict[str, VectorSegment] = {}
-        slot_of: dict[str, dict[int, int]] = {}
+        slot_of: dict[str, Mapping[int, int]] = {}
         rows_by_name: dict[str, list[tuple[int, int, int, int]]] = {}
         for doc, name, slot, start, ntok in self._db.execute(
             "SELECT doc, name, slot, start, ntok FROM vectors"

@@ -17,7 +17,7 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -46,6 +46,7 @@ class View:
         "recs",
         "release",
         "retired",
+        "scan_recs",
         "slot_of",
         "snaps",
         "sorted",
@@ -54,9 +55,9 @@ class View:
     def __init__(
         self,
         config: CollectionConfig,
-        recs: dict[int, Rec],
-        doc_of: dict[str, int],
-        slot_of: dict[str, dict[int, int]],
+        recs: Mapping[int, Rec],
+        doc_of: Mapping[str, int],
+        slot_of: dict[str, Mapping[int, int]],
         snaps: dict[str, Snapshot],
         dims: dict[str, int | None],
         bm25: InvertedIndex,
@@ -71,6 +72,7 @@ class View:
         self.bm25 = bm25
         self.findex = findex
         self.sorted: list[tuple[str, int]] | None = None
+        self.scan_recs: dict[int, Rec] | None = None  # the reference scan's records (reads.py)
         self.props_by_name: dict[str, Property] = {p.name: p for p in config.properties}
         self.props_by_lower: dict[str, str] = {p.name.lower(): p.name for p in config.properties}
         self.default_props: list[Property] = [p for p in config.properties if p.data_type != "blob"]

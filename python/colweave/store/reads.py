@@ -18,6 +18,7 @@ from colweave.store.errors import (
 )
 from colweave.store.filters import And, FilterT, Or, Predicate, Where, compile_filter
 from colweave.store.objects import (
+    Rec,
     StoredObject,
     ms_to_datetime,
     parse_uuid,
@@ -77,14 +78,19 @@ class Reads(CollectionState):
 
     def _matching_by_scan(self, filters: FilterT | None) -> list[int]:
         """The reference path: the filter's predicate over every object (``filter_index`` answers the
-        same from its columns; kept for the benchmark and the tests that compare the two)."""
+        same from its columns; kept for the benchmark and the tests that compare the two). It runs as
+        earlier versions did, over records holding their properties as dicts (made once per view)."""
         pred: Predicate | None = compile_filter(filters, self._config)
         if pred is None or filters is None:
             return list(self._recs)
+        v = self._view
+        if v.scan_recs is None:
+            v.scan_recs = {d: Rec(r.uuid, r.props, r.blobs, r.created, r.updated) for d, r in v.recs.items()}
+        recs = v.scan_recs
         bound = self._id_candidates(filters)
         if bound is not None:
-            return [d for d in sorted(bound) if pred(self._recs[d])]
-        return [d for d, r in self._recs.items() if pred(r)]
+            return [d for d in sorted(bound) if pred(recs[d])]
+        return [d for d, r in recs.items() if pred(r)]
 
     def _by_uuid(self) -> list[tuple[str, int]]:
         """Every object as ``(uuid, doc)`` in UUID order (cached until the next write)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -59,15 +60,15 @@ class CollectionState:
         return self._state.view().config
 
     @property
-    def _recs(self) -> dict[int, Rec]:
+    def _recs(self) -> Mapping[int, Rec]:
         return self._state.view().recs
 
     @property
-    def _doc_of(self) -> dict[str, int]:
+    def _doc_of(self) -> Mapping[str, int]:
         return self._state.view().doc_of
 
     @property
-    def _slot_of(self) -> dict[str, dict[int, int]]:
+    def _slot_of(self) -> dict[str, Mapping[int, int]]:
         return self._state.view().slot_of
 
     @property

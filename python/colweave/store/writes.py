@@ -8,7 +8,7 @@ import base64
 import contextlib
 import json
 import uuid as uuidlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +18,7 @@ import numpy.typing as npt
 from colweave.layout import PageLayout
 from colweave.store import layouts as layout_rows
 from colweave.store.compaction import Compaction
+from colweave.store.cow import fork
 from colweave.store.errors import (
     NotFoundError,
     ObjectError,
@@ -408,7 +409,7 @@ class Writes(Compaction, Reads):
     ) -> None:
         """Makes a committed write visible: the next view, sharing what the write did not change."""
         v = self._state.current
-        recs, doc_of = dict(v.recs), dict(v.doc_of)
+        recs, doc_of = fork(v.recs), fork(v.doc_of)
         bm25 = v.bm25.copy(config)
         changes: dict[int, Rec | None] = {}
         for p in items:
@@ -428,7 +429,7 @@ class Writes(Compaction, Reads):
             if seg.dim is None:
                 seg.dim = dims[name]
             vdims[name] = seg.dim
-            slots = slot_of[name] = dict(slot_of[name])
+            slots = slot_of[name] = fork(slot_of[name])
             owner_docs = [p.doc for p in owners[name] if p.doc is not None]
             dead = [slots[d] for d in owner_docs if d in slots]
             seg.publish(rows, owner_docs)
@@ -526,7 +527,7 @@ class Writes(Compaction, Reads):
                 rollback(db)
                 raise
             v = self._state.current
-            recs, doc_of = dict(v.recs), dict(v.doc_of)
+            recs, doc_of = fork(v.recs), fork(v.doc_of)
             bm25 = v.bm25.copy()
             for d in docs:
                 rec = recs.pop(d)
@@ -536,8 +537,8 @@ class Writes(Compaction, Reads):
             for name, seg in self._segments.items():
                 if not any(d in v.slot_of[name] for d in docs):
                     continue
-                slot_of[name] = dict(v.slot_of[name])
-                seg.kill([slot_of[name].pop(d) for d in docs if d in slot_of[name]])
+                slots = slot_of[name] = fork(v.slot_of[name])
+                seg.kill([slots.pop(d) for d in docs if d in slots])
                 snaps[name] = seg.snapshot()
             findex = _merged(v.findex, v.findex.changed(dict.fromkeys(docs), v.config, recs), docs, recs)
             self._state.publish(
@@ -566,7 +567,9 @@ class Writes(Compaction, Reads):
             return self._delete_docs(sorted(docs))
 
 
-def _merged(old: FilterIndex, new: FilterIndex, changed: Iterable[int], recs: dict[int, Rec]) -> FilterIndex:
+def _merged(
+    old: FilterIndex, new: FilterIndex, changed: Iterable[int], recs: Mapping[int, Rec]
+) -> FilterIndex:
     """``new``; when the write merged the objects changed since the last merge into the filter columns,
     their properties are no longer read per query: they are kept as JSON text from now on (``Rec``)."""
     if new.columns is not old.columns:
