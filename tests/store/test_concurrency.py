@@ -383,3 +383,28 @@ def test_muvera_encodings_made_before_the_commit_belong_to_their_objects(
         m = m / np.linalg.norm(m, axis=1, keepdims=True)
         want = muvera_encode(cfg, [np.ascontiguousarray(m, np.float32)], is_query=False)[0]
         np.testing.assert_allclose(snap.fdes[slot], want, rtol=1e-5, atol=1e-5)
+
+
+def test_published_views_let_sqlite_restart_its_wal(gated: tuple[Store, GatedVectorizer]) -> None:
+    """Each published view reads blobs through a read transaction of its own commit; some view always
+    holding one must not keep SQLite from restarting its WAL: after 16 MB of replaced blobs, each read
+    back in between, the WAL is no larger than a few checkpoint intervals (it grew to all 16 MB when
+    the views' transactions kept it from restarting)."""
+    from colweave.store.published import Published
+
+    s, _ = gated
+    c = s.create_collection(
+        {
+            "class": "Blobs",
+            "properties": [{"name": "data", "dataType": ["blob"]}, {"name": "n", "dataType": ["int"]}],
+        }
+    )
+    blob = base64.b64encode(np.random.default_rng(0).bytes(64_000)).decode()
+    u = c.insert({"data": blob, "n": 0})
+    for i in range(250):
+        c.replace(u, {"data": blob, "n": i})
+        got = c.get(u)
+        assert got is not None
+        assert got.properties == {"data": blob, "n": i}
+    wal = c.path / "objects.sqlite-wal"
+    assert wal.stat().st_size <= 3 * Published.CHECKPOINT_BYTES

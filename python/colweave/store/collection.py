@@ -135,9 +135,11 @@ class Collection(Writes, Keyword, Explaining):
             new.properties.append(prop)
             new.validate()
             with storage_errors(f"adding property {prop.name!r} to {self.name}"):
+                self._state.before_begin()
                 self._db.execute("BEGIN IMMEDIATE")
                 try:
                     self._meta_set("config", json.dumps(new.to_weaviate()))
+                    self._state.before_commit()
                     self._db.execute("COMMIT")
                 except BaseException:
                     rollback(self._db)
@@ -155,9 +157,11 @@ class Collection(Writes, Keyword, Explaining):
             ) != set(self._config.vectors):
                 raise SchemaError(f"{self.name}: an update cannot change the properties or vectors")
             with storage_errors(f"updating the config of {self.name}"):
+                self._state.before_begin()
                 self._db.execute("BEGIN IMMEDIATE")
                 try:
                     self._meta_set("config", json.dumps(new.to_weaviate()))
+                    self._state.before_commit()
                     self._db.execute("COMMIT")
                 except BaseException:
                     rollback(self._db)

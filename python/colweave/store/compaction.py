@@ -24,12 +24,14 @@ class Compaction(CollectionState):
         db = self._db
         committed = False
         try:
+            self._state.before_begin()
             db.execute("BEGIN IMMEDIATE")
             db.executemany(
                 "UPDATE vectors SET slot = ?, start = ?, ntok = ? WHERE doc = ? AND name = ?",
                 [(s, st, n, d, name) for d, s, st, n in rows],
             )
             self._meta_set(f"gen.{name}", str(gen))
+            self._state.before_commit()
             db.execute("COMMIT")
             committed = True
             seg.switch(gen, rows)

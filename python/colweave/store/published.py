@@ -99,16 +99,29 @@ class View:
 
 
 class Published:
-    """The current view of one collection, the readers' pins, and the pool of read connections."""
+    """The current view of one collection, the readers' pins, and the pool of read connections.
+
+    A view's read transaction begins when it is first needed (a reader's blob or layout) or, at the
+    latest, just before the next COMMIT (:meth:`before_commit`, under the commit lock): either way no
+    commit comes between the view's own commit and the start of its snapshot. Some view always holds a
+    snapshot while reads keep coming, which would keep SQLite from ever restarting its WAL (it would
+    grow without bound); so once the WAL has grown, :meth:`before_begin` checkpoints it and begins the
+    current view's transaction again — the same state, as nothing has committed since it was
+    published — now reading the database file only, which lets the write that follows restart the WAL.
+    """
+
+    #: WAL size beyond which the next commit checkpoints it first.
+    CHECKPOINT_BYTES = 4 << 20
 
     def __init__(self, db_path: Path, first: View) -> None:
         self._path = db_path
+        self._wal = db_path.with_name(db_path.name + "-wal")
+        self._ckpt: sqlite3.Connection | None = None
         self._mutex = threading.Lock()  # guards ``current``, the reader counts and the pool
         self._local = threading.local()
         self._pool: list[sqlite3.Connection] = []
         self._all: list[sqlite3.Connection] = []
         self._closed = False
-        self._attach(first)
         self.current = first
 
     # -- readers -------------------------------------------------------------------------------------
@@ -138,11 +151,45 @@ class Published:
             if done:
                 self._detach(v)
 
+    def connection(self, v: View) -> sqlite3.Connection:
+        """``v``'s connection, its read transaction begun if it was not yet; call with ``v.rdb_lock``."""
+        if v.rdb is None:
+            if v.retired:  # cannot happen: a retired view was attached before the commit after it
+                raise RuntimeError("a replaced view has no read transaction")
+            self._attach(v)
+        assert v.rdb is not None
+        return v.rdb
+
     # -- the writer ----------------------------------------------------------------------------------
+    def before_begin(self) -> None:
+        """Call under the commit lock right before each write transaction begins: checkpoints a grown
+        WAL and begins the current view's read transaction again from the same state, now reading the
+        database file only, so that the write can restart the WAL (see the class docstring)."""
+        try:
+            big = self._wal.stat().st_size > self.CHECKPOINT_BYTES
+        except OSError:
+            big = False
+        if not big:
+            return
+        with contextlib.suppress(sqlite3.Error):
+            if self._ckpt is None:
+                self._ckpt = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+            self._ckpt.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        v = self.current
+        with v.rdb_lock:
+            if v.rdb is not None:  # nothing has committed since it was published: the same state
+                v.rdb.execute("ROLLBACK")
+                _begin(v.rdb)
+
+    def before_commit(self) -> None:
+        """Call under the commit lock right before each COMMIT: begins the current view's read
+        transaction if no reader has yet (after the COMMIT it would see the next state)."""
+        v = self.current
+        with v.rdb_lock:
+            self.connection(v)
+
     def publish(self, new: View) -> None:
-        """Makes ``new`` the current view. Call it right after the COMMIT it publishes, under the commit
-        lock (so that no other commit comes between them: its read transaction starts here)."""
-        self._attach(new)
+        """Makes ``new`` the current view (call it after the COMMIT it publishes, under the commit lock)."""
         with self._mutex:
             old, self.current = self.current, new
             old.retired = True
@@ -158,16 +205,16 @@ class Published:
             con.execute("PRAGMA query_only=1")
             with self._mutex:
                 self._all.append(con)
-        con.execute("BEGIN")
-        con.execute("SELECT count(*) FROM meta").fetchone()  # the read transaction's snapshot starts
+        _begin(con)
         v.rdb = con
 
     def _detach(self, v: View) -> None:
-        con, v.rdb = v.rdb, None
-        if con is None:
-            return
-        with v.rdb_lock, contextlib.suppress(sqlite3.Error):
-            con.execute("ROLLBACK")
+        with v.rdb_lock:
+            con, v.rdb = v.rdb, None
+            if con is None:
+                return
+            with contextlib.suppress(sqlite3.Error):
+                con.execute("ROLLBACK")
         with self._mutex:
             if self._closed:
                 con.close()
@@ -178,6 +225,14 @@ class Published:
         with self._mutex:
             self._closed = True
             cons, self._all, self._pool = self._all, [], []
+            if self._ckpt is not None:
+                cons.append(self._ckpt)
+                self._ckpt = None
         for con in cons:
             with contextlib.suppress(sqlite3.Error):
                 con.close()
+
+
+def _begin(con: sqlite3.Connection) -> None:
+    con.execute("BEGIN")
+    con.execute("SELECT count(*) FROM meta").fetchone()  # the read transaction's snapshot starts here

@@ -140,15 +140,14 @@ class CollectionState:
     def _load_blob(self, doc: int, name: str) -> bytes:
         v = self._state.view()  # its connection reads the state it publishes
         with v.rdb_lock:
-            assert v.rdb is not None
-            row = v.rdb.execute("SELECT data FROM blobs WHERE doc = ? AND name = ?", (doc, name)).fetchone()
+            con = self._state.connection(v)
+            row = con.execute("SELECT data FROM blobs WHERE doc = ? AND name = ?", (doc, name)).fetchone()
         return bytes(row[0]) if row else b""
 
     def _read_layout(self, doc: int, name: str) -> PageLayout | None:
         v = self._state.view()
         with v.rdb_lock:
-            assert v.rdb is not None
-            return layout_rows.read(v.rdb, doc, name)
+            return layout_rows.read(self._state.connection(v), doc, name)
 
 
 def _numeric_matrix(v: Any) -> F32 | None:

@@ -350,6 +350,7 @@ class Writes(Compaction, Reads):
                 placed[name], rollbacks[name] = seg.append([p.vectors[name] for p in batch], fdes)
                 owners[name] = batch
             db = self._db
+            self._state.before_begin()
             db.execute("BEGIN IMMEDIATE")
             try:
                 docs: list[int] = []
@@ -382,6 +383,7 @@ class Writes(Compaction, Reads):
                     layout_rows.write(db, [(p.doc, name, p.layouts.get(name)) for p in owners[name]])
                 if new_props:
                     self._meta_set("config", json.dumps(config.to_weaviate()))
+                self._state.before_commit()
                 db.execute("COMMIT")
             except BaseException:
                 rollback(db)
@@ -517,11 +519,13 @@ class Writes(Compaction, Reads):
             return 0
         db = self._db
         with storage_errors(f"deleting {len(docs)} object(s) from {self.name}"):
+            self._state.before_begin()
             db.execute("BEGIN IMMEDIATE")
             try:
                 for table in ("objects", "blobs", "vectors"):
                     db.executemany(f"DELETE FROM {table} WHERE doc = ?", [(d,) for d in docs])
                 layout_rows.delete_docs(db, docs)
+                self._state.before_commit()
                 db.execute("COMMIT")
             except BaseException:
                 rollback(db)
