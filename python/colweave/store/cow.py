@@ -35,7 +35,13 @@ class CowMap(MutableMapping[K, V], Generic[K, V]):
         """A map equal to this one that can be changed without changing this one."""
         new: CowMap[K, V] = CowMap.__new__(CowMap)
         if len(self._top) > max(FLATTEN_AT, len(self._base) >> 4):
-            new._base = dict(self.items())
+            base = dict(self._base)  # one C-level copy, then the changes
+            for k, v in self._top.items():
+                if v is _GONE:
+                    del base[k]
+                else:
+                    base[k] = v
+            new._base = base
             new._top = {}
         else:
             new._base = self._base

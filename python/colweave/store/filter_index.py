@@ -100,7 +100,7 @@ def _prop_elements(prop: Property, v: Any) -> list[Any]:
     """What the columns hold of one value of ``prop`` (the reference predicate's elements)."""
     base = prop.data_type.removesuffix("[]")
     if base == "text":
-        return sorted(set(tokenize_value(v, prop.tokenization or "word")))
+        return list(set(tokenize_value(v, prop.tokenization or "word")))
     els = _elems(v) or []
     if base == "date":
         return [_time_ms(x, "") for x in els]
@@ -220,11 +220,12 @@ class _Columns:
         live = _grow(self.live, n)
         created, updated = _grow(self.created, n), _grow(self.updated, n)
         live[drop] = False
-        recs = [(d, r) for d, r in changes.items() if r is not None]
-        for d, r in recs:
-            live[d] = True
-            created[d] = r.created
-            updated[d] = r.updated
+        kept = [(d, r) for d, r in changes.items() if r is not None]
+        at = np.fromiter((d for d, _ in kept), np.int64, len(kept))
+        live[at] = True
+        created[at] = np.fromiter((r.created for _, r in kept), np.int64, len(kept))
+        updated[at] = np.fromiter((r.updated for _, r in kept), np.int64, len(kept))
+        all_props = [r.props for _, r in kept]  # parsed once per object
         present: dict[str, Mask] = {}
         blobs: dict[str, Mask] = {}
         nums: dict[str, _Nums] = {}
@@ -233,48 +234,50 @@ class _Columns:
         lengths: dict[str, I64] = {}
         indexed = _indexed_names(config)
         with_lengths = _lengths_on(config)
+
+        def column(old: npt.NDArray[Any] | None, dtype: Any, values: Iterable[Any]) -> npt.NDArray[Any]:
+            a = _grow(old if old is not None else np.zeros(0, dtype), n)
+            a[drop] = 0
+            a[at] = np.fromiter(values, dtype, len(kept))
+            return a
+
         for p in config.properties:
+            name = p.name
             if p.data_type == "blob":
-                m = _grow(self.blobs.get(p.name, np.zeros(0, np.bool_)), n)
-                m[drop] = False
-                for d, r in recs:
-                    m[d] = p.name in r.blobs
-                blobs[p.name] = m
+                blobs[name] = column(self.blobs.get(name), np.bool_, (name in r.blobs for _, r in kept))
                 continue
-            m = _grow(self.present.get(p.name, np.zeros(0, np.bool_)), n)
-            m[drop] = False
-            for d, r in recs:
-                m[d] = r.props.get(p.name) not in (None, [])
-            present[p.name] = m
+            values = [props.get(name) for props in all_props]
+            present[name] = column(self.present.get(name), np.bool_, (v not in (None, []) for v in values))
             if with_lengths and (p.data_type == "text" or p.data_type.endswith("[]")):
-                ln = _grow(self.lengths.get(p.name, np.zeros(0, np.int64)), n)
-                ln[drop] = 0
-                for d, r in recs:
-                    v = r.props.get(p.name)
-                    ln[d] = len(v) if isinstance(v, str | list) else 0
-                lengths[p.name] = ln
-            if p.name not in indexed:
+                lengths[name] = column(
+                    self.lengths.get(name),
+                    np.int64,
+                    (len(v) if isinstance(v, str | list) else 0 for v in values),
+                )
+            if name not in indexed:
                 continue
             base = p.data_type.removesuffix("[]")
             vals: list[Any] = []
             docs: list[int] = []
-            for d, r in recs:
-                els = _prop_elements(p, r.props.get(p.name))
+            for (d, _), v in zip(kept, values, strict=True):
+                if v is None:
+                    continue
+                els = _prop_elements(p, v)
                 vals.extend(els)
                 docs.extend([d] * len(els))
             if base in _NUM_BASES:
                 dtype = np.float64 if base == "number" else np.int64
-                nums[p.name] = _merge_nums(self.nums.get(p.name), drop, vals, docs, dtype)
+                nums[name] = _merge_nums(self.nums.get(name), drop, vals, docs, dtype)
             else:
-                strs[p.name] = _merge_strs(self.strs.get(p.name), drop, vals, docs)
+                strs[name] = _merge_strs(self.strs.get(name), drop, vals, docs)
             if base == "text" and (p.tokenization or "word") == "field":
                 lv: list[str] = []
                 ld: list[int] = []
-                for d, r in recs:
-                    els = _field_like(p, r.props.get(p.name))
+                for (d, _), v in zip(kept, values, strict=True):
+                    els = _field_like(p, v)
                     lv.extend(els)
                     ld.extend([d] * len(els))
-                likes[p.name] = _merge_strs(self.likes.get(p.name), drop, lv, ld)
+                likes[name] = _merge_strs(self.likes.get(name), drop, lv, ld)
         known = frozenset(p.name for p in config.properties)
         return _Columns(
             n,
