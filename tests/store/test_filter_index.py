@@ -207,7 +207,7 @@ def test_every_condition_equals_the_reference_predicate(recs: list[Rec], fs: lis
         check(idx, f, config, by_doc)
 
 
-@SETTINGS
+@settings(SETTINGS, max_examples=200)
 @given(st.lists(records(), max_size=14), st.lists(filters, min_size=1, max_size=4))
 def test_columns_equal_the_reference_predicate(recs: list[Rec], fs: list[Any]) -> None:
     config = make_config()
@@ -217,7 +217,7 @@ def test_columns_equal_the_reference_predicate(recs: list[Rec], fs: list[Any]) -
         check(idx, f, config, by_doc)
 
 
-@SETTINGS
+@settings(SETTINGS, max_examples=200)
 @given(
     st.lists(records(), max_size=10),
     st.lists(st.tuples(st.integers(0, 40), records() | st.none()), max_size=10),

@@ -1,5 +1,5 @@
 """Compaction: a vector segment is rewritten without its dead (replaced or deleted) rows once they are
-more than half of it, committed like a write and switched under the state lock."""
+more than half of it, committed like a write and published as the next view."""
 
 from __future__ import annotations
 

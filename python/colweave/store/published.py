@@ -17,7 +17,7 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -44,7 +44,6 @@ class View:
         "rdb_lock",
         "readers",
         "recs",
-        "release",
         "retired",
         "scan_recs",
         "slot_of",
@@ -80,7 +79,6 @@ class View:
         self.rdb_lock = threading.Lock()
         self.readers = 0
         self.retired = False
-        self.release: Callable[[], None] | None = None
 
     def but(self, **changes: object) -> View:
         """A new view: this one with ``changes`` (the caches and the connection are not carried)."""

@@ -1,5 +1,5 @@
 """Reads of a collection's published state: objects by id, filters, counts, fetch in UUID order, and the
-result rows every search returns. Readers hold the state's shared lock only."""
+result rows every search returns. A read pins the published view (``published.py``) and uses only it."""
 
 from __future__ import annotations
 

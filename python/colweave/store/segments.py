@@ -139,7 +139,8 @@ class Snapshot:
 
 class VectorSegment:
     """The token rows of one named vector of one collection. Writers hold the collection's commit lock;
-    :meth:`publish`, :meth:`kill` and :meth:`switch` run while the collection keeps readers out."""
+    :meth:`publish`, :meth:`kill` and :meth:`switch` run after the commit; readers search the
+    :class:`Snapshot` a published view holds, which none of them changes."""
 
     def __init__(
         self, directory: Path, name: str, dtype: str, dim: int | None, generation: int, muvera: MuveraConfig
