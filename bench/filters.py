@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from colweave.store import DataObject, Filter, Store
+from colweave.store.filter_index import MAX_DELTA
 
 TOKENS = 4
 DIM = 16
@@ -166,8 +167,8 @@ def main() -> None:
                 f"({before / after:6.1f}x) {same}"
             )
         # The worst case of the columns: as many objects changed since the last merge as a merge
-        # allows, each checked by the predicate (here 1,000 objects replaced by one batch).
-        changed = objects(0, 1000, np.random.default_rng(2))
+        # allows, each checked by the predicate (objects replaced by one batch).
+        changed = objects(0, MAX_DELTA, np.random.default_rng(2))
         c.insert_many(changed)
         print(
             f"after replacing {len(changed)} objects "

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from colweave.store import cow
-from colweave.store.cow import CowMap, fork
+from colweave.store.cow import CowMap, fork, present_values
 
 ops = st.lists(
     st.tuples(st.sampled_from(["set", "del", "fork"]), st.integers(0, 40), st.integers(0, 9)), max_size=300
@@ -22,6 +22,8 @@ def same(m: CowMap[int, int], want: dict[int, int]) -> None:
     for k in range(-1, 42):
         assert (k in m) == (k in want)
         assert m.get(k, "none") == want.get(k, "none")
+    keys = list(range(-1, 42, 3))
+    assert present_values(m, keys) == [want[k] for k in keys if k in want]
 
 
 @settings(derandomize=True, max_examples=300, deadline=None)

@@ -11,7 +11,7 @@ lookups.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, MutableMapping
+from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from typing import Any, Generic, TypeVar
 
 K = TypeVar("K")
@@ -113,6 +113,24 @@ class CowMap(MutableMapping[K, V], Generic[K, V]):
 
     def keys(self) -> Iterator[K]:  # type: ignore[override]
         return iter(self)
+
+
+def present_values(m: Mapping[K, V], keys: Iterable[K]) -> list[V]:
+    """``[m[k] for k in keys if k in m]``, in one loop over plain dicts (a search maps a filter's
+    thousands of objects to their slots with it)."""
+    if not isinstance(m, CowMap):
+        return [m[k] for k in keys if k in m]
+    top, base, out = m._top, m._base, []
+    for k in keys:
+        v = top.get(k, _ABSENT)
+        if v is _ABSENT:
+            v = base.get(k, _ABSENT)
+            if v is _ABSENT:
+                continue
+        elif v is _GONE:
+            continue
+        out.append(v)
+    return out
 
 
 def fork(m: Mapping[K, V]) -> CowMap[K, V]:

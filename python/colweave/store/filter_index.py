@@ -60,7 +60,7 @@ Mask = npt.NDArray[np.bool_]
 I64 = npt.NDArray[np.int64]
 
 #: Objects changed since the columns were last merged that a filter checks one by one.
-MAX_DELTA = 1024
+MAX_DELTA = 512
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 _DOC_BITS = 32
 _DOC_MASK = (1 << _DOC_BITS) - 1

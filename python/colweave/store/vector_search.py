@@ -10,6 +10,7 @@ import numpy as np
 import numpy.typing as npt
 
 from colweave import _native
+from colweave.store.cow import present_values
 from colweave.store.errors import (
     QueryError,
 )
@@ -40,8 +41,7 @@ class VectorSearch(Reads):
         if allowed is None:
             cands = snap.live
         else:
-            slot_of = self._slot_of[name]
-            cands = np.fromiter((slot_of[d] for d in allowed if d in slot_of), np.int64)
+            cands = np.asarray(present_values(self._slot_of[name], allowed), np.int64)
             cands.sort()
         if len(cands) == 0:
             return [], np.zeros(0, np.float32)
