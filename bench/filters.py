@@ -30,7 +30,6 @@ from typing import Any
 import numpy as np
 
 from colweave.store import DataObject, Filter, Store
-from colweave.store.filter_index import MAX_DELTA
 
 TOKENS = 4
 DIM = 16
@@ -168,6 +167,8 @@ def main() -> None:
             )
         # The worst case of the columns: as many objects changed since the last merge as a merge
         # allows, each checked by the predicate (objects replaced by one batch).
+        from colweave.store.filter_index import MAX_DELTA  # here: --open-only also runs on older versions
+
         changed = objects(0, MAX_DELTA, np.random.default_rng(2))
         c.insert_many(changed)
         print(
