@@ -12,6 +12,7 @@ import sys
 import textwrap
 import threading
 import uuid as uuidlib
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ from colweave.store.schema import VectorConfig
 from colweave.store.segments import MUVERA_SEED
 
 DIM = 24
+WAIT_S = 20  # bound on a wait for a write in another thread
 
 # -- references ------------------------------------------------------------------------------------------
 
@@ -630,7 +632,7 @@ def test_replace_without_a_pooled_multivector_drops_it_codes_and_counts(tmp_path
     (n_pooled,) = c._db.execute("SELECT COUNT(*) FROM pooled").fetchone()
     assert n_pooled == 20 - len(dropped)
     kept = [i for i in range(20) if i not in dropped]
-    assert sorted(int(uuidlib.UUID(c._recs[d].uuid).int) - 1 for d in c._original_tokens["v"]) == kept
+    assert sorted(int(uuidlib.UUID(c._recs[d].uuid).int) - 1 for d in c._original_tokens("v")) == kept
     snap = c._segments["v"].snapshot()
     codes, scales = ref_int8(np.asarray(snap.rows, np.float32))
     view = c._copies["v"].view()
@@ -644,3 +646,48 @@ def test_replace_without_a_pooled_multivector_drops_it_codes_and_counts(tmp_path
         assert all(c2.token_counts(uid(i), "v") is None for i in dropped)
         assert c2.token_counts(uid(kept[0]), "v") == (max(len(raw[kept[0]]) // 2, 1), len(raw[kept[0]]))
         assert c2.get(uid(dropped[0]), include_vector=True).vectors.keys() == {"s"}
+
+
+def test_a_pinned_reader_keeps_the_codes_and_token_counts_of_its_own_rows(tmp_path: Path) -> None:
+    """A reader pinned before writes (deletes that compact the segment, an insert, a replace that drops
+    the pooled vector) scores with the compact codes of exactly its view's rows and reads its token
+    counts, while the writes go through without waiting for it; the next read sees them."""
+    with Store(tmp_path) as s:
+        c = make_mixed(s, {}, vector_config(QUANTIZERS["sq"][0], pool=2))
+        raw = pages(30, seed=11)
+        singles = np.random.default_rng(12).standard_normal((30, DIM)).astype(np.float32)
+        objs = [DataObject({"n": i}, uuid=uid(i), vectors={"v": raw[i], "s": singles[i]}) for i in range(30)]
+        assert not c.insert_many(objs[:20]).errors
+        q = raw[3][:3]
+        later = (4, 5, 7, 8, 10, 11, 13, 14, 21, 24, 27)
+
+        def state() -> tuple[list[Any], list[str]]:
+            snap, view = c._snapshot("v"), c._copy_view("v")
+            assert view is not None
+            codes, scales = ref_int8(np.asarray(snap.rows, np.float32))
+            np.testing.assert_array_equal(view.codes.int8, codes)  # the codes of this view's rows only
+            np.testing.assert_array_equal(view.codes.scales, scales)
+            counts = [c.token_counts(uid(i), "v") for i in range(30)]
+            return counts, [r.uuid for r in c.near_vector(q, target_vector="v", limit=30)]
+
+        def writes() -> None:
+            c.delete_many(ids=[uid(i) for i in range(0, 20, 3)])
+            assert not c.insert_many(objs[20:]).errors
+            c.replace(uid(1), {"n": 1}, vectors={"s": singles[1]})
+            c.replace(uid(2), {"n": 2}, vectors={"s": singles[2]})
+            c.delete_many(ids=[uid(i) for i in later])
+
+        with ThreadPoolExecutor(1) as pool, c._state.read():
+            before = state()
+            pool.submit(writes).result(timeout=WAIT_S)
+            assert c._segments["v"].generation >= 1  # the writes compacted the segment
+            assert state() == before
+        assert before[0][:20] == [(max(len(raw[i]) // 2, 1), len(raw[i])) for i in range(20)]
+        assert before[0][20:] == [None] * 10
+        gone = set(range(0, 20, 3)) | set(later)
+        after = state()
+        assert after[0][1] is None
+        assert after[0][2] is None
+        for i in set(range(30)) - gone - {1, 2}:
+            assert after[0][i] == (max(len(raw[i]) // 2, 1), len(raw[i]))
+        assert sorted(after[1]) == sorted(uid(i) for i in set(range(30)) - gone - {1, 2})

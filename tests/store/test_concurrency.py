@@ -20,6 +20,7 @@ import pytest
 from store_ref import ref_maxsim, stored
 
 from colweave.store import DataObject, Filter, Store
+from colweave.store.bm25 import InvertedIndex
 from colweave.store.collection import Collection
 from colweave.store.errors import NotFoundError, ObjectError
 from conftest import DIM, HashVectorizer
@@ -163,6 +164,63 @@ def test_a_reader_never_sees_half_a_batch(gated: tuple[Store, GatedVectorizer]) 
         t.join(WAIT_S)
     assert seen
     assert all(n % size == 0 for n in seen), sorted(set(seen))
+
+
+@pytest.mark.parametrize("write", ["insert", "replace", "delete"])
+def test_a_reader_never_waits_for_a_publish(
+    gated: tuple[Store, GatedVectorizer], monkeypatch: pytest.MonkeyPatch, write: str
+) -> None:
+    """A write held inside its publish (after SQLite's COMMIT, while it updates the BM25 index for the
+    next published state) does not hold readers: every kind of read answers meanwhile, from the state
+    before the write (blobs included, though SQLite already holds the new ones), then the new state."""
+    s, _ = gated
+    c = s.create_collection(config())
+    res = c.insert_many([DataObject({"page": page(i), "title": f"old page {i}"}) for i in range(4)])
+    first = res.uuids[0]
+    assert first is not None
+    q = np.random.default_rng(1).standard_normal((3, DIM)).astype(np.float32)
+
+    def reads() -> dict[str, Any]:
+        got = c.get(first)
+        return {**snapshot_of(c, q), "first": None if got is None else got.properties}
+
+    before = reads()
+    entered, release = threading.Event(), threading.Event()
+    hook = "remove" if write == "delete" else "add"
+    original = getattr(InvertedIndex, hook)
+
+    def held(self: InvertedIndex, *args: Any) -> None:
+        entered.set()
+        if not release.wait(WAIT_S):
+            raise TimeoutError("the test never released the publish")
+        original(self, *args)
+
+    monkeypatch.setattr(InvertedIndex, hook, held)
+    run: dict[str, Callable[[], Any]] = {
+        "insert": lambda: c.insert_many([DataObject({"page": page(20), "title": "zebra page"})]),
+        "replace": lambda: c.replace(first, {"page": page(21), "title": "zebra page"}),
+        "delete": lambda: c.delete(first),
+    }
+    with ThreadPoolExecutor(3) as pool:
+        try:
+            w = pool.submit(run[write])
+            assert entered.wait(WAIT_S), "the write never reached its publish"
+            during = bounded(pool, reads)
+            assert not w.done()
+        finally:
+            release.set()
+        w.result(timeout=WAIT_S)
+    monkeypatch.undo()
+    assert during == before
+    after = reads()
+    assert after["count"] == {"insert": 5, "replace": 4, "delete": 3}[write]
+    assert after["count_filtered"] == (0 if write == "delete" else 1)
+    if write == "replace":
+        assert after["first"] is not None
+        assert after["first"]["title"] == "zebra page"
+        assert after["first"]["page"] == page(21)
+    else:
+        assert after["first"] == (None if write == "delete" else before["first"])
 
 
 def test_insert_racing_insert_of_the_same_id(gated: tuple[Store, GatedVectorizer]) -> None:
@@ -325,3 +383,75 @@ def test_muvera_encodings_made_before_the_commit_belong_to_their_objects(
         m = m / np.linalg.norm(m, axis=1, keepdims=True)
         want = muvera_encode(cfg, [np.ascontiguousarray(m, np.float32)], is_query=False)[0]
         np.testing.assert_allclose(snap.fdes[slot], want, rtol=1e-5, atol=1e-5)
+
+
+def test_published_views_let_sqlite_restart_its_wal(gated: tuple[Store, GatedVectorizer]) -> None:
+    """Each published view reads blobs through a read transaction of its own commit; some view always
+    holding one must not keep SQLite from restarting its WAL: after 16 MB of replaced blobs, each read
+    back in between, the WAL is no larger than a few checkpoint intervals (it grew to all 16 MB when
+    the views' transactions kept it from restarting)."""
+    from colweave.store.published import Published
+
+    s, _ = gated
+    c = s.create_collection(
+        {
+            "class": "Blobs",
+            "properties": [{"name": "data", "dataType": ["blob"]}, {"name": "n", "dataType": ["int"]}],
+        }
+    )
+    blob = base64.b64encode(np.random.default_rng(0).bytes(64_000)).decode()
+    u = c.insert({"data": blob, "n": 0})
+    for i in range(250):
+        c.replace(u, {"data": blob, "n": i})
+        got = c.get(u)
+        assert got is not None
+        assert got.properties == {"data": blob, "n": i}
+    wal = c.path / "objects.sqlite-wal"
+    assert wal.stat().st_size <= 3 * Published.CHECKPOINT_BYTES
+
+
+@pytest.mark.parametrize("single", [False, True])
+def test_reference_writes_and_dropped_vectors_publish_without_waiting_for_readers(
+    tmp_path: Path, single: bool
+) -> None:
+    """A reader that pinned the published state keeps it while a reference write (or a replace that
+    drops a single vector) commits and publishes the next one: the write does not wait for the reader,
+    the reader sees the references, reference counts and vector as they were, and the next read sees
+    the write."""
+    with Store(tmp_path) as s:
+        c = s.create_collection(
+            {
+                "class": "Cites",
+                "properties": [
+                    {"name": "n", "dataType": ["int"]},
+                    {"name": "cites", "dataType": ["Cites"]},
+                ],
+                "vectorConfig": {
+                    "v": {"vectorizer": {"none": {}}, "vectorIndexType": "flat"}
+                    if single
+                    else {"vectorizer": {"none": {}}, "vectorIndexConfig": {"multivector": {"enabled": True}}}
+                },
+            }
+        )
+        vec: Any = [1.0, 0.0, 0.0] if single else [[1.0, 0.0, 0.0]]
+        a = c.insert({"n": 1}, vectors={"v": vec})
+        b = c.insert({"n": 2}, vectors={"v": vec})
+        beacon = f"weaviate://localhost/Cites/{b}"
+        one_ref = Filter.by_ref_count("cites").equal(1)
+
+        def state() -> tuple[Any, int, bool]:
+            got = c.get(a, include_vector=True)
+            assert got is not None
+            return got.properties.get("cites"), c.count(one_ref), "v" in got.vectors
+
+        write: Callable[[], Any] = (
+            (lambda: c.replace(a, {"n": 1, "cites": [beacon]}))
+            if single
+            else (lambda: c.add_reference(a, "cites", beacon))
+        )
+        with ThreadPoolExecutor(1) as pool, c._state.read():
+            before = state()
+            pool.submit(write).result(timeout=WAIT_S)  # under the old readers-writer lock: a timeout
+            assert state() == before
+        assert before == (None, 0, True)
+        assert state() == ([beacon], 1, not single)

@@ -415,7 +415,7 @@ class Aggregating(Keyword):
         distance: float | None,
         certainty: float | None,
     ) -> list[int]:
-        """The objects to aggregate (the state's read lock is held)."""
+        """The objects to aggregate (the caller has pinned the view)."""
         allowed = self._allowed_docs(filters)
         if search is None:
             return list(self._recs) if allowed is None else sorted(allowed)

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import MutableMapping
 from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
 
 from colweave import _native
+from colweave.store.cow import fork
 from colweave.store.errors import QueryError
 from colweave.store.schema import CollectionConfig, Property
 from colweave.store.tokenize import stopwords, tokenize, tokenize_value
@@ -22,11 +24,23 @@ _BOOST = re.compile(r"^(?P<name>[^\^]+)(\^(?P<boost>[0-9]*\.?[0-9]+))?\Z")
 @dataclass
 class _Field:
     prop: Property
-    postings: dict[str, dict[int, int]] = field(default_factory=dict)
-    lengths: dict[int, int] = field(default_factory=dict)  # docs that have the property
+    postings: MutableMapping[str, dict[int, int]] = field(default_factory=dict)
+    lengths: MutableMapping[int, int] = field(default_factory=dict)  # docs that have the property
     total: int = 0
     cache: dict[str, tuple[npt.NDArray[np.uint32], npt.NDArray[np.float32]]] = field(default_factory=dict)
     len_array: npt.NDArray[np.float32] | None = None
+
+
+def _set_length(f: _Field, doc: int, n: int) -> None:
+    """Keeps the field's array of lengths (when made) up to date; the index's own copy."""
+    a = f.len_array
+    if a is None:
+        return
+    if doc >= len(a):
+        grown = np.zeros(max(doc + 1, 2 * len(a)), np.float32)
+        grown[: len(a)] = a
+        a = f.len_array = grown
+    a[doc] = n
 
 
 def parse_query_properties(spec: list[str] | None) -> list[tuple[str, float]] | None:
@@ -46,10 +60,49 @@ class InvertedIndex:
     def __init__(self, config: CollectionConfig) -> None:
         self.config = config
         self.fields: dict[str, _Field] = {}
-        self._indexed: set[int] = set()
+        self._indexed: MutableMapping[int, bool] = {}
         self.n_objects = 0
         self._capacity = 0
+        # The term lists this index may change in place (None: all; a copy owns only those it copied).
+        self._own: set[tuple[str, str]] | None = None
         self.refresh_schema()
+
+    def copy(self, config: CollectionConfig | None = None) -> InvertedIndex:
+        """A copy to change while readers search this one (which then never changes): the maps are
+        copy-on-write (``cow.CowMap``) and the term lists shared until the copy changes one (it copies
+        that one first), so a write costs about the terms and documents it touches, not the index."""
+        new = InvertedIndex.__new__(InvertedIndex)
+        new.config = config or self.config
+        new.fields = {
+            n: _Field(
+                f.prop,
+                fork(f.postings),
+                fork(f.lengths),
+                f.total,
+                dict(f.cache),
+                None if f.len_array is None else f.len_array.copy(),
+            )
+            for n, f in self.fields.items()
+        }
+        new._indexed = fork(self._indexed)
+        new.n_objects = self.n_objects
+        new._capacity = self._capacity
+        new._own = set()
+        new.refresh_schema()
+        return new
+
+    def _plist(self, name: str, f: _Field, term: str, create: bool) -> dict[int, int] | None:
+        """Term ``term``'s list in ``f``, made this index's own before it is changed."""
+        plist = f.postings.get(term)
+        if plist is None:
+            if not create:
+                return None
+            plist = f.postings[term] = {}
+        elif self._own is not None and (name, term) not in self._own:
+            plist = f.postings[term] = dict(plist)
+        if self._own is not None:
+            self._own.add((name, term))
+        return plist
 
     def refresh_schema(self) -> None:
         for p in self.config.properties:
@@ -65,7 +118,7 @@ class InvertedIndex:
     def add(self, doc: int, props: dict[str, object]) -> None:
         """Indexes an object (call :meth:`remove` first when replacing)."""
         self.n_objects += 1
-        self._indexed.add(doc)
+        self._indexed[doc] = True
         self._capacity = max(self._capacity, doc + 1)
         for name, f in self.fields.items():
             v = props.get(name)
@@ -75,9 +128,11 @@ class InvertedIndex:
             counts = Counter(toks)
             f.lengths[doc] = len(toks)
             f.total += len(toks)
-            f.len_array = None
+            _set_length(f, doc, len(toks))
             for t, c in counts.items():
-                f.postings.setdefault(t, {})[doc] = c
+                plist = self._plist(name, f, t, True)
+                assert plist is not None
+                plist[doc] = c
                 f.cache.pop(t, None)
 
     def remove(self, doc: int, props: dict[str, object]) -> None:
@@ -85,15 +140,15 @@ class InvertedIndex:
         than kept per document, which would double the index's memory)."""
         if doc not in self._indexed:
             return
-        self._indexed.discard(doc)
+        del self._indexed[doc]
         self.n_objects -= 1
-        for f in self.fields.values():
+        for name, f in self.fields.items():
             if doc not in f.lengths:
                 continue
             f.total -= f.lengths.pop(doc)
-            f.len_array = None
+            _set_length(f, doc, 0)
             for t in set(tokenize_value(props.get(f.prop.name), f.prop.tokenization or "word")):
-                plist = f.postings.get(t)
+                plist = self._plist(name, f, t, False)
                 if plist is not None:
                     plist.pop(doc, None)
                     if not plist:
@@ -107,7 +162,7 @@ class InvertedIndex:
                 idx = np.fromiter(f.lengths.keys(), np.int64, len(f.lengths))
                 arr[idx] = np.fromiter(f.lengths.values(), np.float32, len(f.lengths))
             f.len_array = arr
-        return f.len_array
+        return f.len_array[: self._capacity]
 
     def _postings(self, f: _Field, term: str) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.float32]]:
         hit = f.cache.get(term)

@@ -10,36 +10,41 @@ Concurrency: a write validates its objects and runs the vectorizer (and MUVERA) 
 collection's commit lock, against the state published at that moment; under the commit lock (writers
 commit one at a time) it validates again against the current state, reusing the vectors made
 beforehand, so the outcome is exactly that of serial writes (an object inserted or deleted meanwhile, a
-property another writer's auto-schema added, a dimension another writer fixed). Readers share a
-readers-writer lock (``rwlock.py``) that a writer takes alone only for SQLite's COMMIT and the in-memory
-swap that publishes it; readers read blobs and layouts through their own SQLite connection, which sees
-committed transactions only. So a search never waits for an encode and never sees half a batch.
+property another writer's auto-schema added, a dimension another writer fixed). Readers search a
+published state (``published.View``: records, filter columns, BM25 index, segment snapshots and a
+SQLite read transaction begun at its commit) that no writer changes: after its COMMIT a writer makes the
+next view, copying what it changes, and publishes it by one reference assignment. So a search never
+waits for an encode nor for a publish, and never sees half a batch.
 """
 
 from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from colweave.store.aggregate import Aggregating
 from colweave.store.bm25 import InvertedIndex
 from colweave.store.copies import build_copies, save_copies
+from colweave.store.cow import CowMap
 from colweave.store.errors import (
     SchemaError,
     StoreError,
     storage_errors,
 )
 from colweave.store.explaining import Explaining
+from colweave.store.filter_index import FilterIndex
 from colweave.store.objects import (
+    NO_BLOBS,
     Rec,
     Vectorizer,
     connect,
     rollback,
 )
+from colweave.store.published import Published, View
 from colweave.store.reads import QUERY_MAXIMUM_RESULTS
 from colweave.store.ref_writes import ReferenceWrites
-from colweave.store.rwlock import RWLock
 from colweave.store.schema import (
     CollectionConfig,
     Property,
@@ -60,14 +65,13 @@ class Collection(ReferenceWrites, Writes, Aggregating, Explaining):
         self.path = path
         self.vectorizer = vectorizer
         self._commit_lock = threading.RLock()  # writers commit one at a time
-        self._state = RWLock()  # readers share it; a writer holds it alone to publish
         self._db = connect(path / "objects.sqlite")  # the writers' connection
         meta = dict(self._db.execute("SELECT key, value FROM meta").fetchall())
         if "config" not in meta:
             self._db.close()
             raise StoreError(f"{path}: not a collection (no config)")
         try:
-            self._config = CollectionConfig.from_weaviate(json.loads(meta["config"]))
+            config = CollectionConfig.from_weaviate(json.loads(meta["config"]))
         except (SchemaError, ValueError) as e:
             # A config written before a bound existed (e.g. MUVERA sizes): refuse to open it, clearly,
             # rather than allocate what it asks for. It can still be deleted.
@@ -76,16 +80,14 @@ class Collection(ReferenceWrites, Writes, Aggregating, Explaining):
                 f"collection at {path.name} cannot be opened: its stored config is invalid: {e}"
             ) from None
         self.vector_dtype = meta.get("vector_dtype", "float16")
-        self._rdb = connect(path / "objects.sqlite")  # readers': sees committed transactions only
-        self._rdb_lock = threading.Lock()
         self._segments: dict[str, VectorSegment] = {}
-        self._slot_of: dict[str, dict[int, int]] = {}
+        slot_of: dict[str, Mapping[int, int]] = {}
         rows_by_name: dict[str, list[tuple[int, int, int, int]]] = {}
         for doc, name, slot, start, ntok in self._db.execute(
             "SELECT doc, name, slot, start, ntok FROM vectors"
         ):
             rows_by_name.setdefault(name, []).append((slot, start, ntok, doc))
-        for name, vc in self._config.vectors.items():
+        for name, vc in config.vectors.items():
             dim = int(meta[f"dim.{name}"]) if f"dim.{name}" in meta else None
             # Single vectors are kept in float32, exactly as given: Weaviate returns them as given, and
             # hamming and l2 distances must see the values themselves.
@@ -93,34 +95,53 @@ class Collection(ReferenceWrites, Writes, Aggregating, Explaining):
             seg = VectorSegment(path, name, dtype, dim, int(meta.get(f"gen.{name}", 0)), vc.muvera)
             seg.open(rows_by_name.get(name, []))
             self._segments[name] = seg
-            self._slot_of[name] = {doc: slot for slot, _, _, doc in rows_by_name.get(name, [])}
-        self._copies = build_copies(self._segments, self._config)
-        self._original_tokens = {}
+            slot_of[name] = {doc: slot for slot, _, _, doc in rows_by_name.get(name, [])}
+        del rows_by_name
+        self._copies = build_copies(self._segments, config)
+        tokens: dict[str, dict[int, int]] = {}
         for doc, name, original in self._db.execute("SELECT doc, name, original FROM pooled"):
-            self._original_tokens.setdefault(name, {})[doc] = original
-        self._recs: dict[int, Rec] = {}
-        self._doc_of: dict[str, int] = {}
-        self._sorted: list[tuple[str, int]] | None = None
-        blobs: dict[int, set[str]] = {}
+            tokens.setdefault(name, {})[doc] = original
+        recs: dict[int, Rec] = {}
+        doc_of: dict[str, int] = {}
+        blobs: dict[int, frozenset[str]] = {}
         for doc, name in self._db.execute("SELECT doc, name FROM blobs"):
-            blobs.setdefault(doc, set()).add(name)
-        self._bm25 = InvertedIndex(self._config)
-        self._schema_changed()
+            blobs[doc] = blobs.get(doc, NO_BLOBS) | {name}
+        bm25 = InvertedIndex(config)
         for doc, u, props, created, updated in self._db.execute(
             "SELECT doc, uuid, props, created, updated FROM objects ORDER BY doc"
         ):
-            rec = Rec(u, json.loads(props), frozenset(blobs.get(doc, ())), created, updated)
-            self._recs[doc] = rec
-            self._doc_of[u] = doc
-            self._bm25.add(doc, rec.props)
+            rec = Rec(u, props, blobs.get(doc, NO_BLOBS), created, updated)
+            recs[doc] = rec
+            doc_of[u] = doc
+            bm25.add(doc, rec.props)
+        view = View(
+            config,
+            recs,
+            doc_of,
+            slot_of,
+            {n: s.snapshot() for n, s in self._segments.items()},
+            {n: s.dim for n, s in self._segments.items()},
+            bm25,
+            FilterIndex.build(recs, config),
+            copies={n: c.view() for n, c in self._copies.items()},
+            tokens={n: CowMap(t) for n, t in tokens.items()},
+        )
+        self._state = Published(path / "objects.sqlite", view)
 
     def close(self) -> None:
-        with self._commit_lock, self._state.write():
+        with self._commit_lock:
             if self.path.exists():  # not a collection being deleted
                 save_copies(self._segments, self._copies)
             self._db.close()
-            with self._rdb_lock:
-                self._rdb.close()
+            self._state.close()
+
+    def _publish_config(self, new: CollectionConfig, recoded: Sequence[str] = ()) -> None:
+        """Publishes a committed config change (readers keep the view they pinned); ``recoded``: the
+        vectors whose compact copy changed with it (built, or dropped, from the writer's ``_copies``)."""
+        v = self._state.current
+        copies = {n: c for n, c in v.copies.items() if n not in recoded}
+        copies.update({n: self._copies[n].view() for n in recoded if n in self._copies})
+        self._state.publish(v.but(config=new, bm25=v.bm25.copy(new), copies=copies))
 
     def add_property(self, prop: Property) -> None:
         with self._commit_lock:
@@ -130,16 +151,16 @@ class Collection(ReferenceWrites, Writes, Aggregating, Explaining):
             new.properties.append(prop)
             new.validate()
             with storage_errors(f"adding property {prop.name!r} to {self.name}"):
+                self._state.before_begin()
                 self._db.execute("BEGIN IMMEDIATE")
                 try:
                     self._meta_set("config", json.dumps(new.to_weaviate()))
-                    with self._state.write():
-                        self._db.execute("COMMIT")
-                        self._config.properties.append(prop)
-                        self._schema_changed()
+                    self._state.before_commit()
+                    self._db.execute("COMMIT")
                 except BaseException:
                     rollback(self._db)
                     raise
+                self._publish_config(new)
 
     def update_config(self, new: CollectionConfig) -> None:
         """Replaces the config with ``new``, durably: a class update (``CollectionConfig.updated``) or a
@@ -160,22 +181,16 @@ class Collection(ReferenceWrites, Writes, Aggregating, Explaining):
             ]
             copies = build_copies({n: self._segments[n] for n in changed}, new)
             with storage_errors(f"updating the config of {self.name}"):
+                self._state.before_begin()
                 self._db.execute("BEGIN IMMEDIATE")
                 try:
                     self._meta_set("config", json.dumps(new.to_weaviate()))
-                    with self._state.write():
-                        self._db.execute("COMMIT")
-                        for n in changed:
-                            self._copies.pop(n, None)
-                        self._copies.update(copies)
-                        cfg = self._config  # the object readers (and the BM25 index) hold: updated in place
-                        cfg.description = new.description
-                        cfg.properties[:] = new.properties
-                        cfg.vectors.update(new.vectors)
-                        cfg.inverted_index = new.inverted_index
-                        cfg.extra = new.extra
-                        cfg.legacy = new.legacy
-                        self._schema_changed()
+                    self._state.before_commit()
+                    self._db.execute("COMMIT")
                 except BaseException:
                     rollback(self._db)
                     raise
+                for n in changed:
+                    self._copies.pop(n, None)
+                self._copies.update(copies)
+                self._publish_config(CollectionConfig.from_weaviate(new.to_weaviate()), changed)

@@ -1,5 +1,5 @@
 """Compaction: a vector segment is rewritten without its dead (replaced or deleted) rows once they are
-more than half of it, committed like a write and switched under the state lock."""
+more than half of it, committed like a write and published as the next view."""
 
 from __future__ import annotations
 
@@ -26,19 +26,29 @@ class Compaction(CollectionState):
         db = self._db
         committed = False
         try:
+            self._state.before_begin()
             db.execute("BEGIN IMMEDIATE")
             db.executemany(
                 "UPDATE vectors SET slot = ?, start = ?, ntok = ? WHERE doc = ? AND name = ?",
                 [(s, st, n, d, name) for d, s, st, n in rows],
             )
             self._meta_set(f"gen.{name}", str(gen))
-            with self._state.write():
-                db.execute("COMMIT")
-                committed = True
-                seg.switch(gen, rows)
-                self._slot_of[name] = {d: s for d, s, _, _ in rows}
-                if copy is not None:
-                    self._copies[name] = copy
+            self._state.before_commit()
+            db.execute("COMMIT")
+            committed = True
+            seg.switch(gen, rows)
+            v = self._state.current
+            copies = v.copies
+            if copy is not None:  # rebuilt from its live rows: the new view's codes match its snapshot
+                self._copies[name] = copy
+                copies = {**v.copies, name: copy.view()}
+            self._state.publish(
+                v.but(
+                    slot_of={**v.slot_of, name: {d: s for d, s, _, _ in rows}},
+                    snaps={**v.snaps, name: seg.snapshot()},
+                    copies=copies,
+                )
+            )
         except BaseException:
             if not committed:
                 rollback(db)

@@ -6,7 +6,8 @@ offsets address it too (MUVERA's encodings stay in their float32 file, scanned a
 lives in memory: loaded when the collection opens (from the cache a clean close saved, plus the rows
 committed since, encoded from the memory-mapped segment; or all of it from the segment when a config update
 turns a quantizer on), grown when a write publishes (the codes are made before the commit lock, with the
-write's other encodings), and rebuilt from its own live rows when the segment is compacted. The codes are
+write's other encodings; the next published view holds the grown codes, earlier views the rows they had),
+and rebuilt from its own live rows when the segment is compacted. The codes are
 a pure function of the committed fp16 rows, so the copy a collection opens with (after a kill -9 too) is
 exactly the one its acknowledged writes had; the cache only saves re-reading every row.
 """
@@ -137,8 +138,9 @@ class CopyView:
 
 
 class CompactCopy:
-    """The codes of every row of one vector segment (see the module docstring). Writers hold the
-    collection's commit lock; :meth:`append` runs while the collection keeps readers out."""
+    """The codes of every row of one vector segment (see the module docstring), the writer's: changed only
+    under the collection's commit lock. Readers score with a :meth:`view` a published view holds; the copy
+    only grows at its end, so such a view keeps the codes of exactly its own rows."""
 
     def __init__(self, kind: str, dim: int) -> None:
         self.kind = kind

@@ -54,10 +54,12 @@ class Record(Protocol):
     """What a filter reads of an object."""
 
     uuid: str
-    props: dict[str, Any]
     blobs: frozenset[str]
     created: int  # ms since the epoch
     updated: int
+
+    @property
+    def props(self) -> dict[str, Any]: ...
 
     def tokens(self, prop: Property) -> frozenset[str]: ...
 

@@ -27,8 +27,8 @@ class Keyword(VectorSearch):
     def _allowed_mask(self, filters: FilterT | None) -> npt.NDArray[np.uint8] | None:
         if filters is None:
             return None
-        docs = self._matching(filters)
-        mask = np.zeros(max(self._recs, default=-1) + 1, np.uint8)
+        docs = self._matching(filters)  # ascending; the index pads the mask to its size
+        mask = np.zeros(docs[-1] + 1 if docs else 0, np.uint8)
         if docs:
             mask[np.asarray(docs, np.int64)] = 1
         return mask
@@ -146,7 +146,7 @@ class Keyword(VectorSearch):
         vector_legs: tuple[Sequence[tuple[str | None, Any]], str, Sequence[float] | None] | None = None,
     ) -> tuple[list[tuple[str, list[int], F32, float]], list[tuple[int, float, Any]]]:
         """Each leg's best ``k_leg`` objects and their fusion, best first: ``(doc, score, contributions)``.
-        Callers hold the state's read lock."""
+        Callers have pinned the view (``_state.read()``)."""
         if max_vector_distance is not None and (
             isinstance(max_vector_distance, bool)
             or not isinstance(max_vector_distance, int | float)
@@ -173,7 +173,7 @@ class Keyword(VectorSearch):
         if alpha < 1:
             mask = None
             if allowed is not None:
-                mask = np.zeros(max(self._recs, default=-1) + 1, np.uint8)
+                mask = np.zeros(max(allowed, default=-1) + 1, np.uint8)
                 if allowed:
                     mask[np.fromiter(allowed, np.int64)] = 1
             bdocs, bscores = self._bm25.search(query, k_leg, query_properties, mask)

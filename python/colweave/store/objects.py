@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import json
 import sqlite3
 import uuid as uuidlib
 from dataclasses import dataclass, field
@@ -147,33 +148,59 @@ class StoredObject:
     vectors: dict[str, npt.NDArray[np.float32]] = field(default_factory=dict)
 
 
-class Rec:
-    """An object's in-memory state: UUID, non-blob properties, which blobs it has, times (ms)."""
+NO_BLOBS: frozenset[str] = frozenset()  # shared by every object without blobs
 
-    __slots__ = ("_times", "_tokens", "blobs", "created", "props", "updated", "uuid")
+
+class Rec:
+    """An object's in-memory state: UUID, non-blob properties, which blobs it has, times (ms).
+
+    The properties are kept as their stored JSON text (``props`` parses it on each call; a few hundred
+    bytes instead of a dict's kilobyte per object), or as the dict a write made until ``compact``."""
+
+    __slots__ = ("_js", "_props", "_tokens", "blobs", "created", "updated", "uuid")
 
     def __init__(
-        self, uuid: str, props: dict[str, Any], blobs: frozenset[str], created: int, updated: int
+        self, uuid: str, props: dict[str, Any] | str, blobs: frozenset[str], created: int, updated: int
     ) -> None:
         self.uuid = uuid
-        self.props = props
+        self._js: str | None = props if isinstance(props, str) else None
+        self._props: dict[str, Any] | None = None if isinstance(props, str) else props
         self.blobs = blobs
         self.created = created
         self.updated = updated
-        self._tokens: dict[str, frozenset[str]] = {}
-        self._times: tuple[dt.datetime, dt.datetime] | None = None
+        self._tokens: dict[str, frozenset[str]] | None = None
+
+    @property
+    def props(self) -> dict[str, Any]:
+        p = self._props
+        if p is not None:
+            return p
+        js = self._js
+        assert js is not None
+        out: dict[str, Any] = json.loads(js)
+        return out
+
+    def compact(self) -> None:
+        """Keeps the properties as JSON text only (readers holding the dict keep theirs)."""
+        p = self._props
+        if p is not None:
+            self._js = json.dumps(p, ensure_ascii=False, separators=(",", ":"))
+            self._props = None
+            self._tokens = None
 
     def times(self) -> tuple[dt.datetime, dt.datetime]:
-        """Creation and last update time as UTC datetimes (cached)."""
-        if self._times is None:
-            self._times = (ms_to_datetime(self.created), ms_to_datetime(self.updated))
-        return self._times
+        """Creation and last update time as UTC datetimes."""
+        return ms_to_datetime(self.created), ms_to_datetime(self.updated)
 
     def tokens(self, prop: Property) -> frozenset[str]:
-        t = self._tokens.get(prop.name)
+        cache = self._tokens
+        t = cache.get(prop.name) if cache is not None else None
         if t is None:
             t = frozenset(tokenize_value(self.props.get(prop.name), prop.tokenization or "word"))
-            self._tokens[prop.name] = t
+            if self._props is not None:  # cached while the properties are (a write's, in the delta)
+                if cache is None:
+                    cache = self._tokens = {}
+                cache[prop.name] = t
         return t
 
 

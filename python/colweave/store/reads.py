@@ -1,5 +1,5 @@
 """Reads of a collection's published state: objects by id, filters, counts, fetch in UUID order, and the
-result rows every search returns. Readers hold the state's shared lock only."""
+result rows every search returns. A read pins the published view (``published.py``) and uses only it."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from colweave.store.errors import (
 )
 from colweave.store.filters import And, FilterT, Or, Predicate, Where, compile_filter
 from colweave.store.objects import (
+    Rec,
     StoredObject,
     ms_to_datetime,
     parse_uuid,
@@ -63,13 +64,34 @@ class Reads(CollectionState):
         return None
 
     def _matching(self, filters: FilterT | None) -> list[int]:
+        """The docs ``filters`` keeps, ascending (every object without one)."""
+        if filters is None:
+            return list(self._recs)
+        if self._scan_filters:
+            return self._matching_by_scan(filters)
+        docs: list[int] = self._findex.match(filters, self._config, self._doc_of, self._recs).tolist()
+        return docs
+
+    def _count_matching(self, filters: FilterT) -> int:
+        if self._scan_filters:
+            return len(self._matching_by_scan(filters))
+        return len(self._findex.match(filters, self._config, self._doc_of, self._recs))
+
+    def _matching_by_scan(self, filters: FilterT | None) -> list[int]:
+        """The reference path: the filter's predicate over every object (``filter_index`` answers the
+        same from its columns; kept for the benchmark and the tests that compare the two). It runs as
+        earlier versions did, over records holding their properties as dicts (made once per view)."""
         pred: Predicate | None = compile_filter(filters, self._config)
         if pred is None or filters is None:
             return list(self._recs)
+        v = self._view
+        if v.scan_recs is None:
+            v.scan_recs = {d: Rec(r.uuid, r.props, r.blobs, r.created, r.updated) for d, r in v.recs.items()}
+        recs = v.scan_recs
         bound = self._id_candidates(filters)
         if bound is not None:
-            return [d for d in sorted(bound) if pred(self._recs[d])]
-        return [d for d, r in self._recs.items() if pred(r)]
+            return [d for d in sorted(bound) if pred(recs[d])]
+        return [d for d, r in recs.items() if pred(r)]
 
     def _by_uuid(self) -> list[tuple[str, int]]:
         """Every object as ``(uuid, doc)`` in UUID order (cached until the next write)."""
@@ -79,7 +101,7 @@ class Reads(CollectionState):
 
     def count(self, filters: FilterT | None = None) -> int:
         with self._state.read():
-            return len(self._recs) if filters is None else len(self._matching(filters))
+            return len(self._recs) if filters is None else self._count_matching(filters)
 
     def exists(self, uuid: str | uuidlib.UUID) -> bool:
         with self._state.read():
@@ -89,7 +111,7 @@ class Reads(CollectionState):
         slot = self._slot_of[name].get(doc)
         if slot is None:
             return None
-        snap = self._segments[name].snapshot()
+        snap = self._snapshot(name)
         a, b = int(snap.offsets[slot]), int(snap.offsets[slot + 1])
         if not self._config.vectors[name].multi:  # a single vector: one row
             return np.array(snap.rows[a], np.float32)
@@ -99,8 +121,9 @@ class Reads(CollectionState):
         self, doc: int, return_properties: Sequence[str] | None, blobs_by_default: bool
     ) -> dict[str, Any]:
         rec = self._recs[doc]
+        props = rec.props
         if return_properties is None and not blobs_by_default:
-            return {p.name: rec.props[p.name] for p in self._default_props if p.name in rec.props}
+            return {p.name: props[p.name] for p in self._default_props if p.name in props}
         names = [p.name for p in self._config.properties] if return_properties is None else return_properties
         out: dict[str, Any] = {}
         for n in names:
@@ -110,8 +133,8 @@ class Reads(CollectionState):
             if p.data_type == "blob":
                 if n in rec.blobs:
                     out[n] = base64.b64encode(self._load_blob(doc, n)).decode("ascii")
-            elif n in rec.props:
-                out[n] = rec.props[n]
+            elif n in props:
+                out[n] = props[n]
         return out
 
     def _vectors_of(self, doc: int, include_vector: bool | Sequence[str]) -> dict[str, F32]:

@@ -17,7 +17,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from colweave.store.cow import fork
 from colweave.store.errors import NotFoundError, ObjectError, SchemaError, storage_errors
+from colweave.store.filter_index import merged_filters
 from colweave.store.objects import Rec, ms_now, parse_uuid, rollback
 from colweave.store.references import Collections, split_beacon
 from colweave.store.schema import Property, reference_beacon
@@ -76,6 +78,7 @@ class ReferenceWrites(CollectionState):
         now = ms_now()
         db = self._db
         with storage_errors(f"writing references of {self.name}"):
+            self._state.before_begin()
             db.execute("BEGIN IMMEDIATE")
             try:
                 db.executemany(
@@ -85,16 +88,23 @@ class ReferenceWrites(CollectionState):
                         for d, p in changes.items()
                     ],
                 )
-                with self._state.write():
-                    db.execute("COMMIT")
-                    recs: dict[int, Rec] = self._recs
-                    for d, p in changes.items():
-                        old = recs[d]
-                        # Only reference values changed: the keyword index (text) stays as it is.
-                        recs[d] = Rec(old.uuid, p, old.blobs, old.created, now)
+                self._state.before_commit()
+                db.execute("COMMIT")
             except BaseException:
                 rollback(db)
                 raise
+        # Committed: the next view holds the new records (readers keep the view they pinned). Only
+        # reference values changed: the keyword index (text) is shared as it is; the filter index
+        # learns the changed objects (their reference counts and targets, their update time).
+        v = self._state.current
+        recs = fork(v.recs)
+        changed: dict[int, Rec | None] = {}
+        for d, p in changes.items():
+            old = recs[d]
+            rec = Rec(old.uuid, p, old.blobs, old.created, now)
+            recs[d] = changed[d] = rec
+        findex = merged_filters(v.findex, v.findex.changed(changed, v.config, recs), changed, recs)
+        self._state.publish(v.but(recs=recs, findex=findex))
 
     def _doc(self, uuid: str | uuidlib.UUID) -> int:
         u = parse_uuid(uuid)

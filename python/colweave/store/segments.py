@@ -19,6 +19,7 @@ import errno
 import mmap
 import os
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -84,6 +85,44 @@ def muvera_encode(cfg: MuveraConfig, mats: list[F32], *, is_query: bool) -> F32:
     )
 
 
+class _Ints:
+    """A growable int64 array (8 bytes per slot, where a list of ints costs 36): what a snapshot copies
+    in one memcpy instead of converting a list."""
+
+    __slots__ = ("_a", "_n")
+
+    def __init__(self, values: list[int] | None = None) -> None:
+        self._a = np.asarray(values if values is not None else [], np.int64)
+        self._n = len(self._a)
+
+    def __len__(self) -> int:
+        return self._n
+
+    def __getitem__(self, i: int) -> int:
+        if not 0 <= i < self._n:
+            raise IndexError(i)
+        return int(self._a[i])
+
+    def __setitem__(self, i: int, v: int) -> None:
+        if not 0 <= i < self._n:
+            raise IndexError(i)
+        self._a[i] = v
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._a[: self._n].tolist())
+
+    def append(self, v: int) -> None:
+        if self._n == len(self._a):
+            grown = np.empty(max(16, 2 * self._n), np.int64)
+            grown[: self._n] = self._a[: self._n]
+            self._a = grown
+        self._a[self._n] = v
+        self._n += 1
+
+    def copy(self) -> I64:
+        return self._a[: self._n].copy()
+
+
 @dataclass(frozen=True)
 class Snapshot:
     """An immutable view for readers: rows, offsets over all slots, the object (doc) of each slot
@@ -102,7 +141,8 @@ class Snapshot:
 
 class VectorSegment:
     """The token rows of one named vector of one collection. Writers hold the collection's commit lock;
-    :meth:`publish`, :meth:`kill` and :meth:`switch` run while the collection keeps readers out."""
+    :meth:`publish`, :meth:`kill` and :meth:`switch` run after the commit; readers search the
+    :class:`Snapshot` a published view holds, which none of them changes."""
 
     def __init__(
         self, directory: Path, name: str, dtype: str, dim: int | None, generation: int, muvera: MuveraConfig
@@ -113,8 +153,8 @@ class VectorSegment:
         self.dim = dim
         self.generation = generation
         self.muvera = muvera
-        self._starts: list[int] = []
-        self._docs: list[int] = []
+        self._starts = _Ints()
+        self._docs = _Ints()
         self._rows = 0
         self._dead = 0  # rows of tombstoned slots and gaps
         self._snap: Snapshot | None = None
@@ -167,7 +207,7 @@ class VectorSegment:
                 raise RuntimeError(f"encodings {fp}: {fsize} bytes, but committed slots need {need}")
             if fp.exists() and fsize != need:
                 os.truncate(fp, need)
-        self._starts, self._docs, self._rows = starts, docs, end
+        self._starts, self._docs, self._rows = _Ints(starts), _Ints(docs), end
         self._dead = end - sum(ntok for _, _, ntok, _ in live)
         self._snap = None
 
@@ -257,9 +297,9 @@ class VectorSegment:
             else:
                 rows = np.zeros((0, dim), self.dtype)
             offsets = np.empty(n + 1, np.int64)
-            offsets[:n] = self._starts
+            offsets[:n] = self._starts.copy()
             offsets[n] = self._rows
-            slot_doc = np.asarray(self._docs, np.int64)
+            slot_doc = self._docs.copy()  # a copy: later kills must not change this snapshot
             live = np.flatnonzero(slot_doc >= 0).astype(np.int64)
             fdes: F32 | None = None
             if self.muvera.enabled:
@@ -314,8 +354,8 @@ class VectorSegment:
         old = self.generation
         with self._lock:
             self.generation = gen
-            self._starts = [r[2] for r in rows]
-            self._docs = [r[0] for r in rows]
+            self._starts = _Ints([r[2] for r in rows])
+            self._docs = _Ints([r[0] for r in rows])
             self._rows = rows[-1][2] + rows[-1][3] if rows else 0
             self._dead = 0
             self._snap = None

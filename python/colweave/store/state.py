@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -14,50 +15,108 @@ import numpy.typing as npt
 from colweave.layout import PageLayout
 from colweave.store import layouts as layout_rows
 from colweave.store.bm25 import InvertedIndex
-from colweave.store.copies import CompactCopy
+from colweave.store.copies import CompactCopy, CopyView
 from colweave.store.errors import (
     QueryError,
 )
+from colweave.store.filter_index import FilterIndex
 from colweave.store.objects import (
     Rec,
     Vectorizer,
 )
+from colweave.store.published import Published, View
 from colweave.store.references import Collections
-from colweave.store.rwlock import RWLock
 from colweave.store.schema import (
     CollectionConfig,
     Property,
 )
-from colweave.store.segments import VectorSegment
+from colweave.store.segments import Snapshot, VectorSegment
 
 F32 = npt.NDArray[np.float32]
 
 
 class CollectionState:
     """What a collection holds; the parts (``reads``, ``vector_search``, ``keyword``, ``writes``,
-    ``compaction``, ``explaining``) are mixins over it, put together by ``collection.Collection``."""
+    ``compaction``, ``explaining``) are mixins over it, put together by ``collection.Collection``.
+
+    What readers read lives in the published :class:`~colweave.store.published.View`; the attributes
+    below (``_config``, ``_recs``, ...) are the view the calling thread pinned with ``_state.read()``,
+    else the current one (a writer's own, under the commit lock)."""
 
     path: Path
     vectorizer: Vectorizer | None
     vector_dtype: str
     _commit_lock: threading.RLock
-    _state: RWLock
+    _state: Published
     _db: sqlite3.Connection
-    _rdb: sqlite3.Connection
-    _rdb_lock: threading.Lock
-    _config: CollectionConfig
     _segments: dict[str, VectorSegment]
-    _copies: dict[str, CompactCopy]  # the compact copy of each vector with a quantizer (copies.py)
-    _original_tokens: dict[str, dict[int, int]]  # vector -> doc -> tokens before pooling (pooled only)
-    _slot_of: dict[str, dict[int, int]]
-    _recs: dict[int, Rec]
-    _doc_of: dict[str, int]
-    _sorted: list[tuple[str, int]] | None
-    _bm25: InvertedIndex
-    _props_by_name: dict[str, Property]
-    _props_by_lower: dict[str, str]
-    _default_props: list[Property]
+    #: the compact copy of each vector with a quantizer (copies.py), the writer's (under the commit lock);
+    #: readers score with the codes their view holds (``_copy_view``)
+    _copies: dict[str, CompactCopy]
+    #: Answer filters by the reference predicate over every object (the benchmark's "before").
+    _scan_filters: bool = False
     _refs: Collections | None = None  # the store: where the targets of references are looked up
+
+    @property
+    def _view(self) -> View:
+        return self._state.view()
+
+    @property
+    def _config(self) -> CollectionConfig:
+        return self._state.view().config
+
+    @property
+    def _recs(self) -> Mapping[int, Rec]:
+        return self._state.view().recs
+
+    @property
+    def _doc_of(self) -> Mapping[str, int]:
+        return self._state.view().doc_of
+
+    @property
+    def _slot_of(self) -> dict[str, Mapping[int, int]]:
+        return self._state.view().slot_of
+
+    @property
+    def _bm25(self) -> InvertedIndex:
+        return self._state.view().bm25
+
+    @property
+    def _findex(self) -> FilterIndex:
+        return self._state.view().findex
+
+    @property
+    def _props_by_name(self) -> dict[str, Property]:
+        return self._state.view().props_by_name
+
+    @property
+    def _props_by_lower(self) -> dict[str, str]:
+        return self._state.view().props_by_lower
+
+    @property
+    def _default_props(self) -> list[Property]:
+        return self._state.view().default_props
+
+    @property
+    def _sorted(self) -> list[tuple[str, int]] | None:
+        return self._state.view().sorted
+
+    @_sorted.setter
+    def _sorted(self, value: list[tuple[str, int]] | None) -> None:
+        self._state.view().sorted = value
+
+    def _snapshot(self, name: str) -> Snapshot:
+        return self._state.view().snaps[name]
+
+    def _dim(self, name: str) -> int | None:
+        return self._state.view().dims[name]
+
+    def _copy_view(self, name: str) -> CopyView | None:
+        return self._state.view().copies.get(name)
+
+    def _original_tokens(self, name: str) -> Mapping[int, int]:
+        """doc -> its token count before pooling, for the docs pooling shrank (pooled vectors only)."""
+        return self._state.view().tokens.get(name, {})
 
     @property
     def name(self) -> str:
@@ -66,12 +125,6 @@ class CollectionState:
     @property
     def config(self) -> CollectionConfig:
         return self._config
-
-    def _schema_changed(self) -> None:
-        self._props_by_name = {p.name: p for p in self._config.properties}
-        self._props_by_lower = {p.name.lower(): p.name for p in self._config.properties}
-        self._default_props = [p for p in self._config.properties if p.data_type != "blob"]
-        self._bm25.refresh_schema()
 
     def _meta_set(self, key: str, value: str) -> None:
         self._db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
@@ -100,15 +153,16 @@ class CollectionState:
         return np.ascontiguousarray(m, np.float32)
 
     def _load_blob(self, doc: int, name: str) -> bytes:
-        with self._rdb_lock:
-            row = self._rdb.execute(
-                "SELECT data FROM blobs WHERE doc = ? AND name = ?", (doc, name)
-            ).fetchone()
+        v = self._state.view()  # its connection reads the state it publishes
+        with v.rdb_lock:
+            con = self._state.connection(v)
+            row = con.execute("SELECT data FROM blobs WHERE doc = ? AND name = ?", (doc, name)).fetchone()
         return bytes(row[0]) if row else b""
 
     def _read_layout(self, doc: int, name: str) -> PageLayout | None:
-        with self._rdb_lock:
-            return layout_rows.read(self._rdb, doc, name)
+        v = self._state.view()
+        with v.rdb_lock:
+            return layout_rows.read(self._state.connection(v), doc, name)
 
 
 def _numeric_matrix(v: Any) -> F32 | None:

@@ -17,6 +17,7 @@ import numpy.typing as npt
 
 from colweave import _native
 from colweave.store.copies import gather_exact
+from colweave.store.cow import present_values
 from colweave.store.errors import (
     QueryError,
 )
@@ -40,25 +41,21 @@ class VectorSearch(Reads):
 
     def _vector_topk(self, name: str, query: F32, k: int, allowed: set[int] | None) -> tuple[list[int], F32]:
         """The ``k`` best objects by MaxSim (exact, or MUVERA candidates then exact rescoring)."""
-        seg = self._segments[name]
+        dim = self._dim(name)
         vc = self._config.vectors[name]
-        if seg.dim is None or k == 0:
+        if dim is None or k == 0:
             return [], np.zeros(0, np.float32)
-        if query.shape[1] != seg.dim:
-            raise QueryError(
-                f"near_vector: the query has dimension {query.shape[1]}, {name!r} uses {seg.dim}"
-            )
-        snap: Snapshot = seg.snapshot()
+        if query.shape[1] != dim:
+            raise QueryError(f"near_vector: the query has dimension {query.shape[1]}, {name!r} uses {dim}")
+        snap: Snapshot = self._snapshot(name)
         if allowed is None:
             cands = snap.live
         else:
-            slot_of = self._slot_of[name]
-            cands = np.fromiter((slot_of[d] for d in allowed if d in slot_of), np.int64)
+            cands = np.asarray(present_values(self._slot_of[name], allowed), np.int64)
             cands.sort()
         if len(cands) == 0:
             return [], np.zeros(0, np.float32)
-        copy = self._copies.get(name)
-        view = copy.view() if copy is not None else None
+        view = self._copy_view(name)  # the codes of exactly this view's rows
         if vc.muvera.enabled and snap.fdes is not None:
             ef = muvera_pool(vc.index_extra, k)
             if ef < len(cands):
@@ -80,15 +77,13 @@ class VectorSearch(Reads):
 
     def _single_topk(self, name: str, query: F32, k: int, allowed: set[int] | None) -> tuple[list[int], F32]:
         """The ``k`` nearest objects by the single vector ``name``'s distance (exact), nearest first."""
-        seg = self._segments[name]
-        if seg.dim is None or k == 0:
+        if self._dim(name) is None or k == 0:
             return [], np.zeros(0, np.float32)
-        snap: Snapshot = seg.snapshot()
+        snap: Snapshot = self._snapshot(name)
         if allowed is None:
             slots = snap.live
         else:
-            slot_of = self._slot_of[name]
-            slots = np.fromiter((slot_of[d] for d in allowed if d in slot_of), np.int64)
+            slots = np.asarray(present_values(self._slot_of[name], allowed), np.int64)
             slots.sort()
         if len(slots) == 0:
             return [], np.zeros(0, np.float32)
@@ -109,7 +104,7 @@ class VectorSearch(Reads):
                 f"near_vector: {name!r} is a single vector: expected a non-empty list of numbers, "
                 f"got shape {q.shape}"
             )
-        dim = self._segments[name].dim
+        dim = self._dim(name)
         if dim is not None and q.shape[0] != dim:
             raise QueryError(f"near_vector: the query has dimension {q.shape[0]}, {name!r} uses {dim}")
         if not np.all(np.isfinite(q)):
@@ -156,9 +151,9 @@ class VectorSearch(Reads):
         slot = self._slot_of[name].get(doc)
         if slot is None or not self._config.vectors[name].multi:
             return None
-        offsets = self._segments[name].snapshot().offsets
+        offsets = self._snapshot(name).offsets
         kept = int(offsets[slot + 1] - offsets[slot])
-        return kept, self._original_tokens.get(name, {}).get(doc, kept)
+        return kept, self._original_tokens(name).get(doc, kept)
 
     def _query_matrix(self, name: str, v: Any) -> F32:
         q = _numeric_matrix(v)
@@ -172,7 +167,7 @@ class VectorSearch(Reads):
             raise QueryError(
                 f"near_vector: the query has {q.shape[0]} tokens, at most {MAX_QUERY_TOKENS} are allowed"
             )
-        dim = self._segments[name].dim
+        dim = self._dim(name)
         if dim is not None and q.shape[1] != dim:
             raise QueryError(f"near_vector: the query has dimension {q.shape[1]}, {name!r} uses {dim}")
         if not np.all(np.isfinite(q)):
@@ -219,12 +214,10 @@ class VectorSearch(Reads):
 
     def _distances_for(self, name: str, query: F32, docs: Sequence[int]) -> dict[int, float]:
         """The exact distance of each of ``docs`` that has vector ``name`` (the others are left out)."""
-        seg = self._segments[name]
-        slot_of = self._slot_of[name]
-        slots = np.asarray(sorted(slot_of[d] for d in docs if d in slot_of), np.int64)
-        if seg.dim is None or len(slots) == 0:
+        slots = np.asarray(sorted(present_values(self._slot_of[name], docs)), np.int64)
+        if self._dim(name) is None or len(slots) == 0:
             return {}
-        snap: Snapshot = seg.snapshot()
+        snap: Snapshot = self._snapshot(name)
         if self._config.vectors[name].multi:
             idx, scores = _native.maxsim_topk(query, snap.rows, snap.offsets, len(slots), candidates=slots)
             return {int(snap.slot_doc[i]): -float(x) for i, x in zip(idx, scores, strict=True)}

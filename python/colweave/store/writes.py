@@ -20,6 +20,7 @@ from colweave.layout import PageLayout
 from colweave.store import layouts as layout_rows
 from colweave.store.compaction import Compaction
 from colweave.store.copies import Codes, CompactCopy, concat, encode
+from colweave.store.cow import CowMap, fork
 from colweave.store.errors import (
     NotFoundError,
     ObjectError,
@@ -31,8 +32,10 @@ from colweave.store.errors import (
     is_disk_full,
     storage_errors,
 )
+from colweave.store.filter_index import merged_filters
 from colweave.store.filters import FilterT
 from colweave.store.objects import (
+    NO_BLOBS,
     BatchError,
     BatchResult,
     DataObject,
@@ -41,6 +44,7 @@ from colweave.store.objects import (
     parse_uuid,
     rollback,
 )
+from colweave.store.published import View
 from colweave.store.reads import Reads
 from colweave.store.ref_writes import target_exists
 from colweave.store.references import split_beacon
@@ -346,8 +350,8 @@ class Writes(Compaction, Reads):
         published state, then vectorizes them and MUVERA-encodes the results holding no lock at all.
         What it finds is a guess that the commit checks again (see :meth:`_vectorize`)."""
         todo: list[tuple[int, str, bytes]] = []
-        with self._state.read():
-            dims = {n: s.dim for n, s in self._segments.items() if s.dim is not None}
+        with self._state.read() as view:
+            dims = {n: d for n, d in view.dims.items() if d is not None}
             self._prepare(objects, mode=mode, new_props=[], dims=dims, errors=[], defer=todo)
         pre: _Pre = {}
         # Self-provided multi-vectors: pooled and encoded (MUVERA, compact codes) here, holding no lock.
@@ -452,6 +456,7 @@ class Writes(Compaction, Reads):
                     ]
                     copied[name] = concat(cc.kind, parts, cc.dim)
             db = self._db
+            self._state.before_begin()
             db.execute("BEGIN IMMEDIATE")
             try:
                 docs: list[int] = []
@@ -496,12 +501,8 @@ class Writes(Compaction, Reads):
                 db.executemany("DELETE FROM pooled WHERE doc = ? AND name = ?", dropped)
                 if new_props:
                     self._meta_set("config", json.dumps(config.to_weaviate()))
-                with self._state.write():  # readers see the commit and its publication at once
-                    db.execute("COMMIT")
-                    self._publish(items, new_props, dims, placed, owners)
-                    self._copies.update(new_copies)
-                    for name, codes in copied.items():
-                        self._copies[name].append(codes)
+                self._state.before_commit()
+                db.execute("COMMIT")
             except BaseException:
                 rollback(db)
                 raise
@@ -513,55 +514,91 @@ class Writes(Compaction, Reads):
             if is_disk_full(e):
                 raise disk_full_error(f"writing {len(items)} object(s) to {self.name}") from e
             raise
+        # Committed: readers see it once the next view is published, here under the commit lock. The
+        # compact copies only grow at their end, so the codes appended here are past every published
+        # view's (each holds the codes of exactly its own rows).
+        self._copies.update(new_copies)
+        for name, codes in copied.items():
+            self._copies[name].append(codes)
+        self._publish(items, config, dims, placed, owners)
         for name in set(placed) | {n for p in items for n in p.drop}:
             self._maybe_compact(name)
 
     def _publish(
         self,
         items: list[_Prepared],
-        new_props: list[Property],
+        config: CollectionConfig,
         dims: dict[str, int],
         placed: dict[str, list[tuple[int, int, int]]],
         owners: dict[str, list[_Prepared]],
     ) -> None:
-        """Makes a committed write visible to readers (who are kept out meanwhile)."""
-        if new_props:
-            self._config.properties.extend(new_props)
-            self._schema_changed()
-        self._sorted = None
+        """Makes a committed write visible: the next view, sharing what the write did not change."""
+        v = self._state.current
+        recs, doc_of = fork(v.recs), fork(v.doc_of)
+        bm25 = v.bm25.copy(config)
+        changes: dict[int, Rec | None] = {}
         for p in items:
             assert p.doc is not None
-            old = self._recs.get(p.doc)
+            old = recs.get(p.doc)
             if old is not None:
-                self._bm25.remove(p.doc, old.props)
-            rec = Rec(p.uuid, p.props, frozenset(p.blobs), p.created, p.updated)
-            self._recs[p.doc] = rec
-            self._doc_of[p.uuid] = p.doc
-            self._bm25.add(p.doc, rec.props)
+                bm25.remove(p.doc, old.props)
+            rec = Rec(p.uuid, p.props, frozenset(p.blobs) or NO_BLOBS, p.created, p.updated)
+            recs[p.doc] = rec
+            doc_of[p.uuid] = p.doc
+            bm25.add(p.doc, p.props)
+            changes[p.doc] = rec
+        slot_of = dict(v.slot_of)
+        snaps, vdims = dict(v.snaps), dict(v.dims)
+        copies, tokens = dict(v.copies), dict(v.tokens)
+        forked: dict[str, CowMap[int, int]] = {}
         for name, rows in placed.items():
             seg = self._segments[name]
             if seg.dim is None:
                 seg.dim = dims[name]
+            vdims[name] = seg.dim
+            slots = forked[name] = fork(slot_of[name])
+            slot_of[name] = slots
             owner_docs = [p.doc for p in owners[name] if p.doc is not None]
-            dead = [self._slot_of[name][d] for d in owner_docs if d in self._slot_of[name]]
+            dead = [slots[d] for d in owner_docs if d in slots]
             seg.publish(rows, owner_docs)
             seg.kill(dead)
             for d, (s, _, _) in zip(owner_docs, rows, strict=True):
-                self._slot_of[name][d] = s
-            originals = self._original_tokens.setdefault(name, {})
-            for p in owners[name]:
-                assert p.doc is not None
-                if name in p.original:
-                    originals[p.doc] = p.original[name]
-                else:
-                    originals.pop(p.doc, None)
+                slots[d] = s
+            snaps[name] = seg.snapshot()
+            if name in self._copies:
+                copies[name] = self._copies[name].view()
+            pooled = [p for p in owners[name] if name in p.original or p.doc in tokens.get(name, {})]
+            if pooled:
+                counts = tokens[name] = fork(tokens.get(name, {}))
+                for p in pooled:
+                    assert p.doc is not None
+                    if name in p.original:
+                        counts[p.doc] = p.original[name]
+                    else:
+                        counts.pop(p.doc, None)
+        # Self-provided vectors a replaced object lost: tombstoned, and gone from the next view.
+        dropped: dict[str, list[int]] = {}
         for p in items:
             for name in p.drop:
                 assert p.doc is not None
-                slot = self._slot_of[name].pop(p.doc, None)
-                if slot is not None:
-                    self._segments[name].kill([slot])
-                self._original_tokens.get(name, {}).pop(p.doc, None)
+                dropped.setdefault(name, []).append(p.doc)
+        for name, drop_docs in dropped.items():
+            if name not in forked:
+                forked[name] = fork(slot_of[name])
+                slot_of[name] = forked[name]
+            slots = forked[name]
+            dead = [slots.pop(d) for d in drop_docs if d in slots]
+            if dead:
+                self._segments[name].kill(dead)
+                snaps[name] = self._segments[name].snapshot()
+            if any(d in tokens.get(name, {}) for d in drop_docs):
+                counts = tokens[name] = fork(tokens[name])
+                for d in drop_docs:
+                    counts.pop(d, None)
+        findex = merged_filters(v.findex, v.findex.changed(changes, config, recs), changes, recs)
+        self._state.publish(
+            View(config, recs, doc_of, slot_of, snaps, vdims, bm25, findex, copies=copies, tokens=tokens)
+        )
 
     def _write(self, objects: Sequence[DataObject], mode: str) -> BatchResult:
         objects = list(objects)
@@ -643,26 +680,51 @@ class Writes(Compaction, Reads):
             return 0
         db = self._db
         with storage_errors(f"deleting {len(docs)} object(s) from {self.name}"):
+            self._state.before_begin()
             db.execute("BEGIN IMMEDIATE")
             try:
                 for table in ("objects", "blobs", "vectors", "pooled"):
                     db.executemany(f"DELETE FROM {table} WHERE doc = ?", [(d,) for d in docs])
                 layout_rows.delete_docs(db, docs)
-                with self._state.write():
-                    db.execute("COMMIT")
-                    self._sorted = None
-                    for d in docs:
-                        rec = self._recs.pop(d)
-                        del self._doc_of[rec.uuid]
-                        self._bm25.remove(d, rec.props)
-                    for name, seg in self._segments.items():
-                        slots = [self._slot_of[name].pop(d) for d in docs if d in self._slot_of[name]]
-                        seg.kill(slots)
-                        for d in docs:
-                            self._original_tokens.get(name, {}).pop(d, None)
+                self._state.before_commit()
+                db.execute("COMMIT")
             except BaseException:
                 rollback(db)
                 raise
+            v = self._state.current
+            recs, doc_of = fork(v.recs), fork(v.doc_of)
+            bm25 = v.bm25.copy()
+            for d in docs:
+                rec = recs.pop(d)
+                del doc_of[rec.uuid]
+                bm25.remove(d, rec.props)
+            slot_of, snaps = dict(v.slot_of), dict(v.snaps)
+            for name, seg in self._segments.items():
+                if not any(d in v.slot_of[name] for d in docs):
+                    continue
+                slots = slot_of[name] = fork(v.slot_of[name])
+                seg.kill([slots.pop(d) for d in docs if d in slots])
+                snaps[name] = seg.snapshot()
+            tokens = dict(v.tokens)
+            for name, counts in v.tokens.items():
+                if any(d in counts for d in docs):
+                    forked_counts = tokens[name] = fork(counts)
+                    for d in docs:
+                        forked_counts.pop(d, None)
+            findex = merged_filters(
+                v.findex, v.findex.changed(dict.fromkeys(docs), v.config, recs), docs, recs
+            )
+            self._state.publish(
+                v.but(
+                    recs=recs,
+                    doc_of=doc_of,
+                    slot_of=slot_of,
+                    snaps=snaps,
+                    bm25=bm25,
+                    findex=findex,
+                    tokens=tokens,
+                )
+            )
         for name in self._segments:
             self._maybe_compact(name)
         return len(docs)
