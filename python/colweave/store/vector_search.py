@@ -38,6 +38,15 @@ class VectorSearch(Reads):
     def _allowed_docs(self, filters: FilterT | None) -> set[int] | None:
         return None if filters is None else set(self._matching(filters))
 
+    def _slots(self, name: str, snap: Snapshot, allowed: set[int] | None) -> npt.NDArray[np.int64]:
+        """The live slots of vector ``name`` to search, in slot order: every one, or those of ``allowed``."""
+        if allowed is None:
+            return snap.live
+        slot_of = self._slot_of[name]
+        slots = np.fromiter((slot_of[d] for d in allowed if d in slot_of), np.int64)
+        slots.sort()
+        return slots
+
     def _vector_topk(self, name: str, query: F32, k: int, allowed: set[int] | None) -> tuple[list[int], F32]:
         """The ``k`` best objects by MaxSim (exact, or MUVERA candidates then exact rescoring)."""
         seg = self._segments[name]
@@ -49,12 +58,7 @@ class VectorSearch(Reads):
                 f"near_vector: the query has dimension {query.shape[1]}, {name!r} uses {seg.dim}"
             )
         snap: Snapshot = seg.snapshot()
-        if allowed is None:
-            cands = snap.live
-        else:
-            slot_of = self._slot_of[name]
-            cands = np.fromiter((slot_of[d] for d in allowed if d in slot_of), np.int64)
-            cands.sort()
+        cands = self._slots(name, snap, allowed)
         if len(cands) == 0:
             return [], np.zeros(0, np.float32)
         copy = self._copies.get(name)
@@ -84,12 +88,7 @@ class VectorSearch(Reads):
         if seg.dim is None or k == 0:
             return [], np.zeros(0, np.float32)
         snap: Snapshot = seg.snapshot()
-        if allowed is None:
-            slots = snap.live
-        else:
-            slot_of = self._slot_of[name]
-            slots = np.fromiter((slot_of[d] for d in allowed if d in slot_of), np.int64)
-            slots.sort()
+        slots = self._slots(name, snap, allowed)
         if len(slots) == 0:
             return [], np.zeros(0, np.float32)
         rows = np.ascontiguousarray(snap.offsets[slots])  # a live slot's one row; increasing with the slot
