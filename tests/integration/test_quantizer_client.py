@@ -8,25 +8,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import weaviate
-from tests.server.conftest import HashModel, start_server
 from weaviate.classes.config import Configure, DataType, Property, Reconfigure
 from weaviate.classes.query import MetadataQuery
 from weaviate.collections.classes.config import _BQConfig, _RQConfig
 
 DIM = 16
-
-
-@pytest.fixture
-def served(tmp_path):
-    s = start_server(HashModel(), data_dir=tmp_path / "data")
-    client = weaviate.connect_to_local(
-        port=int(s.http.rsplit(":", 1)[1]), grpc_port=int(s.grpc.rsplit(":", 1)[1])
-    )
-    try:
-        yield s, client
-    finally:
-        client.close()
-        s.stop()
 
 
 def _unit(m: np.ndarray) -> np.ndarray:

@@ -18,8 +18,7 @@ from typing import Any
 import grpc
 import numpy as np
 import pytest
-import weaviate
-from tests.server.conftest import HashModel, png, start_server
+from tests.server.conftest import png
 from weaviate.classes.aggregate import GroupByAggregate, Metrics
 from weaviate.classes.config import Configure, DataType, Property, VectorDistances
 from weaviate.classes.query import Filter, MetadataQuery
@@ -37,19 +36,6 @@ N = 40
 WORDS = ["apple", "banana", "cherry", "date", "elder"]
 COLOURS = ["red", "green", "blue", "gold", "grey"]
 DAYS = [f"2021-01-{d:02d}T{h:02d}:00:00Z" for d, h in [(1, 0), (2, 6), (2, 6), (3, 12), (5, 18)]]
-
-
-@pytest.fixture
-def served(tmp_path):
-    s = start_server(HashModel(), data_dir=tmp_path / "data")
-    client = weaviate.connect_to_local(
-        port=int(s.http.rsplit(":", 1)[1]), grpc_port=int(s.grpc.rsplit(":", 1)[1])
-    )
-    try:
-        yield s, client
-    finally:
-        client.close()
-        s.stop()
 
 
 def _norm(m: np.ndarray) -> np.ndarray:

@@ -8,25 +8,11 @@ import uuid
 
 import numpy as np
 import pytest
-import weaviate
-from tests.server.conftest import HashModel, png, start_server
+from tests.server.conftest import png
 from weaviate.classes.config import Configure, DataType, Property
 from weaviate.classes.query import Filter, HybridFusion, MetadataQuery
 
 TITLES = ["Jingle All the Way", "A Christmas Carol", "Home Alone", "The Holiday", "Die Hard", "Elf"]
-
-
-@pytest.fixture
-def served(tmp_path):
-    s = start_server(HashModel(), data_dir=tmp_path / "data")
-    grpc_port = s.grpc.rsplit(":", 1)[1]
-    http_port = int(s.http.rsplit(":", 1)[1])
-    client = weaviate.connect_to_local(port=http_port, grpc_port=int(grpc_port))
-    try:
-        yield s, client
-    finally:
-        client.close()
-        s.stop()
 
 
 def pages() -> list[tuple[str, str]]:

@@ -30,20 +30,6 @@ from colweave.store import Store
 U = [uuid.UUID(f"00000000-0000-4000-8000-{i:012d}") for i in range(20)]
 
 
-@pytest.fixture
-def served(tmp_path):
-    s = start_server(HashModel(), data_dir=tmp_path / "data")
-    grpc_port = int(s.grpc.rsplit(":", 1)[1])
-    http_port = int(s.http.rsplit(":", 1)[1])
-    client = weaviate.connect_to_local(port=http_port, grpc_port=grpc_port)
-    try:
-        yield s, client
-    finally:
-        client.close()
-        if s.thread.is_alive():
-            s.stop()
-
-
 def _none(client, name, **kw):
     return client.collections.create(name, vectorizer_config=Configure.Vectorizer.none(), **kw)
 

@@ -15,27 +15,11 @@ import uuid
 
 import httpx
 import pytest
-import weaviate
-from tests.server.conftest import HashModel, start_server
 from weaviate.classes.config import Configure, DataType, Property, Reconfigure, VectorDistances
 from weaviate.classes.query import Filter, MetadataQuery
 from weaviate.exceptions import UnexpectedStatusCodeError, WeaviateQueryError
 
 from colweave.store import Store
-
-
-@pytest.fixture
-def served(tmp_path):
-    s = start_server(HashModel(), data_dir=tmp_path / "data")
-    grpc_port = int(s.grpc.rsplit(":", 1)[1])
-    http_port = int(s.http.rsplit(":", 1)[1])
-    client = weaviate.connect_to_local(port=http_port, grpc_port=grpc_port)
-    try:
-        yield s, client
-    finally:
-        client.close()
-        if s.thread.is_alive():  # a test may have stopped it to reopen its store
-            s.stop()
 
 
 def _status(e: pytest.ExceptionInfo[UnexpectedStatusCodeError]) -> int:

@@ -13,7 +13,6 @@ import numpy.typing as npt
 import pytest
 import weaviate
 import weaviate.classes as wvc
-from tests.server.conftest import HashModel, start_server
 from weaviate.classes.config import Configure, DataType, Property, Reconfigure, VectorDistances
 from weaviate.classes.query import MetadataQuery
 from weaviate.collections.classes.data import DataObject
@@ -41,19 +40,6 @@ def weaviate_distance(
     if metric == "manhattan":
         return np.abs(x - q).sum(axis=1)
     return (x != q).sum(axis=1).astype(np.float64)
-
-
-@pytest.fixture
-def served(tmp_path):
-    s = start_server(HashModel(), data_dir=tmp_path / "data")
-    client = weaviate.connect_to_local(
-        port=int(s.http.rsplit(":", 1)[1]), grpc_port=int(s.grpc.rsplit(":", 1)[1])
-    )
-    try:
-        yield s, client
-    finally:
-        client.close()
-        s.stop()
 
 
 def test_a_collection_without_vectorizer_has_the_default_single_vector(served) -> None:

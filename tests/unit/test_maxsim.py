@@ -206,8 +206,16 @@ def test_releases_the_gil() -> None:
     import time
 
     rng = np.random.default_rng(5)
-    query, docs, offsets = make(rng, 32, 128, [1024] * 800)
-    colweave.maxsim(query, docs, offsets, threads=1)
+    query, docs, offsets = make(rng, 32, 128, [1024] * 100)
+    # Size the work to this CPU: repeat the documents until one call takes well over 50 ms (a fast AVX-512
+    # core finishes 800 pages in under 50 ms; a fixed size would make the test depend on the machine).
+    for _ in range(8):
+        t = time.perf_counter()
+        colweave.maxsim(query, docs, offsets, threads=1)
+        if time.perf_counter() - t > 0.2:
+            break
+        docs = np.concatenate([docs, docs])
+        offsets = np.concatenate([offsets, offsets[1:] + offsets[-1]])
     pauses: list[tuple[float, float]] = []
     running = [True]
     started = threading.Event()

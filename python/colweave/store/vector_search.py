@@ -39,6 +39,14 @@ class VectorSearch(Reads):
     def _allowed_docs(self, filters: FilterT | None) -> set[int] | None:
         return None if filters is None else set(self._matching(filters))
 
+    def _slots(self, name: str, snap: Snapshot, allowed: set[int] | None) -> npt.NDArray[np.int64]:
+        """The live slots of vector ``name`` to search, in slot order: every one, or those of ``allowed``."""
+        if allowed is None:
+            return snap.live
+        slots = np.asarray(present_values(self._slot_of[name], allowed), np.int64)
+        slots.sort()
+        return slots
+
     def _vector_topk(self, name: str, query: F32, k: int, allowed: set[int] | None) -> tuple[list[int], F32]:
         """The ``k`` best objects by MaxSim (exact, or MUVERA candidates then exact rescoring)."""
         dim = self._dim(name)
@@ -48,11 +56,7 @@ class VectorSearch(Reads):
         if query.shape[1] != dim:
             raise QueryError(f"near_vector: the query has dimension {query.shape[1]}, {name!r} uses {dim}")
         snap: Snapshot = self._snapshot(name)
-        if allowed is None:
-            cands = snap.live
-        else:
-            cands = np.asarray(present_values(self._slot_of[name], allowed), np.int64)
-            cands.sort()
+        cands = self._slots(name, snap, allowed)
         if len(cands) == 0:
             return [], np.zeros(0, np.float32)
         view = self._copy_view(name)  # the codes of exactly this view's rows
@@ -80,11 +84,7 @@ class VectorSearch(Reads):
         if self._dim(name) is None or k == 0:
             return [], np.zeros(0, np.float32)
         snap: Snapshot = self._snapshot(name)
-        if allowed is None:
-            slots = snap.live
-        else:
-            slots = np.asarray(present_values(self._slot_of[name], allowed), np.int64)
-            slots.sort()
+        slots = self._slots(name, snap, allowed)
         if len(slots) == 0:
             return [], np.zeros(0, np.float32)
         rows = np.ascontiguousarray(snap.offsets[slots])  # a live slot's one row; increasing with the slot
