@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from weaviate.classes.config import Configure, DataType, Property
 from weaviate.classes.data import DataObject
-from weaviate.classes.query import Filter, Metrics
+from weaviate.classes.query import Filter, Metrics, Sort
 from weaviate.collections.classes.types import GeoCoordinate, PhoneNumber
 from weaviate.exceptions import WeaviateInsertManyAllFailedError, WeaviateQueryError
 
@@ -146,6 +146,33 @@ def test_within_geo_range_matches_the_haversine_distance(served) -> None:
     # The client suite's case: 2 km around a point 1.1 km away, not the one at the other end of the world.
     f = Filter.by_property("geo").within_geo_range(GeoCoordinate(latitude=a, longitude=b + 0.01), 2000.0)
     assert [o.properties["name"] for o in places.query.fetch_objects(filters=f).objects] == ["p0"]
+
+
+def test_auto_schema_and_sorting(served) -> None:
+    """Auto-schema infers both types from Weaviate's shapes; sorting compares Weaviate's float arrays
+    ([longitude, latitude] and [countryCode, national])."""
+    s, client = served
+    client.collections.create("Auto", vectorizer_config=Configure.Vectorizer.none())
+    with httpx.Client(base_url=s.http) as http:
+        for i, (lat, lon, phone) in enumerate(
+            [
+                (10.0, 30.0, "+44 161 234 5000"),
+                (50.0, -5.0, "+1 202 555 0100"),
+                (-20.0, 30.0, "+31 20 123 4567"),
+            ]
+        ):
+            props = {"spot": {"latitude": lat, "longitude": lon}, "tel": {"input": phone}}
+            r = http.post(
+                "/v1/objects", json={"class": "Auto", "id": str(uuid.UUID(int=i + 1)), "properties": props}
+            )
+            assert r.status_code == 200, r.text
+        types = {p["name"]: p["dataType"] for p in http.get("/v1/schema/Auto").json()["properties"]}
+        assert types == {"spot": ["geoCoordinates"], "tel": ["phoneNumber"]}
+    auto = client.collections.get("Auto")
+    by_geo = auto.query.fetch_objects(sort=Sort.by_property("spot")).objects
+    assert [o.uuid.int for o in by_geo] == [2, 3, 1]  # longitudes -5, 30, 30 (then latitude -20 < 10)
+    by_tel = auto.query.fetch_objects(sort=Sort.by_property("tel", ascending=False)).objects
+    assert [o.uuid.int for o in by_tel] == [1, 3, 2]  # country codes 44, 31, 1
 
 
 def test_geo_filters_and_aggregates_refused_as_weaviate_does(served) -> None:
