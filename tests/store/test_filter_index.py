@@ -12,6 +12,7 @@ import uuid as uuidlib
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -21,6 +22,7 @@ from colweave.store import filter_index as fi
 from colweave.store.errors import FilterError
 from colweave.store.filter_index import FilterIndex, reference_match
 from colweave.store.filters import And, Not, Or, Where
+from colweave.store.geo_phone import geo_distance
 from colweave.store.objects import Rec
 from colweave.store.ref_writes import ReferenceWrite
 from colweave.store.schema import CollectionConfig
@@ -66,6 +68,26 @@ PROPS: list[dict[str, Any]] = [
     {"name": "rangeOnly", "dataType": ["int"], "indexFilterable": False, "indexRangeFilters": True},
     {"name": "hidden", "dataType": ["text"], "indexFilterable": False, "indexSearchable": False},
     {"name": "cites", "dataType": ["Things"]},  # a cross-reference (to its own collection)
+    {"name": "geo", "dataType": ["geoCoordinates"]},
+    {"name": "phone", "dataType": ["phoneNumber"]},
+]
+# Stored geo coordinates (float32 values), from the same point to the antipodes; ranges around them, and
+# ranges whose distance is exactly the (float32) distance between two of them (``<=`` keeps the point).
+GEOS = [(1.0, 2.0), (1.0, 2.01), (52.37, 4.9), (-33.87, 151.21), (89.0, 179.0), (-1.0, -178.0), (0.0, 0.0)]
+GEO_VALUES = [
+    {"latitude": float(str(np.float32(a))), "longitude": float(str(np.float32(b)))} for a, b in GEOS
+]
+EXACT = [float(geo_distance(a[0], a[1], b[0], b[1])) for a in GEOS[:3] for b in GEOS]
+PHONES = [
+    {
+        "countryCode": 31,
+        "defaultCountry": "NL",
+        "input": "020 123 4567",
+        "internationalFormatted": "+31 20 123 4567",
+        "national": 201234567,
+        "nationalFormatted": "020 123 4567",
+        "valid": True,
+    }
 ]
 TYPE_OF = {p["name"]: p["dataType"][0] for p in PROPS}
 
@@ -89,6 +111,8 @@ def scalar(t: str) -> st.SearchStrategy[Any]:
         "boolean": st.booleans(),
         "date": st.sampled_from(DATES),
         "uuid": st.sampled_from(IDS[:6]),
+        "geoCoordinates": st.sampled_from(GEO_VALUES),
+        "phoneNumber": st.sampled_from(PHONES),
     }[t]
 
 
@@ -145,6 +169,12 @@ def leaf_value(target: str, name: str, op: str) -> st.SearchStrategy[Any]:
         return st.lists(one, min_size=1, max_size=3)
     if op == "is_none":
         return st.booleans()
+    if op == "within_geo_range":
+        return st.tuples(
+            st.sampled_from([g[0] for g in GEOS]),
+            st.sampled_from([g[1] for g in GEOS]),
+            st.sampled_from([0.0, 1.0, 2000.0, 1e6, 2e7, 3e7, *EXACT]),
+        ) | st.sampled_from([(0.0, 0.0, -1.0), ("x", 0.0, 1.0)])
     return one
 
 
@@ -160,6 +190,7 @@ OPS = [
     "contains_all",
     "contains_none",
     "is_none",
+    "within_geo_range",
 ]
 NAMES = [*TYPE_OF, "len(title)", "len(tags)", "len(years)", "len(code)"]
 

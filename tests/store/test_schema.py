@@ -146,7 +146,7 @@ def test_client_request_gets_weaviate_defaults(sample: dict) -> None:
     ("patch", "message"),
     [
         ({"class": "1bad"}, "invalid collection name"),
-        ({"properties": [{"name": "x", "dataType": ["geoCoordinates"]}]}, "not supported"),
+        ({"properties": [{"name": "x", "dataType": ["object"]}]}, "not supported"),
         ({"properties": [{"name": "x", "dataType": ["int"], "tokenization": "word"}]}, "tokenization"),
         ({"properties": [{"name": "x", "dataType": ["text"], "tokenization": "trigram"}]}, "tokenization"),
         ({"properties": [{"name": "x", "dataType": ["int"], "indexSearchable": True}]}, "indexSearchable"),

@@ -58,6 +58,7 @@ _OPS = {
     base_pb2.Filters.OPERATOR_CONTAINS_ALL: "contains_all",
     base_pb2.Filters.OPERATOR_CONTAINS_NONE: "contains_none",
     base_pb2.Filters.OPERATOR_IS_NULL: "is_none",
+    base_pb2.Filters.OPERATOR_WITHIN_GEO_RANGE: "within_geo_range",
 }
 _TARGETS = {"_id": "id", "_creationTimeUnix": "creation_time", "_lastUpdateTimeUnix": "update_time"}
 
@@ -80,6 +81,9 @@ def _filter_value(f: base_pb2.Filters) -> Any:
         return list(f.value_boolean_array.values)
     if kind == "value_number_array":
         return list(f.value_number_array.values)
+    if kind == "value_geo":
+        g = f.value_geo
+        return (g.latitude, g.longitude, g.distance)
     raise ValidationError(f"filters: unsupported or missing value ({kind or 'none'})")
 
 
@@ -470,7 +474,7 @@ class WeaviateServicer(weaviate_pb2_grpc.WeaviateServicer):
                 raise ValidationError(
                     f"{field}: the query has {len(text)} characters; the limit is {max_chars}"
                 )
-        coll = await self.ops.run(self.ops.store.get_collection, name)
+        coll = await self.ops.run(self.ops.store.collection, name)
         cfg: CollectionConfig = coll.config
         md = req.metadata
         include_vector: bool | list[str] = list(md.vectors) if len(md.vectors) else bool(md.vector)
@@ -701,7 +705,7 @@ class WeaviateServicer(weaviate_pb2_grpc.WeaviateServicer):
             raise ValidationError("multi-tenancy is not supported by this server")
         name = guards.collection_name(req.collection, "collection")
         filters = parse_filters(req.filters) if req.HasField("filters") else None
-        coll = await self.ops.run(self.ops.store.get_collection, name)
+        coll = await self.ops.run(self.ops.store.collection, name)
         cfg: CollectionConfig = coll.config
         if filters is not None:  # references in the filter, resolved before the search
             filters = await self.ops.resolve_filter(cfg, filters)
@@ -973,7 +977,7 @@ class WeaviateServicer(weaviate_pb2_grpc.WeaviateServicer):
             if not request.HasField("filters"):
                 raise ValidationError("delete_many needs a filter")
             filters = parse_filters(request.filters)
-            coll = await self.ops.run(self.ops.store.get_collection, name)
+            coll = await self.ops.run(self.ops.store.collection, name)
             filters = await self.ops.resolve_filter(coll.config, filters)
             matches = await self.ops.heavy(
                 coll.fetch_objects, filters=filters, limit=guards.MAX_RESULTS, return_properties=[]

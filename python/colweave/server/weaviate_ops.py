@@ -255,7 +255,7 @@ class WeaviateOps:
 
     # -- collections ------------------------------------------------------------------------------
     async def config(self, name: str) -> CollectionConfig:
-        coll = await self.run(self.store.get_collection, name)
+        coll = await self.run(self.store.collection, name)
         return coll.config
 
     async def create_collection(self, body: dict[str, Any]) -> CollectionConfig:
@@ -390,7 +390,7 @@ class WeaviateOps:
 
     async def insert_many(self, collection: str, objects: list[DataObject]) -> BatchResult:
         """Batch upsert with vectorization; errors by index, the rest stored durably on return."""
-        coll = await self.run(self.store.get_collection, collection)
+        coll = await self.run(self.store.collection, collection)
         refused: dict[int, str] = {}
         objects = list(objects)
         for i, obj in enumerate(objects):
@@ -417,7 +417,7 @@ class WeaviateOps:
 
     async def write_one(self, collection: str, obj: DataObject, mode: str) -> str:
         """insert / replace / merge of one object, with vectorization."""
-        coll = await self.run(self.store.get_collection, collection)
+        coll = await self.run(self.store.collection, collection)
         obj = resolve_unnamed(coll.config, obj)
         why = self.model_refusals(coll.config, [obj])
         if why:
@@ -456,7 +456,7 @@ class WeaviateOps:
                 errors[i] = str(e)
         for name, idx in by_coll.items():
             try:
-                coll = await self.run(self.store.get_collection, name)
+                coll = await self.run(self.store.collection, name)
             except NotFoundError as e:
                 errors.update({i: f"source class {name!r} not found in schema: {e.message}" for i in idx})
                 continue

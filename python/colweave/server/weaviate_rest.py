@@ -30,6 +30,7 @@ from colweave.server.state import ServerState
 from colweave.server.weaviate_ops import UNNAMED, WeaviateOps
 from colweave.store.errors import StoreError
 from colweave.store.filters import from_weaviate as filters_from_weaviate
+from colweave.store.geo_phone import phone_rest
 from colweave.store.objects import DataObject, StoredObject
 from colweave.store.references import split_beacon
 from colweave.store.results import SearchResult
@@ -41,7 +42,12 @@ def ms(t: dt.datetime | None) -> int | None:
 
 
 def _rest_properties(props: dict[str, Any], refs: frozenset[str]) -> dict[str, Any]:
-    """Properties as Weaviate's REST answers them: a cross-reference as its beacons with their hrefs."""
+    """Properties as Weaviate's REST answers them: a cross-reference as its beacons with their hrefs, a
+    phone number without its empty fields (the only map-valued properties are geo coordinates and phone
+    numbers: object properties are not supported)."""
+    phones = [k for k, v in props.items() if isinstance(v, dict) and "internationalFormatted" in v]
+    if phones:
+        props = {**props, **{k: phone_rest(props[k]) for k in phones}}
     if not refs or not refs.intersection(props):
         return props
     out = dict(props)
@@ -234,7 +240,7 @@ def routes(state: ServerState, ops: WeaviateOps) -> list[Route]:
         output = q.get("output", "minimal")
         if output not in ("minimal", "verbose"):
             raise ValidationError(f"output: expected minimal or verbose, got {output!r}")
-        coll = await ops.run(ops.store.get_collection, request.path_params["name"])
+        coll = await ops.run(ops.store.collection, request.path_params["name"])
         embedding = state.embedding
         node: dict[str, Any] = {
             "name": "node1",
@@ -262,20 +268,20 @@ def routes(state: ServerState, ops: WeaviateOps) -> list[Route]:
 
     async def schema_shards(request: Request) -> Response:
         """``GET /v1/schema/{class}/shards`` (``collection.config.get_shards()``): the one shard, ready."""
-        coll = await ops.run(ops.store.get_collection, request.path_params["name"])
+        coll = await ops.run(ops.store.collection, request.path_params["name"])
         return ORJSONResponse([{"name": shard_name(coll.name), "status": "READY", "vectorQueueSize": 0}])
 
     async def objects_create(request: Request) -> Response:
         name, obj = data_object(await read_json(request), "object")
         u = await ops.write_one(name, obj, "insert")
-        coll = await ops.run(ops.store.get_collection, name)
+        coll = await ops.run(ops.store.collection, name)
         stored = await ops.run(coll.get, u)
         assert stored is not None
         return ORJSONResponse(object_json(coll.name, stored, False, refs=reference_names(coll)))
 
     async def _get(request: Request) -> tuple[Any, StoredObject | None]:
         name, oid = path_name(request), path_id(request)
-        coll = await ops.run(ops.store.get_collection, name)
+        coll = await ops.run(ops.store.collection, name)
         stored = await ops.run(coll.get, oid, include_vector=include_vector(request))
         return coll, stored
 
@@ -291,7 +297,7 @@ def routes(state: ServerState, ops: WeaviateOps) -> list[Route]:
 
     async def objects_head(request: Request) -> Response:
         name, oid = path_name(request), path_id(request)
-        coll = await ops.run(ops.store.get_collection, name)
+        coll = await ops.run(ops.store.collection, name)
         found = await ops.run(coll.exists, oid)
         return Response(status_code=204 if found else 404)
 
@@ -302,7 +308,7 @@ def routes(state: ServerState, ops: WeaviateOps) -> list[Route]:
             body.setdefault("class", pname)
         name, obj = data_object(body, "object", uuid=oid)
         await ops.write_one(name, obj, "replace")
-        coll = await ops.run(ops.store.get_collection, name)
+        coll = await ops.run(ops.store.collection, name)
         stored = await ops.run(coll.get, oid)
         assert stored is not None
         return ORJSONResponse(object_json(coll.name, stored, False, refs=reference_names(coll)))
@@ -318,7 +324,7 @@ def routes(state: ServerState, ops: WeaviateOps) -> list[Route]:
 
     async def objects_delete(request: Request) -> Response:
         name, oid = path_name(request), path_id(request)
-        coll = await ops.run(ops.store.get_collection, name)
+        coll = await ops.run(ops.store.collection, name)
         if not await ops.run(coll.delete, oid):
             raise NotFoundError(f"no object with id '{request.path_params['id']}' in {coll.name}")
         ops.note(coll)
@@ -342,7 +348,7 @@ def routes(state: ServerState, ops: WeaviateOps) -> list[Route]:
         legacy: dict[str, str | None] = {}
         ref_names: dict[str, frozenset[str]] = {}
         for n in names:
-            coll = await ops.run(ops.store.get_collection, n)
+            coll = await ops.run(ops.store.collection, n)
             legacy[coll.name] = legacy_name(coll)
             ref_names[coll.name] = reference_names(coll)
             page = await ops.heavy(
@@ -422,7 +428,7 @@ def routes(state: ServerState, ops: WeaviateOps) -> list[Route]:
         if not isinstance(dry_run, bool):
             raise ValidationError(f"dryRun: expected a boolean, got {dry_run!r}")
         verbose = body.get("output", "minimal") == "verbose"
-        coll = await ops.run(ops.store.get_collection, name)
+        coll = await ops.run(ops.store.collection, name)
         filters = await ops.run(filters_from_weaviate, match["where"])
         filters = await ops.resolve_filter(coll.config, filters)
         matches = await ops.heavy(
@@ -450,11 +456,50 @@ def routes(state: ServerState, ops: WeaviateOps) -> list[Route]:
             {"match": match, "dryRun": dry_run, "output": body.get("output", "minimal"), "results": results}
         )
 
+    # -- aliases (Weaviate >= 1.32) ---------------------------------------------------------------------
+    def _alias_json(found: tuple[str, str]) -> dict[str, str]:
+        return {"alias": found[0], "class": found[1]}
+
+    async def aliases_list(request: Request) -> Response:
+        cls = request.query_params.get("class")
+        found = await ops.run(ops.store.list_aliases, cls or None)
+        return ORJSONResponse({"aliases": [_alias_json(a) for a in found]})
+
+    async def aliases_create(request: Request) -> Response:
+        body = await read_json(request)
+        if not isinstance(body, dict):
+            raise ValidationError("expected an alias object with 'alias' and 'class'")
+        found = await ops.run(ops.store.create_alias, body.get("alias"), body.get("class"))
+        return ORJSONResponse(_alias_json(found))
+
+    async def alias_get(request: Request) -> Response:
+        name = request.path_params["alias"]
+        found = await ops.run(ops.store.get_alias, name)
+        if found is None:
+            raise NotFoundError(f"alias {name} not found")
+        return ORJSONResponse(_alias_json(found))
+
+    async def alias_update(request: Request) -> Response:
+        name = request.path_params["alias"]
+        body = await read_json(request)
+        if not isinstance(body, dict):
+            raise ValidationError("expected an object with the alias's new 'class'")
+        found = await ops.run(ops.store.replace_alias, name, body.get("class"))
+        if found is None:
+            raise NotFoundError(f"no alias found with name: {name}")
+        return ORJSONResponse(_alias_json(found))
+
+    async def alias_delete(request: Request) -> Response:
+        name = request.path_params["alias"]
+        if not await ops.run(ops.store.delete_alias, name):
+            raise NotFoundError(f"alias {name} not found")
+        return Response(status_code=204)
+
     # -- cross-references ------------------------------------------------------------------------------
     async def _ref_target(request: Request) -> tuple[Any, str, str]:
         p = request.path_params
         name, oid = path_name(request), path_id(request)
-        coll = await ops.run(ops.store.get_collection, name)
+        coll = await ops.run(ops.store.collection, name)
         return coll, oid, str(p["prop"])
 
     def _beacon_of(body: Any, where: str) -> str:
@@ -540,6 +585,11 @@ def routes(state: ServerState, ops: WeaviateOps) -> list[Route]:
             name="reference_delete",
         ),
         Route("/v1/batch/references", batch_references, methods=["POST"], name="batch_references"),
+        Route("/v1/aliases", aliases_list, methods=["GET"], name="aliases_list"),
+        Route("/v1/aliases", aliases_create, methods=["POST"], name="aliases_create"),
+        Route("/v1/aliases/{alias}", alias_get, methods=["GET"], name="alias_get"),
+        Route("/v1/aliases/{alias}", alias_update, methods=["PUT"], name="alias_update"),
+        Route("/v1/aliases/{alias}", alias_delete, methods=["DELETE"], name="alias_delete"),
         Route("/v1/schema", schema_list, methods=["GET"], name="schema_list"),
         Route("/v1/schema", schema_create, methods=["POST"], name="schema_create"),
         Route("/v1/schema/{name}", schema_get, methods=["GET"], name="schema_get"),

@@ -24,6 +24,7 @@ from weaviate.proto.v1 import base_pb2, batch_pb2, properties_pb2
 
 from colweave.server.errors import ValidationError
 from colweave.server.weaviate_ops import UNNAMED as ops_UNNAMED
+from colweave.store.geo_phone import GEO, PHONE
 from colweave.store.schema import BEACON_PREFIX
 
 F32 = npt.NDArray[np.float32]
@@ -111,8 +112,9 @@ def _struct_value(v: struct_pb2.Value) -> Any:
     return {k: _struct_value(x) for k, x in v.struct_value.fields.items()}
 
 
-def batch_properties(props: batch_pb2.BatchObject.Properties, where: str) -> dict[str, Any]:
-    """A batch object's properties as plain Python values (numbers as float, arrays as lists)."""
+def _plain_values(props: Any, where: str) -> dict[str, Any]:
+    """The non-reference values of a batch object's properties (or of an object property's value) as
+    plain Python values (numbers as float, arrays as lists, object properties as dicts)."""
     out: dict[str, Any] = {k: _struct_value(v) for k, v in props.non_ref_properties.fields.items()}
 
     def put(name: str, value: Any) -> None:
@@ -137,8 +139,24 @@ def batch_properties(props: batch_pb2.BatchObject.Properties, where: str) -> dic
         put(bp.prop_name, [bool(x) for x in bp.values])
     for name in props.empty_list_props:
         put(name, [])
-    if len(props.object_properties) or len(props.object_array_properties):
+    if len(props.object_array_properties):
         raise ValidationError(f"{where}: object properties are not supported by this server")
+    # The client sends a dict value as an object property: the map of a geoCoordinates or phoneNumber
+    # value (the schema refuses it for any other data type; object properties are not supported).
+    for op in props.object_properties:
+        put(op.prop_name, _plain_values(op.value, where))
+    return out
+
+
+def batch_properties(props: batch_pb2.BatchObject.Properties, where: str) -> dict[str, Any]:
+    """A batch object's properties as plain Python values (numbers as float, arrays as lists)."""
+    out = _plain_values(props, where)
+
+    def put(name: str, value: Any) -> None:
+        if name in out:
+            raise ValidationError(f"{where}: property {name!r} given twice")
+        out[name] = value
+
     # Cross-references: the uuids of a property's targets, as the beacons an object's JSON would hold
     # (a single-target property's beacons get their collection from the schema).
     refs: dict[str, list[dict[str, str]]] = {}
@@ -208,6 +226,24 @@ def to_value(value: Any, data_type: str) -> properties_pb2.Value:
         return properties_pb2.Value(uuid_value=str(value))
     if base == "blob":
         return properties_pb2.Value(blob_value=str(value))
+    if base == GEO:
+        return properties_pb2.Value(
+            geo_value=properties_pb2.GeoCoordinate(
+                latitude=float(value["latitude"]), longitude=float(value["longitude"])
+            )
+        )
+    if base == PHONE:
+        return properties_pb2.Value(
+            phone_value=properties_pb2.PhoneNumber(
+                country_code=int(value.get("countryCode", 0)),
+                default_country=str(value.get("defaultCountry", "")),
+                input=str(value.get("input", "")),
+                international_formatted=str(value.get("internationalFormatted", "")),
+                national=int(value.get("national", 0)),
+                national_formatted=str(value.get("nationalFormatted", "")),
+                valid=bool(value.get("valid", False)),
+            )
+        )
     return properties_pb2.Value(text_value=str(value))
 
 

@@ -11,7 +11,10 @@ and merged at publish:
   strings only (from the pattern's literal prefix on);
 * one value per object in dense arrays indexed by doc: which objects exist, creation and update times,
   which properties and blobs are present (``is_none``), and ``len(prop)`` when the collection indexes
-  property lengths.
+  property lengths;
+* per geoCoordinates property, its latitudes and longitudes (float32) in dense arrays indexed by doc: a
+  ``within_geo_range`` is Weaviate's great-circle distance over the column and one comparison (Weaviate
+  keeps a geo index for every such property, so these columns exist whatever its index settings).
 
 A filter is evaluated as boolean masks over doc numbers (And/Or/Not are ``&``, ``|`` and ``~``), so a
 filter that keeps 1 % of the objects costs a few array operations and the slices it keeps. The columns
@@ -55,12 +58,14 @@ from colweave.store.filters import (
     compile_filter,
     like_matcher,
 )
+from colweave.store.geo_phone import GEO, PHONE, geo_distance, parse_geo_range, within
 from colweave.store.objects import Rec
 from colweave.store.schema import CollectionConfig, Property
 from colweave.store.tokenize import tokenize, tokenize_value
 
 Mask = npt.NDArray[np.bool_]
 I64 = npt.NDArray[np.int64]
+F32 = npt.NDArray[np.float32]
 
 #: Objects changed since the columns were last merged that a filter checks one by one.
 MAX_DELTA = 512
@@ -121,7 +126,7 @@ def _indexed(prop: Property) -> bool:
     """Whether ``prop`` has value columns (a cross-reference's conditions are answered by the reference
     predicate: its beacons are not values a filter compares)."""
     return (
-        prop.data_type != "blob"
+        prop.data_type not in ("blob", GEO, PHONE)
         and not prop.is_reference
         and bool(prop.index_filterable or prop.index_searchable or prop.index_range_filters)
     )
@@ -195,6 +200,7 @@ class _Columns:
     strs: dict[str, _Strs]
     likes: dict[str, _Strs]  # field-tokenized text: stripped texts for like
     lengths: dict[str, I64]  # len(prop), when indexPropertyLength was on
+    geos: dict[str, tuple[F32, F32]]  # geoCoordinates: latitude and longitude per doc
     indexed: frozenset[str]  # the properties with columns
     known: frozenset[str]  # every property of the schema they were built for
     with_lengths: bool
@@ -207,6 +213,7 @@ class _Columns:
             np.zeros(0, np.bool_),
             z,
             z,
+            {},
             {},
             {},
             {},
@@ -239,6 +246,7 @@ class _Columns:
         strs: dict[str, _Strs] = {}
         likes: dict[str, _Strs] = {}
         lengths: dict[str, I64] = {}
+        geos: dict[str, tuple[F32, F32]] = {}
         indexed = _indexed_names(config)
         with_lengths = _lengths_on(config)
 
@@ -261,6 +269,13 @@ class _Columns:
                     np.int64,
                     (len(v) if isinstance(v, str | list) else 0 for v in values),
                 )
+            if p.data_type == GEO:
+                old = self.geos.get(name)
+                geos[name] = (
+                    column(old[0] if old else None, np.float32, (_geo(v, "latitude") for v in values)),
+                    column(old[1] if old else None, np.float32, (_geo(v, "longitude") for v in values)),
+                )
+                continue
             if name not in indexed:
                 continue
             base = p.data_type.removesuffix("[]")
@@ -297,10 +312,15 @@ class _Columns:
             strs,
             likes,
             lengths,
+            geos,
             indexed,
             known,
             with_lengths,
         )
+
+
+def _geo(v: Any, key: str) -> float:
+    return float(v[key]) if isinstance(v, dict) else 0.0
 
 
 def _indexed_names(config: CollectionConfig) -> frozenset[str]:
@@ -448,6 +468,8 @@ class _Eval:
             present = self.col(pm) if pm is not None else self.none()
             return self.live & ~present if f.value else present & self.live
         new = prop.name not in self.c.known  # added since the columns were built: no values in them
+        if t == GEO:
+            return self.geo(prop, f.value, new)
         if prop.name not in self.c.indexed and not new:
             raise _Unindexable
         if base == "text":
@@ -462,6 +484,18 @@ class _Eval:
                 vs = [_number(v, base == "int", "", t) for v in values]
             return self.sorted_ops(op, vs, nums, base == "number")
         return self.str_ops(op, [_uuid(v, "") for v in values], self.strs(self.c.strs, prop.name))
+
+    def geo(self, prop: Property, value: Any, new: bool) -> Mask:
+        """``within_geo_range`` over the property's coordinate columns (the only operator besides
+        ``is_none`` that ``compile_filter`` lets through for geoCoordinates)."""
+        lat, lon, dist = parse_geo_range(value, "")
+        cols = self.c.geos.get(prop.name)
+        pm = self.c.present.get(prop.name)
+        if new or cols is None or pm is None:
+            return self.none()
+        d = geo_distance(lat, lon, self.col(cols[0]), self.col(cols[1]))
+        out: Mask = within(d, dist) & self.col(pm) & self.live
+        return out
 
     @staticmethod
     def strs(table: dict[str, _Strs], name: str) -> _Strs:

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from colweave.store.errors import FilterError
+from colweave.store.geo_phone import GEO, PHONE, geo_distance, parse_geo_range, within
 from colweave.store.schema import BEACON_PREFIX, UUID_RE, CollectionConfig, Property, parse_date
 from colweave.store.tokenize import tokenize
 
@@ -47,6 +48,7 @@ OPERATORS = (
     "contains_all",
     "contains_none",
     "is_none",
+    "within_geo_range",
 )
 
 
@@ -160,6 +162,16 @@ class _Target:
     def is_none(self, v: bool = True) -> Where:
         return self._w("is_none", v)
 
+    def within_geo_range(self, coordinate: Any, distance: float) -> Where:
+        """Objects whose geoCoordinates property lies at most ``distance`` metres from ``coordinate``
+        (an object with ``latitude`` and ``longitude``, such as the client's ``GeoCoordinate``, or a
+        ``(latitude, longitude)`` pair), by Weaviate's great-circle distance (``store/geo_phone.py``)."""
+        if isinstance(coordinate, tuple | list) and len(coordinate) == 2:
+            lat, lon = coordinate
+        else:
+            lat, lon = getattr(coordinate, "latitude", None), getattr(coordinate, "longitude", None)
+        return self._w("within_geo_range", (lat, lon, distance))
+
 
 class _Ref:
     """Conditions on the objects a cross-reference property points to (``Filter.by_ref``)."""
@@ -246,6 +258,7 @@ _REST_OPS = {
     "ContainsAll": "contains_all",
     "ContainsNone": "contains_none",
     "IsNull": "is_none",
+    "WithinGeoRange": "within_geo_range",
 }
 _REST_VALUES = (
     "valueText",
@@ -260,6 +273,7 @@ _REST_VALUES = (
     "valueNumberArray",
     "valueBooleanArray",
     "valueDateArray",
+    "valueGeoRange",
 )
 
 
@@ -270,6 +284,7 @@ _VALUE_TYPES: dict[str, tuple[str, Callable[[Any], bool]]] = {
     "valueInt": ("an integer", lambda v: isinstance(v, int) and not isinstance(v, bool)),
     "valueNumber": ("a finite number", lambda v: _finite_number(v)),
     "valueBoolean": ("a boolean", lambda v: isinstance(v, bool)),
+    "valueGeoRange": ("an object with geoCoordinates and distance", lambda v: isinstance(v, dict)),
 }
 
 
@@ -539,6 +554,8 @@ def _compile(f: _Base, config: CollectionConfig) -> Predicate:
             raise FilterError(f"id: operator {op} is not supported for ids")
         ids = [_uuid(v, "id") for v in _as_list(op, f.value)]
         return _scalar_pred(op, ids, lambda r: [r.uuid])
+    if op == "within_geo_range" and f.target != "property":
+        raise FilterError(f"{f.target}: within_geo_range is only supported on geoCoordinates properties")
     if f.target in ("creation_time", "update_time"):
         if op in ("like", "is_none"):
             raise FilterError(f"{f.target}: operator {op} is not supported for timestamps")
@@ -556,6 +573,10 @@ def _compile(f: _Base, config: CollectionConfig) -> Predicate:
     where = f"property {prop.name!r}"
     t = prop.data_type
     base = t.removesuffix("[]")
+    if t == GEO or op == "within_geo_range":
+        return _geo_pred(prop, op, f.value, where)
+    if t == PHONE and op != "is_none":
+        raise FilterError(f"{where}: phoneNumber properties can only be filtered with is_none")
     if op != "is_none" and not (prop.index_filterable or prop.index_searchable or prop.index_range_filters):
         raise FilterError(
             f"Filtering by property '{prop.name}' requires inverted index. Is `indexFilterable` option of "
@@ -619,6 +640,33 @@ def _compile(f: _Base, config: CollectionConfig) -> Predicate:
 
 
 _LEN = re.compile(r"len\((.+)\)")
+
+
+def _geo_pred(prop: Property, op: str, value: Any, where: str) -> Predicate:
+    """A geoCoordinates property: ``is_none``, or ``within_geo_range`` (Weaviate's great-circle distance,
+    at most the range's distance); every other operator, or a geo range on another type, is an error."""
+    if prop.data_type != GEO:
+        raise FilterError(
+            f"{where}: within_geo_range needs a geoCoordinates property, {prop.name!r} is {prop.data_type}"
+        )
+    if op == "is_none":
+        if not isinstance(value, bool):
+            raise FilterError(f"{where}: is_none takes a boolean")
+        return lambda r: (r.props.get(prop.name) is None) == value
+    if op != "within_geo_range":
+        raise FilterError(
+            f"{where}: prop {prop.name!r} is of type geoCoordinates, it can only be used with geoRange "
+            "filters (within_geo_range) and is_none"
+        )
+    lat, lon, dist = parse_geo_range(value, where)
+
+    def pred(r: Record) -> bool:
+        v = r.props.get(prop.name)
+        if not isinstance(v, dict):
+            return False
+        return bool(within(geo_distance(lat, lon, v["latitude"], v["longitude"]), dist))
+
+    return pred
 
 
 def _reference_property(name: str, config: CollectionConfig) -> Property:

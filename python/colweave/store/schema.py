@@ -21,12 +21,14 @@ from typing import Any
 
 from colweave.store.compression import POOLING_KEY, Compression, check_quantizers, compression_of, pooling_of
 from colweave.store.errors import SchemaError
+from colweave.store.geo_phone import GEO, PHONE, parse_geo, parse_phone
 
 JSON = dict[str, Any]
 
 SCALAR_TYPES = ("text", "int", "number", "boolean", "date", "uuid")
 ARRAY_TYPES = tuple(f"{t}[]" for t in SCALAR_TYPES)
-DATA_TYPES = (*SCALAR_TYPES, *ARRAY_TYPES, "blob")
+# geoCoordinates and phoneNumber: Weaviate's map-valued types (``store/geo_phone.py``); no arrays of them.
+DATA_TYPES = (*SCALAR_TYPES, *ARRAY_TYPES, "blob", GEO, PHONE)
 # The data type of a cross-reference property (its ``dataType`` is the list of its target collections).
 REFERENCE = "cref"
 TEXT_TYPES = ("text", "text[]")
@@ -1226,12 +1228,20 @@ def infer_data_type(value: Any) -> str | None:
         if _is_uuid(value):
             return "uuid"
         return "text"
+    if isinstance(value, dict):  # Weaviate's auto-schema: the shapes of a geo coordinate and a phone number
+        if len(value) == 2 and value.get("latitude") is not None and value.get("longitude") is not None:
+            return GEO
+        if value.get("input") is not None and (
+            len(value) == 1 or (len(value) == 2 and "defaultCountry" in value)
+        ):
+            return PHONE
+        raise SchemaError("object properties are not supported by this server")
     if isinstance(value, list | tuple):
         inner = [t for t in (infer_data_type(v) for v in value) if t is not None]
         if not inner:
             return None
         first = inner[0]
-        if first == "blob" or first.endswith("[]"):
+        if first in ("blob", GEO, PHONE) or first.endswith("[]"):
             raise SchemaError(f"cannot infer a data type for a list of {first} values")
         if any(t != first for t in inner):
             raise SchemaError(f"cannot infer a data type for a list mixing {', '.join(sorted(set(inner)))}")
@@ -1321,6 +1331,10 @@ def coerce_value(prop: Property, value: Any) -> Any:
         return None
     if t == REFERENCE:
         return _reference_value(prop, value, where)
+    if isinstance(value, dict) and t not in (GEO, PHONE):
+        raise SchemaError(
+            f"{where}: got a map for data type {t} (object properties are not supported by this server)"
+        )
     if t.endswith("[]"):
         if not isinstance(value, list | tuple):
             raise SchemaError(f"{where}: expected a list for data type {t}, got {type(value).__name__}")
@@ -1365,6 +1379,10 @@ def coerce_value(prop: Property, value: Any) -> Any:
         if not isinstance(s, str) or not _is_uuid(s):
             raise SchemaError(f"{where}: expected a UUID, got {value!r}")
         return s.lower()
+    if t == GEO:
+        return parse_geo(value, where)
+    if t == PHONE:
+        return parse_phone(value, where)
     if t == "blob":
         if isinstance(value, bytes | bytearray | memoryview):
             return base64.b64encode(bytes(value)).decode("ascii")

@@ -23,6 +23,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from colweave.store.errors import QueryError
+from colweave.store.geo_phone import GEO, PHONE
 from colweave.store.objects import Rec
 from colweave.store.schema import CollectionConfig, parse_date
 
@@ -107,8 +108,16 @@ def _comparator(
     prop = config.property(path)
     assert prop is not None  # check_sort found it
     t = prop.data_type
-    conv = _scalar(t.removesuffix("[]"))
     name = prop.name
+    if t in (GEO, PHONE):  # Weaviate compares them as float arrays: [longitude, latitude], [code, national]
+        keys = ("longitude", "latitude") if t == GEO else ("countryCode", "national")
+
+        def read_pair(r: Rec) -> Any:
+            v = r.props.get(name)
+            return None if not isinstance(v, dict) else [float(v.get(k) or 0) for k in keys]
+
+        return read_pair, _cmp
+    conv = _scalar(t.removesuffix("[]"))
     if t.endswith("[]"):
 
         def read_array(r: Rec) -> Any:

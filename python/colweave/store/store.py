@@ -19,6 +19,12 @@ temporary folders, folders no catalogue row names, rows whose folder is gone) is
 never leaves half a collection under its name. A full disk fails a create with :class:`StorageFullError`
 and leaves nothing behind. The lock file (``flock``) is released by the operating system when the process
 dies, even by ``kill -9``.
+
+Collection aliases (Weaviate >= 1.32) live in the catalogue too, each one row committed in one
+transaction (durable on return: the catalogue is synchronous=FULL). An alias is another name for a
+collection on the data plane (:meth:`Store.collection`), not for schema changes; a collection and an alias
+never share a name (case-insensitively). As in Weaviate, deleting a collection leaves its aliases in
+place, pointing nowhere, until they are deleted or pointed elsewhere.
 """
 
 from __future__ import annotations
@@ -52,6 +58,7 @@ log = logging.getLogger(__name__)
 VECTOR_DTYPES = ("float16", "float32")
 
 # Folder ids: the store's own (``c-`` + 32 hex digits), or a legacy folder named after its collection.
+_ALIAS_RE = re.compile(r"^[A-Z][_0-9A-Za-z]{0,254}\Z")
 _FOLDER_RE = re.compile(r"^(c-[0-9a-f]{32}|[A-Z][_0-9A-Za-z]{0,254})\Z")
 
 CATALOG_SQL = """
@@ -61,6 +68,11 @@ CREATE TABLE IF NOT EXISTS collections (
     folder TEXT NOT NULL UNIQUE    -- the folder under collections/
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS aliases (
+    key TEXT PRIMARY KEY,          -- the alias in lower case: unique case-insensitively, with the names
+    alias TEXT NOT NULL UNIQUE,    -- the canonical alias (first letter upper-cased)
+    class TEXT NOT NULL            -- the collection it points to (it may since have been deleted)
+);
 """
 
 
@@ -159,6 +171,114 @@ class Store:
         row = self._cat.execute("SELECT name FROM collections WHERE key = ?", (name.lower(),)).fetchone()
         return None if row is None else str(row[0])
 
+    def _alias_row(self, name: str) -> tuple[str, str] | None:
+        """The alias equal to ``name`` case-insensitively, as ``(alias, collection)``."""
+        row = self._cat.execute("SELECT alias, class FROM aliases WHERE key = ?", (name.lower(),)).fetchone()
+        return None if row is None else (str(row[0]), str(row[1]))
+
+    # -- aliases -------------------------------------------------------------------------------------
+    @staticmethod
+    def _alias_name(name: Any) -> str:
+        """Weaviate's rule for alias names: a collection name's (first letter upper-cased first)."""
+        s = name if isinstance(name, str) else ""
+        up = s[:1].upper() + s[1:]
+        if len(up) > 255:
+            raise SchemaError(
+                f"'{up}' is not a valid alias name. Name should not be longer than 255 characters"
+            )
+        if not _ALIAS_RE.match(up):
+            raise SchemaError(f"'{up}' is not a valid alias name")
+        return up
+
+    def list_aliases(self, collection: str | None = None) -> list[tuple[str, str]]:
+        """Every alias as ``(alias, collection)``, by alias; only those of ``collection`` (its exact
+        name, as Weaviate looks it up: none when it does not exist) when given."""
+        with self._lock:
+            if collection is None:
+                rows = self._cat.execute("SELECT alias, class FROM aliases ORDER BY alias").fetchall()
+            elif self._folder_or_none(collection) is None:
+                return []
+            else:
+                rows = self._cat.execute(
+                    "SELECT alias, class FROM aliases WHERE class = ? ORDER BY alias", (collection,)
+                ).fetchall()
+        return [(str(a), str(c)) for a, c in rows]
+
+    def get_alias(self, name: str) -> tuple[str, str] | None:
+        """``(alias, collection)`` of the alias ``name`` (its first letter's case does not matter)."""
+        if not isinstance(name, str) or not name:
+            return None
+        up = name[:1].upper() + name[1:]
+        with self._lock:
+            row = self._cat.execute("SELECT alias, class FROM aliases WHERE alias = ?", (up,)).fetchone()
+        return None if row is None else (str(row[0]), str(row[1]))
+
+    def create_alias(self, alias: str, collection: str) -> tuple[str, str]:
+        """Creates an alias of an existing collection; returns ``(alias, collection)``. Refused (with
+        Weaviate's messages) when the alias or the collection name is invalid, the collection does not
+        exist, the alias exists, or a collection has that name."""
+        name = self._alias_name(alias)
+        target = collection[:1].upper() + collection[1:] if isinstance(collection, str) else ""
+        if not _ALIAS_RE.match(target):
+            raise SchemaError(f"'{target}' is not a valid class name")
+        with self._lock:
+            if self._folder(target) is None:
+                raise SchemaError(f'target class "{target}" does not exist')
+            if self._alias_row(name) is not None:
+                raise SchemaError(f"create alias: {name}, alias already exists")
+            if self._same_but_case(name) is not None:
+                raise SchemaError(f"create alias: class {name} already exists")
+            with storage_errors(f"creating alias {name}"):
+                self._cat.execute(
+                    "INSERT INTO aliases (key, alias, class) VALUES (?, ?, ?)", (name.lower(), name, target)
+                )
+        return name, target
+
+    def replace_alias(self, alias: str, collection: str) -> tuple[str, str] | None:
+        """Points an existing alias at another existing collection; None when there is no such alias."""
+        up = alias[:1].upper() + alias[1:] if isinstance(alias, str) else ""
+        target = collection[:1].upper() + collection[1:] if isinstance(collection, str) else ""
+        with self._lock:
+            found = self.get_alias(up)
+            if found is None:
+                return None
+            if not _ALIAS_RE.match(target) or self._folder(target) is None:
+                raise SchemaError(f'target class "{target}" does not exist')
+            with storage_errors(f"updating alias {found[0]}"):
+                self._cat.execute("UPDATE aliases SET class = ? WHERE alias = ?", (target, found[0]))
+        return found[0], target
+
+    def delete_alias(self, alias: str) -> bool:
+        """Deletes an alias; False when there was none."""
+        found = self.get_alias(alias)
+        if found is None:
+            return False
+        with self._lock, storage_errors(f"deleting alias {found[0]}"):
+            cur = self._cat.execute("DELETE FROM aliases WHERE alias = ?", (found[0],))
+        return cur.rowcount == 1
+
+    def resolve(self, name: str) -> str:
+        """The collection ``name`` means on the data plane: an alias's collection, else ``name`` itself
+        (checked and first letter upper-cased)."""
+        found = self.get_alias(name) if isinstance(name, str) else None
+        return found[1] if found is not None else normalize_class_name(name)
+
+    def collection(self, name: str) -> Collection:
+        """:meth:`get_collection` through aliases (objects, batches, searches, aggregates, the schema's
+        GET: where Weaviate resolves them); an alias whose collection was deleted is NotFoundError."""
+        found = self.get_alias(name) if isinstance(name, str) else None
+        if found is None:
+            return self.get_collection(name)
+        try:
+            return self.get_collection(found[1])
+        except NotFoundError:
+            raise NotFoundError(
+                f"alias {found[0]!r} points to collection {found[1]!r} which does not exist"
+            ) from None
+
+    def _folder_or_none(self, name: str) -> Path | None:
+        return self._folder(name) if _ALIAS_RE.match(name) else None
+
     # -- lifecycle -----------------------------------------------------------------------------------
     def __enter__(self) -> Store:
         return self
@@ -207,6 +327,11 @@ class Store:
             existing = self._same_but_case(name)
             if existing is not None:
                 raise AlreadyExistsError(f"class name {name!r} already exists as {existing!r}")
+            alias = self._alias_row(name)
+            if alias is not None:
+                if alias[0] == name:
+                    raise AlreadyExistsError(f"alias name {name} already exists")
+                raise AlreadyExistsError(f"class already exists: found similar alias {alias[0]!r}")
             for p in cfg.properties:
                 self._check_targets(p, name)
             folder = f"c-{uuidlib.uuid4().hex}"
