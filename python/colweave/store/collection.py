@@ -182,11 +182,12 @@ class Collection(ReferenceWrites, Writes, Aggregating, Explaining):
         read and applied under the commit lock, so two updates at once cannot undo each other. ``check``
         (old, new) may refuse the new config by raising before anything is written."""
         with self._commit_lock:
-            new = self._config.updated(body)
+            old = self._state.current.config
+            new = old.updated(body)
             if check is not None:
-                check(self._config, new)
+                check(old, new)
             self.update_config(new)
-            return self._config
+            return self._state.current.config
 
     def update_config(self, new: CollectionConfig) -> None:
         """Replaces the config with ``new``, durably: a class update (``CollectionConfig.updated``) or a
