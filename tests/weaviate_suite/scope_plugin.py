@@ -1,5 +1,6 @@
 """A pytest plugin, loaded into weaviate-client's own integration suite by ``run.py``: deselects the tests
-that ``scope.toml`` excludes and writes the counts and each in-scope test's outcome as JSON.
+that ``scope.toml`` excludes and writes the counts and each in-scope test's outcome as JSON, with the
+server's message for a failure and the test's own reason for a skip.
 
 It runs inside the suite's virtual environment (not colweave's), so it uses the standard library only.
 Configuration comes from the environment: ``COLWEAVE_SUITE_EXCLUDE`` (a JSON file of ``[pattern,
@@ -80,9 +81,10 @@ class ScopePlugin:
         if prev == "skipped" and outcome == "passed":
             return
         self.outcomes[sid] = outcome
-        if report.failed or report.skipped:
-            text = report.longreprtext or ""
-            self.messages[sid] = _last_error_line(text)
+        if report.skipped:
+            self.messages[sid] = skip_reason(report)
+        elif report.failed:
+            self.messages[sid] = _last_error_line(report.longreprtext or "")
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         data: dict[str, Any] = {
@@ -93,6 +95,17 @@ class ScopePlugin:
             "messages": self.messages,
         }
         self.results_file.write_text(json.dumps(data, indent=1))
+
+
+def skip_reason(report: pytest.TestReport) -> str:
+    """Why a test was skipped, as the test (or its marker) said: pytest reports a skip as the tuple
+    ``(path, line, "Skipped: <reason>")``; an expected failure as ``xfail: <reason>``."""
+    wasxfail = getattr(report, "wasxfail", None)
+    if wasxfail is not None:
+        return f"xfail: {wasxfail}".strip()[:400]
+    longrepr = report.longrepr
+    text = longrepr[2] if isinstance(longrepr, tuple) and len(longrepr) == 3 else str(longrepr or "")
+    return text.removeprefix("Skipped: ").strip()[:400] or "(no reason given)"
 
 
 _GRPC = re.compile(r'status = StatusCode\.(\w+)\s+E?\s*details = "(.*?)"\n', re.S)
