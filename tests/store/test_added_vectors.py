@@ -176,8 +176,18 @@ def test_vectors_added_beside_named_vectors(tmp_path: Path) -> None:
         assert c.near_vector(rng.standard_normal((2, 5)), target_vector="m") == []
         assert len(c.near_vector(rng.standard_normal(3), target_vector="a", limit=10)) == len(old)
         # An untargeted search over several named vectors stays an error.
-        with pytest.raises(Exception, match="name one"):
+        with pytest.raises(QueryError, match="name one"):
             c.near_vector(q)
+        # Compaction with an added vector that no object has yet ("m").
+        c.delete_many(ids=[new[0], old[0]])
+        c.compact()
+        res = c.near_vector(q, target_vector="b", limit=10)
+        assert [r.uuid for r in res] == [new[i] for i in np.argsort(d, kind="stable") if i != 0]
+    with Store(tmp_path) as s:
+        c = s.get_collection("Named")
+        assert list(c.config.vectors) == ["a", "b", "m"]
+        assert len(c.near_vector(q, target_vector="b", limit=10)) == 3
+        assert c.near_vector(rng.standard_normal((2, 5)), target_vector="m") == []
 
 
 @pytest.mark.parametrize(
