@@ -278,6 +278,10 @@ def summarize(results: dict[str, Any], version: str, top: int, served: str) -> t
             print(f"    {sum(k for _, k in own)} by the tests themselves:")
             for reason, k in own:
                 print(f"    {k:4d}  {reason[:160]}")
+    for file, reason in sorted(results.get("skipped_files", {}).items()):
+        print(
+            f"  {file} skips itself whole at collection (no tests counted; pytest counts one skip): {reason}"
+        )
     if failed and top:
         msgs = collections.Counter(
             _generic(results["messages"].get(t, "?")) for t, o in outcomes.items() if o == "failed"

@@ -49,6 +49,7 @@ class ScopePlugin:
         self.in_scope: list[str] = []
         self.outcomes: dict[str, str] = {}
         self.messages: dict[str, str] = {}
+        self.skipped_files: dict[str, str] = {}  # test files skipped whole at collection: their reasons
 
     def pytest_collection_modifyitems(self, config: pytest.Config, items: list[pytest.Item]) -> None:
         self.collected = len(items)
@@ -64,6 +65,12 @@ class ScopePlugin:
             config.hook.pytest_deselected(items=drop)
         items[:] = keep
         self.in_scope = [short_id(i.nodeid) for i in keep]
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        """A file that skips itself at import (``pytest.skip(allow_module_level=True)``) has no tests to
+        count; pytest still counts it as one skip, so it is recorded apart."""
+        if report.skipped and report.nodeid:
+            self.skipped_files[short_id(report.nodeid)] = skip_reason(report)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         sid = short_id(report.nodeid)
@@ -93,11 +100,12 @@ class ScopePlugin:
             "in_scope": len(self.in_scope),
             "outcomes": {t: self.outcomes.get(t, "not run") for t in self.in_scope},
             "messages": self.messages,
+            "skipped_files": self.skipped_files,
         }
         self.results_file.write_text(json.dumps(data, indent=1))
 
 
-def skip_reason(report: pytest.TestReport) -> str:
+def skip_reason(report: pytest.TestReport | pytest.CollectReport) -> str:
     """Why a test was skipped, as the test (or its marker) said: pytest reports a skip as the tuple
     ``(path, line, "Skipped: <reason>")``; an expected failure as ``xfail: <reason>``."""
     wasxfail = getattr(report, "wasxfail", None)

@@ -83,6 +83,9 @@ def test_skips_are_grouped_by_the_reason_each_test_gave(tmp_path, capsys) -> Non
 
     (tmp_path / "integration").mkdir()
     (tmp_path / "integration" / "test_x.py").write_text(SUITE)
+    (tmp_path / "integration" / "test_gone.py").write_text(
+        "import pytest\npytest.skip('not yet', allow_module_level=True)\n"
+    )
     exclude, results = tmp_path / "exclude.json", tmp_path / "results.json"
     exclude.write_text("[]")
     env = {
@@ -117,3 +120,5 @@ def test_skips_are_grouped_by_the_reason_each_test_gave(tmp_path, capsys) -> Non
     assert "passed 1, failed 1, skipped 5" in out
     assert "3 by the client for features newer than the Weaviate 1.36.6" in out
     assert "2 by the tests themselves" in out
+    assert data["skipped_files"] == {"test_gone.py": "not yet"}
+    assert "test_gone.py skips itself whole at collection" in out
