@@ -136,6 +136,13 @@ def test_add_vectors_then_write_and_search_them(served, tmp_path, kind: str) -> 
                 coll.query.near_vector(q2.tolist())
 
     check(coll, s.http)
+    if own is None:  # an unnamed vector (gRPC vector_bytes) is the collection-level one, beside named ones
+        res = coll.data.insert_many([DataObject({"name": "u"}, vector=[0.5, 2.0])])
+        assert not res.has_errors
+        got = coll.query.fetch_object_by_id(res.uuids[0], include_vector=True)
+        assert got is not None
+        assert got.vector == {"default": [0.5, 2.0]}
+        coll.data.delete_by_id(res.uuids[0])
     # An old object written again with the new vector has it from then on.
     coll.data.update(uuid=old[2], properties={"name": "again"}, vector={"vec": vec[0].tolist()})
     got = coll.query.fetch_object_by_id(old[2], include_vector=["vec"])
