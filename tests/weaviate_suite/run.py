@@ -10,7 +10,9 @@
 3. Starts ``colweave serve`` with the committed tiny model on each port pair the suite connects to
    (``scope.toml``: 8080/50051, 8090/50061, 8087/50058), each on a fresh data directory.
 4. Runs the collected tests that ``scope.toml`` does not exclude, each with a timeout, and prints the
-   counts: collected, in scope, passed, failed, skipped (and the most common failure messages).
+   counts: collected, in scope, passed, failed, skipped (and the most common failure messages), and the
+   skips grouped by the reason each test gave: the client skips the tests of features newer than the
+   Weaviate version colweave reports (``GET /v1/meta``), apart from those the tests skip themselves.
 
 Exit status: 0 when the run completed (and the pass rate reaches ``--min-pass-rate``), 1 otherwise.
 """
@@ -182,6 +184,11 @@ class Server:
         self.stop()
         raise SystemExit(f"colweave serve on {self.http} was not ready after {timeout:.0f} s:\n{self.tail()}")
 
+    def weaviate_version(self) -> str:
+        """The Weaviate version the server reports (``GET /v1/meta``): the client gates tests on it."""
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.http}/v1/meta", timeout=10) as r:
+            return str(json.loads(r.read())["version"])
+
     def alive(self) -> bool:
         return self.proc.poll() is None
 
@@ -209,7 +216,37 @@ def _generic(message: str) -> str:
     return message[:160]
 
 
-def summarize(results: dict[str, Any], version: str, top: int) -> tuple[int, int]:
+_VERSION = re.compile(r"\b1\.(\d+)(?:\.(\d+))?\b")
+
+
+def parse_version(v: str) -> tuple[int, int, int]:
+    """``"1.36.6"`` → ``(1, 36, 6)`` (missing parts are 0)."""
+    major, minor, patch = [*(int(p) for p in re.findall(r"\d+", v)[:3]), 0, 0, 0][:3]
+    return major, minor, patch
+
+
+def needs_newer(reason: str, served: tuple[int, int, int]) -> bool:
+    """Whether a skip reason names a Weaviate version newer than the one the server reports: the client
+    skips the tests of features that came after it (``requires Weaviate >= 1.37.0``)."""
+    return any((1, int(m[1]), int(m[2] or 0)) > served for m in _VERSION.finditer(reason))
+
+
+def skips_by_reason(
+    results: dict[str, Any], served: tuple[int, int, int]
+) -> tuple[list[tuple[str, int]], list[tuple[str, int]]]:
+    """The skipped tests' reasons with their counts, most common first: those naming a newer Weaviate
+    than ``served``, and the others (the test skipped itself: no API key, a flaky check, ...)."""
+    reasons = collections.Counter(
+        results["messages"].get(t, "(no reason given)")
+        for t, o in results["outcomes"].items()
+        if o == "skipped"
+    )
+    ordered = sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))
+    newer = [(r, k) for r, k in ordered if needs_newer(r, served)]
+    return newer, [(r, k) for r, k in ordered if not needs_newer(r, served)]
+
+
+def summarize(results: dict[str, Any], version: str, top: int, served: str) -> tuple[int, int]:
     outcomes: dict[str, str] = results["outcomes"]
     counts = collections.Counter(outcomes.values())
     passed, failed = counts.get("passed", 0), counts.get("failed", 0)
@@ -227,6 +264,24 @@ def summarize(results: dict[str, Any], version: str, top: int) -> tuple[int, int
         + (f", not run {not_run}" if not_run else "")
         + f"  ({rate:.1f} % of the {ran} in-scope tests that ran passed)"
     )
+    if skipped:
+        newer, own = skips_by_reason(results, parse_version(served))
+        print(f"  skipped {skipped}, by reason:")
+        if newer:
+            print(
+                f"    {sum(k for _, k in newer)} by the client for features newer than the Weaviate {served} "
+                "colweave implements and reports:"
+            )
+            for reason, k in newer:
+                print(f"    {k:4d}  {reason[:160]}")
+        if own:
+            print(f"    {sum(k for _, k in own)} by the tests themselves:")
+            for reason, k in own:
+                print(f"    {k:4d}  {reason[:160]}")
+    for file, reason in sorted(results.get("skipped_files", {}).items()):
+        print(
+            f"  {file} skips itself whole at collection (no tests counted; pytest counts one skip): {reason}"
+        )
     if failed and top:
         msgs = collections.Counter(
             _generic(results["messages"].get(t, "?")) for t, o in outcomes.items() if o == "failed"
@@ -271,6 +326,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for s in servers:
             s.wait_ready(args.ready_timeout)
+        served = servers[0].weaviate_version()
         log(f"colweave serving on {', '.join(f'{s.http}/{s.grpc}' for s in servers)}; running the suite")
         env = {
             **os.environ,
@@ -294,7 +350,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"pytest exited with {rc} before writing results")
         return 1
     results = json.loads(results_file.read_text())
-    passed, ran = summarize(results, got, args.top)
+    passed, ran = summarize(results, got, args.top, served)
     print(f"  took {took:.0f} s (per-test timeout {args.timeout} s)")
     ok = True
     for s in dead:

@@ -1,5 +1,6 @@
 """A pytest plugin, loaded into weaviate-client's own integration suite by ``run.py``: deselects the tests
-that ``scope.toml`` excludes and writes the counts and each in-scope test's outcome as JSON.
+that ``scope.toml`` excludes and writes the counts and each in-scope test's outcome as JSON, with the
+server's message for a failure and the test's own reason for a skip.
 
 It runs inside the suite's virtual environment (not colweave's), so it uses the standard library only.
 Configuration comes from the environment: ``COLWEAVE_SUITE_EXCLUDE`` (a JSON file of ``[pattern,
@@ -48,6 +49,7 @@ class ScopePlugin:
         self.in_scope: list[str] = []
         self.outcomes: dict[str, str] = {}
         self.messages: dict[str, str] = {}
+        self.skipped_files: dict[str, str] = {}  # test files skipped whole at collection: their reasons
 
     def pytest_collection_modifyitems(self, config: pytest.Config, items: list[pytest.Item]) -> None:
         self.collected = len(items)
@@ -63,6 +65,12 @@ class ScopePlugin:
             config.hook.pytest_deselected(items=drop)
         items[:] = keep
         self.in_scope = [short_id(i.nodeid) for i in keep]
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        """A file that skips itself at import (``pytest.skip(allow_module_level=True)``) has no tests to
+        count; pytest still counts it as one skip, so it is recorded apart."""
+        if report.skipped and report.nodeid:
+            self.skipped_files[short_id(report.nodeid)] = skip_reason(report)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         sid = short_id(report.nodeid)
@@ -80,9 +88,10 @@ class ScopePlugin:
         if prev == "skipped" and outcome == "passed":
             return
         self.outcomes[sid] = outcome
-        if report.failed or report.skipped:
-            text = report.longreprtext or ""
-            self.messages[sid] = _last_error_line(text)
+        if report.skipped:
+            self.messages[sid] = skip_reason(report)
+        elif report.failed:
+            self.messages[sid] = _last_error_line(report.longreprtext or "")
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         data: dict[str, Any] = {
@@ -91,8 +100,20 @@ class ScopePlugin:
             "in_scope": len(self.in_scope),
             "outcomes": {t: self.outcomes.get(t, "not run") for t in self.in_scope},
             "messages": self.messages,
+            "skipped_files": self.skipped_files,
         }
         self.results_file.write_text(json.dumps(data, indent=1))
+
+
+def skip_reason(report: pytest.TestReport | pytest.CollectReport) -> str:
+    """Why a test was skipped, as the test (or its marker) said: pytest reports a skip as the tuple
+    ``(path, line, "Skipped: <reason>")``; an expected failure as ``xfail: <reason>``."""
+    wasxfail = getattr(report, "wasxfail", None)
+    if wasxfail is not None:
+        return f"xfail: {wasxfail}".strip()[:400]
+    longrepr = report.longrepr
+    text = longrepr[2] if isinstance(longrepr, tuple) and len(longrepr) == 3 else str(longrepr or "")
+    return text.removeprefix("Skipped: ").strip()[:400] or "(no reason given)"
 
 
 _GRPC = re.compile(r'status = StatusCode\.(\w+)\s+E?\s*details = "(.*?)"\n', re.S)

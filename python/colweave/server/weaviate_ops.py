@@ -274,6 +274,17 @@ class WeaviateOps:
         self.note(coll)
         return coll.config
 
+    def check_added_vectors(self, old: CollectionConfig, new: CollectionConfig) -> None:
+        """A class update's new vectors (``add_vector``) are refused as a new collection's would be when
+        their module names a model this server does not serve."""
+        try:
+            svc = self._embedding()
+        except NotReadyError:
+            return  # still loading: vectorize() and query_vector() check once it has loaded
+        for vector in new.vectors:
+            if vector not in old.vectors:
+                self.check_model(svc, new, vector)
+
     @staticmethod
     def model_mismatch(svc: EmbeddingService, cfg: CollectionConfig, vector: str) -> str | None:
         """Why ``vector`` of ``cfg`` cannot be vectorized here (its module names another model), or None."""

@@ -212,9 +212,10 @@ def routes(state: ServerState, ops: WeaviateOps) -> list[Route]:
         (``CollectionConfig.updated``); the whole update is refused when one field may not."""
         body = await read_json(request)
         coll = await ops.run(ops.store.get_collection, request.path_params["name"])
-        new = await ops.run(coll.config.updated, body)
-        await ops.run(coll.update_config, new)
-        return ORJSONResponse(coll.config.to_weaviate())
+        if not isinstance(body, dict):
+            raise BadRequestError("expected a collection (class) object")
+        cfg = await ops.run(coll.update_class, body, ops.check_added_vectors)
+        return ORJSONResponse(cfg.to_weaviate())
 
     async def schema_delete_property_index(request: Request) -> Response:
         """``DELETE /v1/schema/{class}/properties/{prop}/index/{filterable|searchable|rangeFilters}``."""

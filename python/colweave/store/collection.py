@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from colweave.store.aggregate import Aggregating
 from colweave.store.bm25 import InvertedIndex
@@ -135,13 +136,24 @@ class Collection(ReferenceWrites, Writes, Aggregating, Explaining):
             self._db.close()
             self._state.close()
 
-    def _publish_config(self, new: CollectionConfig, recoded: Sequence[str] = ()) -> None:
+    def _publish_config(
+        self,
+        new: CollectionConfig,
+        recoded: Sequence[str] = (),
+        added: Mapping[str, VectorSegment] | None = None,
+    ) -> None:
         """Publishes a committed config change (readers keep the view they pinned); ``recoded``: the
-        vectors whose compact copy changed with it (built, or dropped, from the writer's ``_copies``)."""
+        vectors whose compact copy changed with it (built, or dropped, from the writer's ``_copies``);
+        ``added``: the segments of the vectors it adds (empty)."""
         v = self._state.current
         copies = {n: c for n, c in v.copies.items() if n not in recoded}
         copies.update({n: self._copies[n].view() for n in recoded if n in self._copies})
-        self._state.publish(v.but(config=new, bm25=v.bm25.copy(new), copies=copies))
+        changes: dict[str, object] = {}
+        if added:
+            changes["slot_of"] = {**v.slot_of, **{n: {} for n in added}}
+            changes["snaps"] = {**v.snaps, **{n: seg.snapshot() for n, seg in added.items()}}
+            changes["dims"] = {**v.dims, **{n: seg.dim for n, seg in added.items()}}
+        self._state.publish(v.but(config=new, bm25=v.bm25.copy(new), copies=copies, **changes))
 
     def add_property(self, prop: Property) -> None:
         with self._commit_lock:
@@ -162,22 +174,45 @@ class Collection(ReferenceWrites, Writes, Aggregating, Explaining):
                     raise
                 self._publish_config(new)
 
+    def update_class(
+        self, body: dict[str, Any], check: Callable[[CollectionConfig, CollectionConfig], None] | None = None
+    ) -> CollectionConfig:
+        """Weaviate's class update (``PUT /v1/schema/{class}``) with ``body``, the complete class as a
+        client sends it (``CollectionConfig.updated``: what may change, named vectors that may be added),
+        read and applied under the commit lock, so two updates at once cannot undo each other. ``check``
+        (old, new) may refuse the new config by raising before anything is written."""
+        with self._commit_lock:
+            old = self._state.current.config
+            new = old.updated(body)
+            if check is not None:
+                check(old, new)
+            self.update_config(new)
+            return self._state.current.config
+
     def update_config(self, new: CollectionConfig) -> None:
         """Replaces the config with ``new``, durably: a class update (``CollectionConfig.updated``) or a
         deleted property index (``CollectionConfig.without_index``). ``new`` has the same properties (in
-        their data types and tokenizations) and vectors; what it changes is read at query time."""
+        their data types and tokenizations) and every vector of the current config; what it changes is
+        read at query time. A vector ``new`` adds (Weaviate's ``add_vector``) starts empty: the objects
+        there are have none of it until they are written again with one."""
         with self._commit_lock:
             same = [(p.name, p.data_type, p.tokenization) for p in self._config.properties]
-            if [(p.name, p.data_type, p.tokenization) for p in new.properties] != same or set(
-                new.vectors
-            ) != set(self._config.vectors):
-                raise SchemaError(f"{self.name}: an update cannot change the properties or vectors")
+            if [(p.name, p.data_type, p.tokenization) for p in new.properties] != same:
+                raise SchemaError(f"{self.name}: an update cannot change the properties")
+            missing = [n for n in self._config.vectors if n not in new.vectors]
+            if missing:  # e.g. an update made from a config read before another one added a vector
+                raise SchemaError(f"missing config for vector {missing[0]!r}")
+            added = [n for n in new.vectors if n not in self._config.vectors]
+            # The new vectors' segments: empty, their files made by the first write (a file of the name
+            # left by an interrupted write of an earlier life cannot exist: vectors are never removed,
+            # and open() truncates what no committed row references anyway).
+            segments = {n: self._new_segment(n, new) for n in added}
             # A quantizer turned on or changed: its compact copy is built from the segment first (no
             # writer can append meanwhile), then swapped in with the config.
             changed = [
                 n
                 for n, v in new.vectors.items()
-                if v.compression.kind != self._config.vectors[n].compression.kind
+                if n not in added and v.compression.kind != self._config.vectors[n].compression.kind
             ]
             copies = build_copies({n: self._segments[n] for n in changed}, new)
             with storage_errors(f"updating the config of {self.name}"):
@@ -193,4 +228,12 @@ class Collection(ReferenceWrites, Writes, Aggregating, Explaining):
                 for n in changed:
                     self._copies.pop(n, None)
                 self._copies.update(copies)
-                self._publish_config(CollectionConfig.from_weaviate(new.to_weaviate()), changed)
+                self._segments.update(segments)
+                self._publish_config(CollectionConfig.from_weaviate(new.to_weaviate()), changed, segments)
+
+    def _new_segment(self, name: str, config: CollectionConfig) -> VectorSegment:
+        vc = config.vectors[name]
+        dtype = self.vector_dtype if vc.multi else "float32"  # as __init__ opens them
+        seg = VectorSegment(self.path, name, dtype, None, 0, vc.muvera)
+        seg.open([])
+        return seg

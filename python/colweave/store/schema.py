@@ -732,7 +732,8 @@ class CollectionConfig:
 
     @property
     def legacy_vector(self) -> VectorConfig | None:
-        """The collection-level (unnamed) vector of a collection without named vectors, if any."""
+        """The collection-level (unnamed) vector, if any: a collection created without named vectors has
+        it, and keeps it when named vectors are added later (Weaviate >= 1.31's ``add_vector``)."""
         return next((v for v in self.vectors.values() if v.legacy), None)
 
     @property
@@ -771,6 +772,15 @@ class CollectionConfig:
                         f"vectorConfig.{name}: image field {f!r} must be a blob property, not {ip.data_type}"
                     )
 
+    def check_creatable(self) -> None:
+        """What Weaviate refuses when a collection is created but lets a later update reach: a
+        collection-level vector beside named vectors (named vectors may be added to a collection that has
+        one, not created with it)."""
+        if self.legacy_vector is not None and any(not v.legacy for v in self.vectors.values()):
+            raise SchemaError(
+                "creating a class with both a class level vector index and named vectors is forbidden"
+            )
+
     def property(self, name: str) -> Property | None:
         """The property called ``name`` (first letter lower-cased, as Weaviate stores names)."""
         name = lowercase_first(name)
@@ -803,6 +813,11 @@ class CollectionConfig:
         vectors = {n: VectorConfig.from_weaviate(n, v) for n, v in vc.items()}
         legacy = _legacy_vector_index(d, bool(vectors))
         if legacy is not None:
+            if legacy.name in vectors:  # Weaviate's rule: "default" is the collection-level vector's name
+                raise SchemaError(
+                    f"vector named {DEFAULT_VECTOR} cannot be created when collection level vector index "
+                    "is configured"
+                )
             vectors[legacy.name] = legacy
         extra = _top_defaults()
         for k in ("multiTenancyConfig", "replicationConfig", "shardingConfig"):
@@ -921,12 +936,9 @@ class CollectionConfig:
             for key in ("skipDefaultQuantization", "trackDefaultQuantization"):
                 if key in old_idx:
                     v.index_extra[key] = old_idx[key]
-        added = sorted(n for n, v in new.vectors.items() if not v.legacy and n not in self.vectors)
-        if added:
-            raise SchemaError(
-                "vectorConfig: adding named vectors to an existing collection is not supported "
-                f"(new: {', '.join(added)})"
-            )
+        # Named vectors not in the collection yet are added (Weaviate >= 1.31): validated as at creation
+        # (from_weaviate), beside the collection-level vector too; the objects there are have none of
+        # them until they are written again with one.
         if (self.legacy is None) != (new.legacy is None):
             before = (self.legacy or {}).get("vectorizer", "")
             after = (new.legacy or {}).get("vectorizer", "")
@@ -1068,8 +1080,9 @@ def _check_index_update(where: str, index_type: str, old: JSON, new: JSON) -> No
 
 def _legacy_vector_index(d: JSON, has_named_vectors: bool) -> VectorConfig | None:
     """The collection-level vector of ``d``: what Weaviate keeps for a collection created without named
-    vectors (``Configure.Vectorizer.none()``, or nothing at all), its defaults filled in, as the single
-    vector named ``default``. None for a collection of named vectors only."""
+    vectors (``Configure.Vectorizer.none()``, or nothing at all), its defaults filled in, as the vector
+    named ``default`` (beside the named vectors added since, if any). None for a collection of named
+    vectors only."""
     vz = d.get("vectorizer")
     if vz is not None and not isinstance(vz, str):
         raise SchemaError(f"vectorizer: expected a module name, got {vz!r}")
@@ -1084,11 +1097,9 @@ def _legacy_vector_index(d: JSON, has_named_vectors: bool) -> VectorConfig | Non
     raw = d.get("vectorIndexConfig")
     if has_named_vectors and not itype and not raw:
         return None  # named vectors only (a "vectorizer": "none" beside them says nothing more)
-    if has_named_vectors:
-        raise SchemaError(
-            "vectorizer: a collection-level vector index next to named vectors (vectorConfig) is not "
-            "supported: configure every vector in vectorConfig"
-        )
+    # Beside named vectors: a collection created with a collection-level vector that later had named
+    # vectors added (its stored config, or the class a client sends back to update it). Creating a
+    # collection with both is refused by the store (``check_creatable``), as Weaviate does.
     if raw is not None and not isinstance(raw, dict):
         raise SchemaError("vectorIndexConfig: expected an object")
     body: JSON = {"vectorizer": {"none": {}}, "vectorIndexType": itype or "hnsw", "vectorIndexConfig": raw}

@@ -132,6 +132,9 @@ class CollectionState:
     def _target(self, target_vector: str | None) -> str:
         names = list(self._config.vectors)
         if target_vector is None:
+            lv = self._config.legacy_vector  # Weaviate: no target means the collection-level vector
+            if lv is not None:
+                return lv.name
             if len(names) != 1:
                 raise QueryError(
                     f"target_vector: {self.name} has {len(names)} named vectors "

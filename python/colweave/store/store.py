@@ -322,6 +322,7 @@ class Store:
             cfg = CollectionConfig.from_weaviate(config.to_weaviate())  # re-validated, and a private copy
         else:
             cfg = CollectionConfig.from_weaviate(config)
+        cfg.check_creatable()
         name = normalize_class_name(cfg.name)
         with self._lock:
             existing = self._same_but_case(name)
