@@ -13,7 +13,7 @@ import numpy as np
 import numpy.typing as npt
 
 from colweave import _native
-from colweave.store.cow import fork
+from colweave.store.cow import arrays, fork
 from colweave.store.errors import QueryError
 from colweave.store.schema import CollectionConfig, Property
 from colweave.store.tokenize import stopwords, tokenize, tokenize_value
@@ -24,15 +24,19 @@ _BOOST = re.compile(r"^(?P<name>[^\^]+)(\^(?P<boost>[0-9]*\.?[0-9]+))?\Z")
 @dataclass
 class _Field:
     prop: Property
-    postings: MutableMapping[str, dict[int, int]] = field(default_factory=dict)
+    postings: MutableMapping[str, MutableMapping[int, int]] = field(default_factory=dict)
     lengths: MutableMapping[int, int] = field(default_factory=dict)  # docs that have the property
     total: int = 0
     cache: dict[str, tuple[npt.NDArray[np.uint32], npt.NDArray[np.float32]]] = field(default_factory=dict)
     len_array: npt.NDArray[np.float32] | None = None
+    #: the docs below this one read ``len_array`` in an earlier index too (its readers' part of it)
+    len_shared: int = 0
 
 
 def _set_length(f: _Field, doc: int, n: int) -> None:
-    """Keeps the field's array of lengths (when made) up to date; the index's own copy."""
+    """Keeps the field's array of lengths (when made) up to date. A copy of an index shares its array:
+    the entries past the earlier index's docs are this one's alone (that index reads none of them);
+    the array is copied before an entry an earlier index reads changes."""
     a = f.len_array
     if a is None:
         return
@@ -40,6 +44,10 @@ def _set_length(f: _Field, doc: int, n: int) -> None:
         grown = np.zeros(max(doc + 1, 2 * len(a)), np.float32)
         grown[: len(a)] = a
         a = f.len_array = grown
+        f.len_shared = 0
+    elif doc < f.len_shared:
+        a = f.len_array = a.copy()
+        f.len_shared = 0
     a[doc] = n
 
 
@@ -69,8 +77,9 @@ class InvertedIndex:
 
     def copy(self, config: CollectionConfig | None = None) -> InvertedIndex:
         """A copy to change while readers search this one (which then never changes): the maps are
-        copy-on-write (``cow.CowMap``) and the term lists shared until the copy changes one (it copies
-        that one first), so a write costs about the terms and documents it touches, not the index."""
+        copy-on-write (``cow.CowMap``), each term's list too (forked when the copy first changes it),
+        and the array of lengths shared (see ``_set_length``), so a write costs about the terms and
+        documents it touches, not the index."""
         new = InvertedIndex.__new__(InvertedIndex)
         new.config = config or self.config
         new.fields = {
@@ -80,7 +89,8 @@ class InvertedIndex:
                 fork(f.lengths),
                 f.total,
                 dict(f.cache),
-                None if f.len_array is None else f.len_array.copy(),
+                f.len_array,
+                self._capacity if f.len_array is not None else 0,
             )
             for n, f in self.fields.items()
         }
@@ -91,7 +101,7 @@ class InvertedIndex:
         new.refresh_schema()
         return new
 
-    def _plist(self, name: str, f: _Field, term: str, create: bool) -> dict[int, int] | None:
+    def _plist(self, name: str, f: _Field, term: str, create: bool) -> MutableMapping[int, int] | None:
         """Term ``term``'s list in ``f``, made this index's own before it is changed."""
         plist = f.postings.get(term)
         if plist is None:
@@ -99,7 +109,7 @@ class InvertedIndex:
                 return None
             plist = f.postings[term] = {}
         elif self._own is not None and (name, term) not in self._own:
-            plist = f.postings[term] = dict(plist)
+            plist = f.postings[term] = fork(plist)
         if self._own is not None:
             self._own.add((name, term))
         return plist
@@ -167,9 +177,7 @@ class InvertedIndex:
     def _postings(self, f: _Field, term: str) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.float32]]:
         hit = f.cache.get(term)
         if hit is None:
-            plist = f.postings.get(term, {})
-            docs = np.fromiter(plist.keys(), np.uint32, len(plist))
-            freqs = np.fromiter(plist.values(), np.float32, len(plist))
+            docs, freqs = arrays(f.postings.get(term, {}), np.uint32, np.float32)
             hit = (docs, freqs)
             f.cache[term] = hit
         return hit

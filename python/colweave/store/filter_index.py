@@ -224,6 +224,10 @@ class _Columns:
             raise ValueError("doc numbers beyond 32 bits cannot be indexed")
         n = max(self.n, max(changes, default=-1) + 1)
         drop = np.fromiter(changes, np.int64, len(changes))
+        # The changed objects the sorted columns hold entries of: those live when they were merged
+        # (an object new since then has none to remove).
+        held = drop[drop < self.n]
+        held = held[self.live[held]]
         live = _grow(self.live, n)
         created, updated = _grow(self.created, n), _grow(self.updated, n)
         live[drop] = False
@@ -274,9 +278,9 @@ class _Columns:
                 docs.extend([d] * len(els))
             if base in _NUM_BASES:
                 dtype = np.float64 if base == "number" else np.int64
-                nums[name] = _merge_nums(self.nums.get(name), drop, vals, docs, dtype)
+                nums[name] = _merge_nums(self.nums.get(name), held, vals, docs, dtype)
             else:
-                strs[name] = _merge_strs(self.strs.get(name), drop, vals, docs)
+                strs[name] = _merge_strs(self.strs.get(name), held, vals, docs)
             if base == "text" and (p.tokenization or "word") == "field":
                 lv: list[str] = []
                 ld: list[int] = []
@@ -284,7 +288,7 @@ class _Columns:
                     els = _field_like(p, v)
                     lv.extend(els)
                     ld.extend([d] * len(els))
-                likes[name] = _merge_strs(self.likes.get(name), drop, lv, ld)
+                likes[name] = _merge_strs(self.likes.get(name), held, lv, ld)
         known = frozenset(p.name for p in config.properties)
         return _Columns(
             n,
