@@ -13,7 +13,7 @@ import numpy as np
 import numpy.typing as npt
 
 from colweave import _native
-from colweave.store.cow import arrays, fork
+from colweave.store.cow import arrays, fork, set_many, to_dict
 from colweave.store.errors import QueryError
 from colweave.store.schema import CollectionConfig, Property
 from colweave.store.tokenize import stopwords, tokenize, tokenize_value
@@ -127,23 +127,51 @@ class InvertedIndex:
 
     def add(self, doc: int, props: dict[str, object]) -> None:
         """Indexes an object (call :meth:`remove` first when replacing)."""
-        self.n_objects += 1
-        self._indexed[doc] = True
-        self._capacity = max(self._capacity, doc + 1)
+        self.add_many([(doc, props)])
+
+    def add_many(self, objects: list[tuple[int, dict[str, object]]]) -> None:
+        """Indexes objects (distinct docs, none indexed: call :meth:`remove` first when replacing), each
+        term's list changed once for all of them."""
+        if not objects:
+            return
+        self.n_objects += len(objects)
+        set_many(self._indexed, dict.fromkeys((d for d, _ in objects), True))
+        self._capacity = max(self._capacity, max(d for d, _ in objects) + 1)
+        own = self._own
         for name, f in self.fields.items():
-            v = props.get(name)
-            if v is None:
-                continue
-            toks = tokenize_value(v, f.prop.tokenization or "word")
-            counts = Counter(toks)
-            f.lengths[doc] = len(toks)
-            f.total += len(toks)
-            _set_length(f, doc, len(toks))
-            for t, c in counts.items():
-                plist = self._plist(name, f, t, True)
-                assert plist is not None
-                plist[doc] = c
-                f.cache.pop(t, None)
+            tok = f.prop.tokenization or "word"
+            lengths: dict[int, int] = {}
+            terms: dict[str, dict[int, int]] = {}
+            for doc, props in objects:
+                v = props.get(name)
+                if v is None:
+                    continue
+                toks = tokenize_value(v, tok)
+                lengths[doc] = len(toks)
+                f.total += len(toks)
+                _set_length(f, doc, len(toks))
+                for t, c in Counter(toks).items():
+                    new = terms.get(t)
+                    if new is None:
+                        new = terms[t] = {}
+                    new[doc] = c
+            set_many(f.lengths, lengths)
+            postings, cache = f.postings, f.cache
+            for t, new in terms.items():
+                plist = postings.get(t)
+                if plist is None:
+                    postings[t] = new
+                elif own is None or (name, t) in own:
+                    set_many(plist, new)
+                elif 16 * len(new) >= len(plist):  # much of it changes: a plain copy of its own
+                    plist = postings[t] = to_dict(plist)
+                    plist.update(new)
+                else:  # shared with a published index: forked, changed in the fork
+                    plist = postings[t] = fork(plist)
+                    set_many(plist, new)
+                if own is not None:
+                    own.add((name, t))
+                cache.pop(t, None)
 
     def remove(self, doc: int, props: dict[str, object]) -> None:
         """Unindexes an object; ``props`` are the properties it was indexed with (re-tokenised here rather

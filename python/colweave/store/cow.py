@@ -105,6 +105,23 @@ class CowMap(MutableMapping[K, V], Generic[K, V]):
             self._len += 1
         top[k] = v
 
+    def set_many(self, d: Mapping[K, V]) -> None:
+        """``self[k] = v`` for each entry of ``d``, in one loop."""
+        top, mid, base = self._top, self._mid, self._base
+        added = 0
+        for k in d:
+            t = top.get(k, _ABSENT)
+            if t is _ABSENT:
+                t = mid.get(k, _ABSENT)
+                if t is _ABSENT:
+                    if k not in base:
+                        added += 1
+                    continue
+            if t is _GONE:
+                added += 1
+        top.update(d)
+        self._len += added
+
     def __delitem__(self, k: K) -> None:
         top = self._top
         t = top.get(k, _ABSENT)
@@ -189,6 +206,28 @@ def arrays(m: Mapping[Any, Any], keys: Any, values: Any) -> tuple[npt.NDArray[An
     ak = np.fromiter((k for k, _ in added), keys, len(added))
     av = np.fromiter((v for _, v in added), values, len(added))
     return np.concatenate([ks[keep], ak]), np.concatenate([vs[keep], av])
+
+
+def set_many(m: MutableMapping[K, V], d: Mapping[K, V]) -> None:
+    """``m.update(d)``, in one loop for a copy-on-write map."""
+    if isinstance(m, CowMap):
+        m.set_many(d)
+    else:
+        m.update(d)
+
+
+def to_dict(m: Mapping[K, V]) -> dict[K, V]:
+    """A plain dict equal to ``m`` (one C-level copy of the largest part, then the changes)."""
+    if not isinstance(m, CowMap):
+        return dict(m)
+    out = dict(m._base)
+    for level in (m._mid, m._top):
+        for k, v in level.items():
+            if v is _GONE:
+                out.pop(k, None)
+            else:
+                out[k] = v
+    return out
 
 
 def fork(m: Mapping[K, V]) -> CowMap[K, V]:

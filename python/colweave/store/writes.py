@@ -20,7 +20,7 @@ from colweave.layout import PageLayout
 from colweave.store import layouts as layout_rows
 from colweave.store.compaction import Compaction
 from colweave.store.copies import Codes, CompactCopy, concat, encode
-from colweave.store.cow import CowMap, fork
+from colweave.store.cow import CowMap, fork, set_many
 from colweave.store.errors import (
     NotFoundError,
     ObjectError,
@@ -542,17 +542,17 @@ class Writes(Compaction, Reads):
         v = self._state.current
         recs, doc_of = fork(v.recs), fork(v.doc_of)
         bm25 = v.bm25.copy(config)
-        changes: dict[int, Rec | None] = {}
+        new_recs: dict[int, Rec] = {}
         for p in items:
             assert p.doc is not None
             old = recs.get(p.doc)
             if old is not None:
                 bm25.remove(p.doc, old.props)
-            rec = Rec(p.uuid, p.props, frozenset(p.blobs) or NO_BLOBS, p.created, p.updated, js=p.js)
-            recs[p.doc] = rec
-            doc_of[p.uuid] = p.doc
-            bm25.add(p.doc, p.props)
-            changes[p.doc] = rec
+            new_recs[p.doc] = Rec(p.uuid, p.props, frozenset(p.blobs) or NO_BLOBS, p.created, p.updated, js=p.js)
+        set_many(recs, new_recs)
+        changes: dict[int, Rec | None] = dict(new_recs)
+        set_many(doc_of, {p.uuid: p.doc for p in items if p.doc is not None})
+        bm25.add_many([(p.doc, p.props) for p in items if p.doc is not None])
         slot_of = dict(v.slot_of)
         snaps, vdims = dict(v.snaps), dict(v.dims)
         copies, tokens = dict(v.copies), dict(v.tokens)
