@@ -66,3 +66,54 @@ def test_forks_equal_dicts_and_never_change_once_forked(
     finally:
         cow.FLATTEN_AT = old
         cow.TOP_AT = old_top
+
+
+seg_ops = st.lists(
+    st.tuples(st.sampled_from(["append", "kill", "snapshot"]), st.integers(1, 3), st.integers(0, 99)),
+    max_size=60,
+)
+
+
+@settings(derandomize=True, max_examples=150, deadline=None)
+@given(seg_ops)
+def test_segment_snapshots_never_change_once_taken(steps: list[tuple[str, int, int]]) -> None:
+    """A segment's snapshots share their arrays with the segment (appends write past them, kills copy
+    first): every snapshot taken along a run of appends and kills keeps exactly the slots, offsets,
+    owners and live slots of its moment, computed here from a list of the slots."""
+    import tempfile
+    from pathlib import Path
+
+    from colweave.store.schema import MuveraConfig
+    from colweave.store.segments import VectorSegment
+
+    with tempfile.TemporaryDirectory() as tmp:
+        seg = VectorSegment(Path(tmp), "v", "float16", 4, 0, MuveraConfig())
+        slots: list[list[int]] = []  # per slot: [start, ntok, doc or -1]
+        taken = []
+        doc = 0
+        for op, k, pick in steps:
+            if op == "append":
+                mats = [np.full((1 + (doc + i) % 3, 4), doc + i, np.float32) for i in range(k)]
+                placed, _ = seg.append(mats)
+                seg.publish(placed, list(range(doc, doc + k)))
+                for (_, start, ntok), d in zip(placed, range(doc, doc + k), strict=True):
+                    slots.append([start, ntok, d])
+                doc += k
+            elif op == "kill":
+                live = [i for i, s in enumerate(slots) if s[2] >= 0]
+                if live:
+                    s = live[pick % len(live)]
+                    seg.kill([s])
+                    slots[s][2] = -1
+            else:
+                taken.append((seg.snapshot(), [list(s) for s in slots]))
+        taken.append((seg.snapshot(), [list(s) for s in slots]))
+        for snap, want in taken:
+            rows = sum(s[1] for s in want)
+            assert snap.offsets.tolist() == [s[0] for s in want] + [rows]
+            assert snap.slot_doc.tolist() == [s[2] for s in want]
+            assert snap.live.tolist() == [i for i, s in enumerate(want) if s[2] >= 0]
+            for s in want:
+                if s[2] >= 0:
+                    a, b = s[0], s[0] + s[1]
+                    assert (np.asarray(snap.rows[a:b]) == s[2]).all()
