@@ -88,7 +88,10 @@ def worker(n: int, batch: int, singles: int, vectors: bool) -> dict[str, float]:
             c = store.create_collection(schema(vectors))
             wall, cpu = time.perf_counter(), time.process_time()
             for start in range(0, n, batch):
-                objs = [DataObject(props(i), uuid=uid(i), vectors=vecs(i, vectors)) for i in range(start, min(start + batch, n))]
+                objs = [
+                    DataObject(props(i), uuid=uid(i), vectors=vecs(i, vectors))
+                    for i in range(start, min(start + batch, n))
+                ]
                 res = c.insert_many(objs)
                 assert not res.errors, res.errors[:1]
             out["import_per_s"] = n / (time.perf_counter() - wall)
@@ -105,7 +108,10 @@ def worker(n: int, batch: int, singles: int, vectors: bool) -> dict[str, float]:
             walls, cpus = [], []
             base = n + singles
             for j in range(singles):
-                objs = [DataObject(props(i), uuid=uid(i), vectors=vecs(i, vectors)) for i in range(base + 10 * j, base + 10 * j + 10)]
+                objs = [
+                    DataObject(props(i), uuid=uid(i), vectors=vecs(i, vectors))
+                    for i in range(base + 10 * j, base + 10 * j + 10)
+                ]
                 w, t = time.perf_counter(), time.process_time()
                 c.insert_many(objs)
                 cpus.append((time.process_time() - t) * 1000)
@@ -148,7 +154,9 @@ def main() -> None:
     med = {k: {m: statistics.median(r[m] for r in rs) for m in rs[0]} for k, rs in runs.items()}
     print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     kind = "with a 4 x 16 multi-vector" if args.vectors else "metadata-only"
-    print(f"{args.objects} {kind} objects, batches of {args.batch}, medians of {args.repeats} runs per version")
+    print(
+        f"{args.objects} {kind} objects, batches of {args.batch}, medians of {args.repeats} runs per version"
+    )
     for name, path in versions.items():
         m = med[name]
         print(
@@ -158,11 +166,14 @@ def main() -> None:
         )
     if "other" in med:
         a, b = med["other"], med["this"]
+
+        def ratio(key: str) -> str:
+            return f"{b[key] / a[key]:.2f}x"
+
         print(
-            "this / other: import "
-            f"{b['import_per_s'] / a['import_per_s']:.2f}x the rate (CPU {b['import_cpu_per_s'] / a['import_cpu_per_s']:.2f}x), "
-            f"insert {b['single_ms'] / a['single_ms']:.2f}x the time (CPU {b['single_cpu_ms'] / a['single_cpu_ms']:.2f}x), "
-            f"insert_many(10) {b['batch10_ms'] / a['batch10_ms']:.2f}x (CPU {b['batch10_cpu_ms'] / a['batch10_cpu_ms']:.2f}x)"
+            f"this / other: import {ratio('import_per_s')} the rate (CPU {ratio('import_cpu_per_s')}), "
+            f"insert {ratio('single_ms')} the time (CPU {ratio('single_cpu_ms')}), "
+            f"insert_many(10) {ratio('batch10_ms')} (CPU {ratio('batch10_cpu_ms')})"
         )
 
 

@@ -714,8 +714,8 @@ def test_rescoring_reads_every_candidate_ahead_and_equals_exact_maxsim(tmp_path:
     candidate's bytes (partial pages at both ends included), adjacent candidates share one request,
     nothing past the map is asked for; and its top-k equals float64 MaxSim over the candidates in
     numpy (ties to the lower slot), with or without the reads ahead."""
-    import mmap
     import dataclasses
+    import mmap
 
     from colweave.store.copies import gather_exact
     from colweave.store.segments import VectorSegment
@@ -741,7 +741,8 @@ def test_rescoring_reads_every_candidate_ahead_and_equals_exact_maxsim(tmp_path:
         if trial == 0:
             assert len(ahead) == 1  # ten adjacent pages: one request
         for s, n in ahead:
-            assert s % mmap.PAGESIZE == 0 and s + n <= len(snap.mm)
+            assert s % mmap.PAGESIZE == 0
+            assert s + n <= len(snap.mm)
         for c in cands.tolist():
             a, b = int(snap.offsets[c]) * row, int(snap.offsets[c + 1]) * row
             assert any(s <= a and b <= s + n for s, n in ahead), (c, a, b, ahead)
@@ -750,4 +751,5 @@ def test_rescoring_reads_every_candidate_ahead_and_equals_exact_maxsim(tmp_path:
         assert idx.tolist() == [int(cands[i]) for i in order]
         np.testing.assert_allclose(scores, [ref[i] for i in order], rtol=1e-4, atol=1e-4)
         idx2, scores2 = gather_exact(q, snap, cands, 7, prefetch=False)
-        assert idx2.tolist() == idx.tolist() and np.array_equal(scores2, scores)
+        assert idx2.tolist() == idx.tolist()
+        assert np.array_equal(scores2, scores)

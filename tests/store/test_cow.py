@@ -1,7 +1,7 @@
 """The copy-on-write map of published states against plain dicts: a chain of forks, each changed by random
-sets and deletes, equals a dict changed the same way (its entries as arrays too), and every earlier fork (a published state readers
-may still hold) keeps exactly what it held when it was forked — across merges of the top into the middle
-level and flattening into the base too."""
+sets and deletes, equals a dict changed the same way (its entries as arrays too), and every earlier fork
+(a published state readers may still hold) keeps exactly what it held when it was forked — across merges
+of the top into the middle level and flattening into the base too. Segment snapshots likewise."""
 
 from __future__ import annotations
 
@@ -27,7 +27,8 @@ def same(m: CowMap[int, int], want: dict[int, int]) -> None:
     keys = list(range(-1, 42, 3))
     assert present_values(m, keys) == [want[k] for k in keys if k in want]
     ks, vs = arrays(m, np.int64, np.int32)
-    assert ks.dtype == np.int64 and vs.dtype == np.int32
+    assert ks.dtype == np.int64
+    assert vs.dtype == np.int32
     assert sorted(zip(ks.tolist(), vs.tolist(), strict=True)) == sorted(want.items())
 
 

@@ -366,7 +366,9 @@ def test_every_published_bm25_index_keeps_its_own_scores(tmp_path: Path, monkeyp
     monkeypatch.setattr(cow, "FLATTEN_AT", 4)
     s = Store(tmp_path)
     c = s.create_collection(
-        CollectionConfig("Words", properties=[Property.create("title", "text"), Property.create("tags", "text[]")])
+        CollectionConfig(
+            "Words", properties=[Property.create("title", "text"), Property.create("tags", "text[]")]
+        )
     )
     words = ["cat", "dog", "film", "snow", "winter", "beach", "river", "night"]
     rng = np.random.default_rng(7)

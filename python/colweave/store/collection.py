@@ -21,9 +21,9 @@ from __future__ import annotations
 
 import json
 import threading
-from typing import Any
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from colweave.store.aggregate import Aggregating
 from colweave.store.bm25 import InvertedIndex

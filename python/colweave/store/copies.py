@@ -220,9 +220,7 @@ class CompactCopy:
         return out
 
 
-def gather_exact(
-    query: F32, snap: Snapshot, cands: I64, k: int, *, prefetch: bool = True
-) -> tuple[I64, F32]:
+def gather_exact(query: F32, snap: Snapshot, cands: I64, k: int, *, prefetch: bool = True) -> tuple[I64, F32]:
     """The ``k`` best of ``cands`` (slots) by exact MaxSim on the segment's rows. The candidates' rows are
     copied out of the memory map, which then drops those pages from this process (``MADV_DONTNEED``; they
     stay in the page cache), so rescoring never grows the resident memory with the originals. Before the

@@ -548,7 +548,9 @@ class Writes(Compaction, Reads):
             old = recs.get(p.doc)
             if old is not None:
                 bm25.remove(p.doc, old.props)
-            new_recs[p.doc] = Rec(p.uuid, p.props, frozenset(p.blobs) or NO_BLOBS, p.created, p.updated, js=p.js)
+            new_recs[p.doc] = Rec(
+                p.uuid, p.props, frozenset(p.blobs) or NO_BLOBS, p.created, p.updated, js=p.js
+            )
         set_many(recs, new_recs)
         changes: dict[int, Rec | None] = dict(new_recs)
         set_many(doc_of, {p.uuid: p.doc for p in items if p.doc is not None})
