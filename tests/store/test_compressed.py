@@ -712,12 +712,12 @@ def test_rescoring_reads_every_candidate_ahead_and_equals_exact_maxsim(tmp_path:
     """Exact rescoring from the memory-mapped segment (``copies.gather_exact``) first asks the kernel to
     read every candidate's pages at once (``MADV_WILLNEED``): the ranges it advises cover each
     candidate's bytes (partial pages at both ends included), adjacent candidates share one request,
-    nothing past the map is asked for; and its top-k equals float64 MaxSim over the candidates in
+    nothing past the map is asked for (``will_need`` asks the same for MUVERA's candidates); and its top-k equals float64 MaxSim over the candidates in
     numpy (ties to the lower slot), with or without the reads ahead."""
     import dataclasses
     import mmap
 
-    from colweave.store.copies import gather_exact
+    from colweave.store.copies import gather_exact, will_need
     from colweave.store.segments import VectorSegment
 
     rng = np.random.default_rng(5)
@@ -746,6 +746,9 @@ def test_rescoring_reads_every_candidate_ahead_and_equals_exact_maxsim(tmp_path:
         for c in cands.tolist():
             a, b = int(snap.offsets[c]) * row, int(snap.offsets[c + 1]) * row
             assert any(s <= a and b <= s + n for s, n in ahead), (c, a, b, ahead)
+        alone = _RecordingMap(snap.mm)  # what MUVERA's candidates ask for before an exact search
+        will_need(dataclasses.replace(snap, mm=alone), cands[::-1].copy())
+        assert [(s, n) for _, s, n in alone.calls] == ahead
         ref = [float((q.astype(np.float64) @ rows16[c].T).max(axis=1).sum()) for c in cands.tolist()]
         order = sorted(range(len(cands)), key=lambda i: (-ref[i], int(cands[i])))[:7]
         assert idx.tolist() == [int(cands[i]) for i in order]

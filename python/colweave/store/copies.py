@@ -254,6 +254,12 @@ def _pages(snap: Snapshot, a: int, b: int) -> tuple[int, int]:
     return (a * row) // _PAGE * _PAGE, min(-(-(b * row) // _PAGE) * _PAGE, len(snap.mm))
 
 
+def will_need(snap: Snapshot, slots: I64) -> None:
+    """Asks the kernel to read the rows of ``slots`` ahead, all at once (before a search reads them)."""
+    slots = np.sort(np.asarray(slots, np.int64))
+    _will_need(snap, snap.offsets[slots], snap.offsets[slots + 1])
+
+
 def _will_need(snap: Snapshot, starts: I64, ends: I64) -> None:
     """Asks the kernel to read rows ``[starts[i], ends[i])`` (ascending) ahead, all at once, adjacent
     ranges as one."""
