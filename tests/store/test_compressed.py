@@ -712,8 +712,9 @@ def test_rescoring_reads_every_candidate_ahead_and_equals_exact_maxsim(tmp_path:
     """Exact rescoring from the memory-mapped segment (``copies.gather_exact``) first asks the kernel to
     read every candidate's pages at once (``MADV_WILLNEED``): the ranges it advises cover each
     candidate's bytes (partial pages at both ends included), adjacent candidates share one request,
-    nothing past the map is asked for (``will_need`` asks the same for MUVERA's candidates); and its top-k equals float64 MaxSim over the candidates in
-    numpy (ties to the lower slot), with or without the reads ahead."""
+    nothing past the map is asked for (``will_need`` asks the same for MUVERA's candidates); and its
+    top-k equals float64 MaxSim over the candidates in numpy (ties to the lower slot), with or without
+    the reads ahead."""
     import dataclasses
     import mmap
 
