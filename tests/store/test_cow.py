@@ -13,7 +13,8 @@ from colweave.store import cow
 from colweave.store.cow import CowMap, arrays, fork, present_values
 
 ops = st.lists(
-    st.tuples(st.sampled_from(["set", "del", "fork"]), st.integers(0, 40), st.integers(0, 9)), max_size=300
+    st.tuples(st.sampled_from(["set", "many", "new", "del", "fork"]), st.integers(0, 40), st.integers(0, 9)),
+    max_size=300,
 )
 
 
@@ -52,6 +53,14 @@ def test_forks_equal_dicts_and_never_change_once_forked(
             if op == "set":
                 m[k] = v
                 model[k] = v
+            elif op == "many":  # k and the next keys, some present, some not
+                more = {k + i: v + i for i in range(3)}
+                cow.set_many(m, more)
+                model.update(more)
+            elif op == "new":  # keys it does not hold (some removed earlier)
+                fresh = {x: v for x in range(k, k + 4) if x not in model}
+                cow.add_new(m, fresh)
+                model.update(fresh)
             elif op == "del":
                 if k in model:
                     del m[k]

@@ -13,7 +13,7 @@ import numpy as np
 import numpy.typing as npt
 
 from colweave import _native
-from colweave.store.cow import arrays, fork, set_many, to_dict
+from colweave.store.cow import add_new, arrays, fork, set_many, to_dict
 from colweave.store.errors import QueryError
 from colweave.store.schema import CollectionConfig, Property
 from colweave.store.tokenize import stopwords, tokenize, tokenize_value
@@ -155,20 +155,20 @@ class InvertedIndex:
                     if new is None:
                         new = terms[t] = {}
                     new[doc] = c
-            set_many(f.lengths, lengths)
+            add_new(f.lengths, lengths)  # none of them indexed: their keys are new everywhere
             postings, cache = f.postings, f.cache
             for t, new in terms.items():
                 plist = postings.get(t)
                 if plist is None:
                     postings[t] = new
                 elif own is None or (name, t) in own:
-                    set_many(plist, new)
+                    add_new(plist, new)
                 elif 16 * len(new) >= len(plist):  # much of it changes: a plain copy of its own
                     plist = postings[t] = to_dict(plist)
                     plist.update(new)
                 else:  # shared with a published index: forked, changed in the fork
                     plist = postings[t] = fork(plist)
-                    set_many(plist, new)
+                    add_new(plist, new)
                 if own is not None:
                     own.add((name, t))
                 cache.pop(t, None)

@@ -122,6 +122,11 @@ class CowMap(MutableMapping[K, V], Generic[K, V]):
         top.update(d)
         self._len += added
 
+    def add_new(self, d: Mapping[K, V]) -> None:
+        """``self[k] = v`` for each entry of ``d``, none of whose keys this map holds (unchecked)."""
+        self._top.update(d)
+        self._len += len(d)
+
     def __delitem__(self, k: K) -> None:
         top = self._top
         t = top.get(k, _ABSENT)
@@ -212,6 +217,14 @@ def set_many(m: MutableMapping[K, V], d: Mapping[K, V]) -> None:
     """``m.update(d)``, in one loop for a copy-on-write map."""
     if isinstance(m, CowMap):
         m.set_many(d)
+    else:
+        m.update(d)
+
+
+def add_new(m: MutableMapping[K, V], d: Mapping[K, V]) -> None:
+    """``m.update(d)`` where ``m`` holds none of ``d``'s keys (the caller knows: not checked)."""
+    if isinstance(m, CowMap):
+        m.add_new(d)
     else:
         m.update(d)
 

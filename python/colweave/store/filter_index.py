@@ -270,12 +270,24 @@ class _Columns:
             base = p.data_type.removesuffix("[]")
             vals: list[Any] = []
             docs: list[int] = []
-            for (d, _), v in zip(kept, values, strict=True):
-                if v is None:
-                    continue
-                els = _prop_elements(p, v)
-                vals.extend(els)
-                docs.extend([d] * len(els))
+            if base in ("int", "number") and not p.data_type.endswith("[]"):  # one element each
+                for (d, _), v in zip(kept, values, strict=True):
+                    if v is not None:
+                        vals.append(v)
+                        docs.append(d)
+            elif base == "text":
+                tok = p.tokenization or "word"
+                for (d, _), v in zip(kept, values, strict=True):
+                    if v is not None:
+                        toks = set(tokenize_value(v, tok))
+                        vals.extend(toks)
+                        docs.extend([d] * len(toks))
+            else:
+                for (d, _), v in zip(kept, values, strict=True):
+                    if v is not None:
+                        els = _prop_elements(p, v)
+                        vals.extend(els)
+                        docs.extend([d] * len(els))
             if base in _NUM_BASES:
                 dtype = np.float64 if base == "number" else np.int64
                 nums[name] = _merge_nums(self.nums.get(name), held, vals, docs, dtype)
