@@ -691,3 +691,69 @@ def test_a_pinned_reader_keeps_the_codes_and_token_counts_of_its_own_rows(tmp_pa
         for i in set(range(30)) - gone - {1, 2}:
             assert after[0][i] == (max(len(raw[i]) // 2, 1), len(raw[i]))
         assert sorted(after[1]) == sorted(uid(i) for i in set(range(30)) - gone - {1, 2})
+
+
+class _RecordingMap:
+    """A memory map that records the ranges it is advised about (the rest goes to the real one)."""
+
+    def __init__(self, mm: Any) -> None:
+        self.mm, self.calls = mm, []  # type: ignore[var-annotated]
+
+    def __len__(self) -> int:
+        return len(self.mm)
+
+    def madvise(self, option: int, start: int, length: int) -> None:
+        self.calls.append((option, start, length))
+        self.mm.madvise(option, start, length)
+
+
+@pytest.mark.parametrize("dim", [4, 128])
+def test_rescoring_reads_every_candidate_ahead_and_equals_exact_maxsim(tmp_path: Path, dim: int) -> None:
+    """Exact rescoring from the memory-mapped segment (``copies.gather_exact``) first asks the kernel to
+    read every candidate's pages at once (``MADV_WILLNEED``): the ranges it advises cover each
+    candidate's bytes (partial pages at both ends included), adjacent candidates share one request,
+    nothing past the map is asked for (``will_need`` asks the same for MUVERA's candidates); and its
+    top-k equals float64 MaxSim over the candidates in numpy (ties to the lower slot), with or without
+    the reads ahead."""
+    import dataclasses
+    import mmap
+
+    from colweave.store.copies import gather_exact, will_need
+    from colweave.store.segments import VectorSegment
+
+    rng = np.random.default_rng(5)
+    seg = VectorSegment(tmp_path, "v", "float16", dim, 0, MuveraConfig())
+    mats = [rng.standard_normal((int(rng.integers(1, 40)), dim)).astype(np.float32) for _ in range(60)]
+    placed, _ = seg.append(mats)
+    seg.publish(placed, list(range(60)))
+    snap = seg.snapshot()
+    rows16 = [m.astype(np.float16).astype(np.float64) for m in mats]
+    row = dim * 2
+    for trial in range(20):
+        cands = np.sort(rng.choice(60, int(rng.integers(1, 25)), replace=False)).astype(np.int64)
+        if trial == 0:
+            cands = np.arange(50, 60, dtype=np.int64)  # adjacent, and the segment's last page
+        q = rng.standard_normal((5, dim)).astype(np.float32)
+        rec = _RecordingMap(snap.mm)
+        spy = dataclasses.replace(snap, mm=rec)
+        idx, scores = gather_exact(q, spy, cands, 7)
+        ahead = [(s, n) for o, s, n in rec.calls if o == mmap.MADV_WILLNEED]
+        assert 0 < len(ahead) <= len(cands)
+        if trial == 0:
+            assert len(ahead) == 1  # ten adjacent pages: one request
+        for s, n in ahead:
+            assert s % mmap.PAGESIZE == 0
+            assert s + n <= len(snap.mm)
+        for c in cands.tolist():
+            a, b = int(snap.offsets[c]) * row, int(snap.offsets[c + 1]) * row
+            assert any(s <= a and b <= s + n for s, n in ahead), (c, a, b, ahead)
+        alone = _RecordingMap(snap.mm)  # what MUVERA's candidates ask for before an exact search
+        will_need(dataclasses.replace(snap, mm=alone), cands[::-1].copy())
+        assert [(s, n) for _, s, n in alone.calls] == ahead
+        ref = [float((q.astype(np.float64) @ rows16[c].T).max(axis=1).sum()) for c in cands.tolist()]
+        order = sorted(range(len(cands)), key=lambda i: (-ref[i], int(cands[i])))[:7]
+        assert idx.tolist() == [int(cands[i]) for i in order]
+        np.testing.assert_allclose(scores, [ref[i] for i in order], rtol=1e-4, atol=1e-4)
+        idx2, scores2 = gather_exact(q, snap, cands, 7, prefetch=False)
+        assert idx2.tolist() == idx.tolist()
+        assert np.array_equal(scores2, scores)

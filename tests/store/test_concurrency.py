@@ -186,7 +186,7 @@ def test_a_reader_never_waits_for_a_publish(
 
     before = reads()
     entered, release = threading.Event(), threading.Event()
-    hook = "remove" if write == "delete" else "add"
+    hook = "remove" if write == "delete" else "add_many"
     original = getattr(InvertedIndex, hook)
 
     def held(self: InvertedIndex, *args: Any) -> None:

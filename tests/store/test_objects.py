@@ -349,3 +349,59 @@ def test_property_names_take_weaviates_lower_case_first_letter(store: Store) -> 
     with pytest.raises(ObjectError, match="given twice"):
         DataObject({"Title": "a", "title": "b"})
     assert len(c) == 3
+
+
+def test_every_published_bm25_index_keeps_its_own_scores(tmp_path: Path, monkeypatch) -> None:
+    """Each write publishes a BM25 index that shares its term lists and document lengths with the one
+    before (copy-on-write); a reader still holding an earlier one must keep scoring exactly the objects
+    of its own state. Every index published along a run of inserts, replaces (lengths that change),
+    deletes and batches scores, at the end, as Weaviate's formula does over the objects of its state
+    (small copy-on-write levels, so that merges and flattening happen on the way); most queries' terms
+    are searched in the earlier indexes only then, so no cached arrays can hide a shared list changed."""
+    from store_ref import ref_bm25
+
+    from colweave.store import cow
+
+    monkeypatch.setattr(cow, "TOP_AT", 2)
+    monkeypatch.setattr(cow, "FLATTEN_AT", 4)
+    s = Store(tmp_path)
+    c = s.create_collection(
+        CollectionConfig(
+            "Words", properties=[Property.create("title", "text"), Property.create("tags", "text[]")]
+        )
+    )
+    words = ["cat", "dog", "film", "snow", "winter", "beach", "river", "night"]
+    rng = np.random.default_rng(7)
+
+    def obj() -> dict[str, object]:
+        return {
+            "title": " ".join(rng.choice(words, int(rng.integers(1, 7)))),
+            "tags": list(rng.choice(words, int(rng.integers(1, 3)))),
+        }
+
+    queries = ["cat", "river winter", "snow beach dog", "night film film"]
+    ids = [u for u in c.insert_many([DataObject(obj()) for _ in range(20)]).uuids if u is not None]
+    views = []
+    for step in range(80):
+        v = c._state.current
+        v.bm25.search(queries[0], 50)  # a reader of each state (makes its arrays, as searches do)
+        views.append(v)
+        op = step % 4
+        if op == 0:
+            ids.append(c.insert(obj()))
+        elif op == 1:
+            c.replace(ids[int(rng.integers(len(ids)))], obj())
+        elif op == 2 and len(ids) > 5:
+            c.delete(ids.pop(int(rng.integers(len(ids)))))
+        else:
+            ids += [u for u in c.insert_many([DataObject(obj()) for _ in range(3)]).uuids if u is not None]
+    views.append(c._state.current)
+    for v in views:
+        objs = [(r.uuid, r.props) for _, r in sorted(v.recs.items())]
+        for q in queries:
+            want = dict(ref_bm25(objs, q, [("title", 1.0), ("tags", 1.0)]))
+            docs, scores = v.bm25.search(q, 1000)
+            got = {v.recs[int(d)].uuid: float(x) for d, x in zip(docs, scores, strict=True)}
+            assert got.keys() == want.keys()
+            np.testing.assert_allclose([got[u] for u in want], list(want.values()), rtol=1e-5)
+    s.close()

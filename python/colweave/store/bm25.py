@@ -13,7 +13,7 @@ import numpy as np
 import numpy.typing as npt
 
 from colweave import _native
-from colweave.store.cow import fork
+from colweave.store.cow import add_new, arrays, fork, set_many, to_dict
 from colweave.store.errors import QueryError
 from colweave.store.schema import CollectionConfig, Property
 from colweave.store.tokenize import stopwords, tokenize, tokenize_value
@@ -24,15 +24,19 @@ _BOOST = re.compile(r"^(?P<name>[^\^]+)(\^(?P<boost>[0-9]*\.?[0-9]+))?\Z")
 @dataclass
 class _Field:
     prop: Property
-    postings: MutableMapping[str, dict[int, int]] = field(default_factory=dict)
+    postings: MutableMapping[str, MutableMapping[int, int]] = field(default_factory=dict)
     lengths: MutableMapping[int, int] = field(default_factory=dict)  # docs that have the property
     total: int = 0
     cache: dict[str, tuple[npt.NDArray[np.uint32], npt.NDArray[np.float32]]] = field(default_factory=dict)
     len_array: npt.NDArray[np.float32] | None = None
+    #: the docs below this one read ``len_array`` in an earlier index too (its readers' part of it)
+    len_shared: int = 0
 
 
 def _set_length(f: _Field, doc: int, n: int) -> None:
-    """Keeps the field's array of lengths (when made) up to date; the index's own copy."""
+    """Keeps the field's array of lengths (when made) up to date. A copy of an index shares its array:
+    the entries past the earlier index's docs are this one's alone (that index reads none of them);
+    the array is copied before an entry an earlier index reads changes."""
     a = f.len_array
     if a is None:
         return
@@ -40,6 +44,10 @@ def _set_length(f: _Field, doc: int, n: int) -> None:
         grown = np.zeros(max(doc + 1, 2 * len(a)), np.float32)
         grown[: len(a)] = a
         a = f.len_array = grown
+        f.len_shared = 0
+    elif doc < f.len_shared:
+        a = f.len_array = a.copy()
+        f.len_shared = 0
     a[doc] = n
 
 
@@ -69,8 +77,9 @@ class InvertedIndex:
 
     def copy(self, config: CollectionConfig | None = None) -> InvertedIndex:
         """A copy to change while readers search this one (which then never changes): the maps are
-        copy-on-write (``cow.CowMap``) and the term lists shared until the copy changes one (it copies
-        that one first), so a write costs about the terms and documents it touches, not the index."""
+        copy-on-write (``cow.CowMap``), each term's list too (forked when the copy first changes it),
+        and the array of lengths shared (see ``_set_length``), so a write costs about the terms and
+        documents it touches, not the index."""
         new = InvertedIndex.__new__(InvertedIndex)
         new.config = config or self.config
         new.fields = {
@@ -80,7 +89,8 @@ class InvertedIndex:
                 fork(f.lengths),
                 f.total,
                 dict(f.cache),
-                None if f.len_array is None else f.len_array.copy(),
+                f.len_array,
+                self._capacity if f.len_array is not None else 0,
             )
             for n, f in self.fields.items()
         }
@@ -91,7 +101,7 @@ class InvertedIndex:
         new.refresh_schema()
         return new
 
-    def _plist(self, name: str, f: _Field, term: str, create: bool) -> dict[int, int] | None:
+    def _plist(self, name: str, f: _Field, term: str, create: bool) -> MutableMapping[int, int] | None:
         """Term ``term``'s list in ``f``, made this index's own before it is changed."""
         plist = f.postings.get(term)
         if plist is None:
@@ -99,7 +109,7 @@ class InvertedIndex:
                 return None
             plist = f.postings[term] = {}
         elif self._own is not None and (name, term) not in self._own:
-            plist = f.postings[term] = dict(plist)
+            plist = f.postings[term] = fork(plist)
         if self._own is not None:
             self._own.add((name, term))
         return plist
@@ -117,23 +127,51 @@ class InvertedIndex:
 
     def add(self, doc: int, props: dict[str, object]) -> None:
         """Indexes an object (call :meth:`remove` first when replacing)."""
-        self.n_objects += 1
-        self._indexed[doc] = True
-        self._capacity = max(self._capacity, doc + 1)
+        self.add_many([(doc, props)])
+
+    def add_many(self, objects: list[tuple[int, dict[str, object]]]) -> None:
+        """Indexes objects (distinct docs, none indexed: call :meth:`remove` first when replacing), each
+        term's list changed once for all of them."""
+        if not objects:
+            return
+        self.n_objects += len(objects)
+        set_many(self._indexed, dict.fromkeys((d for d, _ in objects), True))
+        self._capacity = max(self._capacity, max(d for d, _ in objects) + 1)
+        own = self._own
         for name, f in self.fields.items():
-            v = props.get(name)
-            if v is None:
-                continue
-            toks = tokenize_value(v, f.prop.tokenization or "word")
-            counts = Counter(toks)
-            f.lengths[doc] = len(toks)
-            f.total += len(toks)
-            _set_length(f, doc, len(toks))
-            for t, c in counts.items():
-                plist = self._plist(name, f, t, True)
-                assert plist is not None
-                plist[doc] = c
-                f.cache.pop(t, None)
+            tok = f.prop.tokenization or "word"
+            lengths: dict[int, int] = {}
+            terms: dict[str, dict[int, int]] = {}
+            for doc, props in objects:
+                v = props.get(name)
+                if v is None:
+                    continue
+                toks = tokenize_value(v, tok)
+                lengths[doc] = len(toks)
+                f.total += len(toks)
+                _set_length(f, doc, len(toks))
+                for t, c in Counter(toks).items():
+                    new = terms.get(t)
+                    if new is None:
+                        new = terms[t] = {}
+                    new[doc] = c
+            add_new(f.lengths, lengths)  # none of them indexed: their keys are new everywhere
+            postings, cache = f.postings, f.cache
+            for t, new in terms.items():
+                plist = postings.get(t)
+                if plist is None:
+                    postings[t] = new
+                elif own is None or (name, t) in own:
+                    add_new(plist, new)
+                elif 16 * len(new) >= len(plist):  # much of it changes: a plain copy of its own
+                    plist = postings[t] = to_dict(plist)
+                    plist.update(new)
+                else:  # shared with a published index: forked, changed in the fork
+                    plist = postings[t] = fork(plist)
+                    add_new(plist, new)
+                if own is not None:
+                    own.add((name, t))
+                cache.pop(t, None)
 
     def remove(self, doc: int, props: dict[str, object]) -> None:
         """Unindexes an object; ``props`` are the properties it was indexed with (re-tokenised here rather
@@ -167,9 +205,7 @@ class InvertedIndex:
     def _postings(self, f: _Field, term: str) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.float32]]:
         hit = f.cache.get(term)
         if hit is None:
-            plist = f.postings.get(term, {})
-            docs = np.fromiter(plist.keys(), np.uint32, len(plist))
-            freqs = np.fromiter(plist.values(), np.float32, len(plist))
+            docs, freqs = arrays(f.postings.get(term, {}), np.uint32, np.float32)
             hit = (docs, freqs)
             f.cache[term] = hit
         return hit

@@ -108,13 +108,18 @@ class Collection(ReferenceWrites, Writes, Aggregating, Explaining):
         for doc, name in self._db.execute("SELECT doc, name FROM blobs"):
             blobs[doc] = blobs.get(doc, NO_BLOBS) | {name}
         bm25 = InvertedIndex(config)
+        batch: list[tuple[int, dict[str, Any]]] = []
         for doc, u, props, created, updated in self._db.execute(
             "SELECT doc, uuid, props, created, updated FROM objects ORDER BY doc"
         ):
             rec = Rec(u, props, blobs.get(doc, NO_BLOBS), created, updated)
             recs[doc] = rec
             doc_of[u] = doc
-            bm25.add(doc, rec.props)
+            batch.append((doc, rec.props))
+            if len(batch) == 1024:
+                bm25.add_many(batch)
+                batch = []
+        bm25.add_many(batch)
         view = View(
             config,
             recs,

@@ -231,6 +231,10 @@ class _Columns:
             raise ValueError("doc numbers beyond 32 bits cannot be indexed")
         n = max(self.n, max(changes, default=-1) + 1)
         drop = np.fromiter(changes, np.int64, len(changes))
+        # The changed objects the sorted columns hold entries of: those live when they were merged
+        # (an object new since then has none to remove).
+        held = drop[drop < self.n]
+        held = held[self.live[held]]
         live = _grow(self.live, n)
         created, updated = _grow(self.created, n), _grow(self.updated, n)
         live[drop] = False
@@ -281,17 +285,29 @@ class _Columns:
             base = p.data_type.removesuffix("[]")
             vals: list[Any] = []
             docs: list[int] = []
-            for (d, _), v in zip(kept, values, strict=True):
-                if v is None:
-                    continue
-                els = _prop_elements(p, v)
-                vals.extend(els)
-                docs.extend([d] * len(els))
+            if base in ("int", "number") and not p.data_type.endswith("[]"):  # one element each
+                for (d, _), v in zip(kept, values, strict=True):
+                    if v is not None:
+                        vals.append(v)
+                        docs.append(d)
+            elif base == "text":
+                tok = p.tokenization or "word"
+                for (d, _), v in zip(kept, values, strict=True):
+                    if v is not None:
+                        toks = set(tokenize_value(v, tok))
+                        vals.extend(toks)
+                        docs.extend([d] * len(toks))
+            else:
+                for (d, _), v in zip(kept, values, strict=True):
+                    if v is not None:
+                        els = _prop_elements(p, v)
+                        vals.extend(els)
+                        docs.extend([d] * len(els))
             if base in _NUM_BASES:
                 dtype = np.float64 if base == "number" else np.int64
-                nums[name] = _merge_nums(self.nums.get(name), drop, vals, docs, dtype)
+                nums[name] = _merge_nums(self.nums.get(name), held, vals, docs, dtype)
             else:
-                strs[name] = _merge_strs(self.strs.get(name), drop, vals, docs)
+                strs[name] = _merge_strs(self.strs.get(name), held, vals, docs)
             if base == "text" and (p.tokenization or "word") == "field":
                 lv: list[str] = []
                 ld: list[int] = []
@@ -299,7 +315,7 @@ class _Columns:
                     els = _field_like(p, v)
                     lv.extend(els)
                     ld.extend([d] * len(els))
-                likes[name] = _merge_strs(self.likes.get(name), drop, lv, ld)
+                likes[name] = _merge_strs(self.likes.get(name), held, lv, ld)
         known = frozenset(p.name for p in config.properties)
         return _Columns(
             n,

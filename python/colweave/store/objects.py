@@ -59,12 +59,19 @@ CREATE TABLE IF NOT EXISTS layouts (
 """
 
 
+#: What the WAL file keeps of its size when it restarts.
+WAL_KEEP_BYTES = 1 << 20
+
+
 def connect(path: Path) -> sqlite3.Connection:
     """A connection in WAL mode with durable commits (``synchronous=FULL``): a commit that returned
     survives a crash of the process or of the machine."""
     con = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     con.execute("PRAGMA journal_mode=WAL")
     con.execute("PRAGMA synchronous=FULL")
+    # When the WAL restarts, its file is cut back to this size: its size then says how much has been
+    # written since (published.Published.before_begin checkpoints only a WAL grown past a limit).
+    con.execute(f"PRAGMA journal_size_limit={WAL_KEEP_BYTES}")
     con.execute("PRAGMA foreign_keys=OFF")
     con.executescript(SCHEMA_SQL)
     return con
@@ -160,10 +167,17 @@ class Rec:
     __slots__ = ("_js", "_props", "_tokens", "blobs", "created", "updated", "uuid")
 
     def __init__(
-        self, uuid: str, props: dict[str, Any] | str, blobs: frozenset[str], created: int, updated: int
+        self,
+        uuid: str,
+        props: dict[str, Any] | str,
+        blobs: frozenset[str],
+        created: int,
+        updated: int,
+        js: str | None = None,
     ) -> None:
+        """``js``: the JSON text of a dict ``props``, when the caller has it (kept for ``compact``)."""
         self.uuid = uuid
-        self._js: str | None = props if isinstance(props, str) else None
+        self._js: str | None = props if isinstance(props, str) else js
         self._props: dict[str, Any] | None = None if isinstance(props, str) else props
         self.blobs = blobs
         self.created = created
@@ -184,7 +198,8 @@ class Rec:
         """Keeps the properties as JSON text only (readers holding the dict keep theirs)."""
         p = self._props
         if p is not None:
-            self._js = json.dumps(p, ensure_ascii=False, separators=(",", ":"))
+            if self._js is None:
+                self._js = json.dumps(p, ensure_ascii=False, separators=(",", ":"))
             self._props = None
             self._tokens = None
 

@@ -86,14 +86,35 @@ def muvera_encode(cfg: MuveraConfig, mats: list[F32], *, is_query: bool) -> F32:
 
 
 class _Ints:
-    """A growable int64 array (8 bytes per slot, where a list of ints costs 36): what a snapshot copies
-    in one memcpy instead of converting a list."""
+    """A growable int64 array (8 bytes per slot, where a list of ints costs 36). A snapshot reads its
+    first entries in place (:meth:`shared`): appends write past them, and a change to one of them
+    copies the array first (published snapshots never change)."""
 
-    __slots__ = ("_a", "_n")
+    __slots__ = ("_a", "_n", "_shared")
 
-    def __init__(self, values: list[int] | None = None) -> None:
-        self._a = np.asarray(values if values is not None else [], np.int64)
+    def __init__(self, values: list[int] | npt.NDArray[np.int64] | None = None) -> None:
+        self._a = np.array(values if values is not None else [], np.int64)
         self._n = len(self._a)
+        self._shared = 0  # entries below this one are read by a snapshot
+
+    def shared(self, then: int | None = None) -> I64:
+        """The entries, read in place by a snapshot from now on; with ``then``, followed by it (in the
+        spare room after them, where the next append will write)."""
+        n = self._n
+        if then is not None:
+            self._reserve(n + 1)
+            self._a[n] = then
+            n += 1
+        self._shared = max(self._shared, n)
+        out: I64 = self._a[:n]
+        return out
+
+    def _reserve(self, n: int) -> None:
+        if n > len(self._a):
+            grown = np.empty(max(16, 2 * len(self._a), n), np.int64)
+            grown[: self._n] = self._a[: self._n]
+            self._a = grown
+            self._shared = 0
 
     def __len__(self) -> int:
         return self._n
@@ -106,16 +127,19 @@ class _Ints:
     def __setitem__(self, i: int, v: int) -> None:
         if not 0 <= i < self._n:
             raise IndexError(i)
+        if i < self._shared:  # a snapshot reads it: change a copy
+            self._a = self._a.copy()
+            self._shared = 0
         self._a[i] = v
 
     def __iter__(self) -> Iterator[int]:
         return iter(self._a[: self._n].tolist())
 
     def append(self, v: int) -> None:
-        if self._n == len(self._a):
-            grown = np.empty(max(16, 2 * self._n), np.int64)
-            grown[: self._n] = self._a[: self._n]
-            self._a = grown
+        self._reserve(self._n + 1)
+        if self._n < self._shared and self._a[self._n] != v:  # a snapshot's last offset: keep it
+            self._a = self._a.copy()
+            self._shared = 0
         self._a[self._n] = v
         self._n += 1
 
@@ -155,6 +179,7 @@ class VectorSegment:
         self.muvera = muvera
         self._starts = _Ints()
         self._docs = _Ints()
+        self._live: _Ints | None = _Ints()  # the live slots ascending (None: to be found again)
         self._rows = 0
         self._dead = 0  # rows of tombstoned slots and gaps
         self._snap: Snapshot | None = None
@@ -208,6 +233,7 @@ class VectorSegment:
             if fp.exists() and fsize != need:
                 os.truncate(fp, need)
         self._starts, self._docs, self._rows = _Ints(starts), _Ints(docs), end
+        self._live = None
         self._dead = end - sum(ntok for _, _, ntok, _ in live)
         self._snap = None
 
@@ -266,6 +292,8 @@ class VectorSegment:
                 assert start == self._rows, (start, self._rows)
                 self._starts.append(start)
                 self._docs.append(doc)
+                if self._live is not None:
+                    self._live.append(slot)
                 self._rows = start + ntok
             self._snap = None
 
@@ -276,6 +304,7 @@ class VectorSegment:
                 if self._docs[s] >= 0:
                     end = self._starts[s + 1] if s + 1 < len(self._starts) else self._rows
                     self._dead += end - self._starts[s]
+                    self._live = None
                 self._docs[s] = -1
             self._snap = None
 
@@ -296,11 +325,12 @@ class VectorSegment:
                 rows = np.frombuffer(mm, dtype=self.dtype).reshape(self._rows, dim)
             else:
                 rows = np.zeros((0, dim), self.dtype)
-            offsets = np.empty(n + 1, np.int64)
-            offsets[:n] = self._starts.copy()
-            offsets[n] = self._rows
-            slot_doc = self._docs.copy()  # a copy: later kills must not change this snapshot
-            live = np.flatnonzero(slot_doc >= 0).astype(np.int64)
+            # In place (see _Ints): later appends write past these entries, later kills copy first.
+            offsets = self._starts.shared(then=self._rows)
+            slot_doc = self._docs.shared()
+            if self._live is None:
+                self._live = _Ints(np.flatnonzero(slot_doc >= 0))
+            live = self._live.shared()
             fdes: F32 | None = None
             if self.muvera.enabled:
                 fdes = (
@@ -356,6 +386,7 @@ class VectorSegment:
             self.generation = gen
             self._starts = _Ints([r[2] for r in rows])
             self._docs = _Ints([r[0] for r in rows])
+            self._live = None
             self._rows = rows[-1][2] + rows[-1][3] if rows else 0
             self._dead = 0
             self._snap = None

@@ -16,7 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from colweave import _native
-from colweave.store.copies import gather_exact
+from colweave.store.copies import gather_exact, will_need
 from colweave.store.cow import present_values
 from colweave.store.errors import (
     QueryError,
@@ -67,6 +67,8 @@ class VectorSearch(Reads):
                 mask = np.zeros(len(snap.slot_doc), np.uint8)
                 mask[cands] = 1
                 cands, _ = _native.fde_topk(qf, snap.fdes, ef, allowed=mask)
+                if view is None:  # the candidates' originals, read from disk together if they must be
+                    will_need(snap, cands)
         if view is not None:
             # Compact-copy scoring, then exact fp16 MaxSim on the best rescoreLimit (at least k).
             n = vc.compression.rescored(k)

@@ -20,7 +20,7 @@ from colweave.layout import PageLayout
 from colweave.store import layouts as layout_rows
 from colweave.store.compaction import Compaction
 from colweave.store.copies import Codes, CompactCopy, concat, encode
-from colweave.store.cow import CowMap, fork
+from colweave.store.cow import CowMap, fork, set_many
 from colweave.store.errors import (
     NotFoundError,
     ObjectError,
@@ -76,6 +76,7 @@ class _Prepared:
     drop: set[str] = field(default_factory=set)  # self-provided vectors the replaced object loses
     codes: dict[str, Codes] = field(default_factory=dict)  # compact-copy codes made before the commit
     original: dict[str, int] = field(default_factory=dict)  # token counts before pooling (pooled vectors)
+    js: str | None = None  # ``props`` as the JSON text the commit stored
 
 
 @dataclass
@@ -158,6 +159,9 @@ class Writes(Compaction, Reads):
         there (the pass before the commit lock)."""
         out: list[_Prepared] = []
         now = ms_now()
+        view = self._state.view()  # one state for the whole pass (pinned, or the writer's own)
+        config, doc_of, recs = view.config, view.doc_of, view.recs
+        props_by_name, props_by_lower, slot_of = view.props_by_name, view.props_by_lower, view.slot_of
         pending: dict[str, Property] = {p.name: p for p in new_props}
         to_vectorize: list[tuple[_Prepared, str, bytes]] = []
         for i, obj in enumerate(objects):
@@ -168,18 +172,18 @@ class Writes(Compaction, Reads):
                 u = parse_uuid(obj.uuid) if obj.uuid is not None else str(uuidlib.uuid4())
                 if not isinstance(obj.properties, dict):
                     raise ObjectError("properties: expected a dict")
-                doc = self._doc_of.get(u)
+                doc = doc_of.get(u)
                 if mode == "insert" and doc is not None:
                     raise ObjectError(f"id '{u}' already exists")
                 if mode in ("replace", "merge") and doc is None:
                     raise NotFoundError(f"no object with id '{u}' in {self.name}")
-                old = self._recs[doc] if doc is not None else None
+                old = recs[doc] if doc is not None else None
                 given = dict(obj.properties)
                 kept_refs: dict[str, int] = {}  # reference property -> how many beacons it kept
                 if mode == "merge" and old is not None:
                     merged: dict[str, Any] = dict(old.props)
                     for k, v in given.items():
-                        rp = self._props_by_name.get(k)
+                        rp = props_by_name.get(k)
                         if rp is not None and rp.is_reference and isinstance(v, list | tuple):
                             # Weaviate's merge adds the references given to those the object has
                             before = list(old.props.get(k) or ())
@@ -193,9 +197,9 @@ class Writes(Compaction, Reads):
                 for key, value in given.items():
                     if not isinstance(key, str):
                         raise ObjectError(f"property names must be strings, got {key!r}")
-                    prop = self._props_by_name.get(key) or pending.get(key) or local_new.get(key)
+                    prop = props_by_name.get(key) or pending.get(key) or local_new.get(key)
                     if prop is None:
-                        other = self._props_by_lower.get(key.lower()) or next(
+                        other = props_by_lower.get(key.lower()) or next(
                             (n for n in (*pending, *local_new) if n.lower() == key.lower()), None
                         )
                         if other is not None:
@@ -235,9 +239,9 @@ class Writes(Compaction, Reads):
                             blobs[b] = self._load_blob(doc, b)
                 vecs: dict[str, F32] = {}
                 for name, v in (obj.vectors or {}).items():
-                    if name not in self._config.vectors:
+                    if name not in config.vectors:
                         raise ObjectError(f"vector {name!r}: {self.name} has no such named vector")
-                    if not self._config.vectors[name].multi and _is_empty(v):
+                    if not config.vectors[name].multi and _is_empty(v):
                         continue  # an empty single vector is no vector (as in Weaviate)
                     vecs[name] = self._check_vector(name, v, dims, f"object {i}")
                 lays: dict[str, PageLayout] = {}
@@ -250,13 +254,13 @@ class Writes(Compaction, Reads):
                     # Weaviate replaces the whole object: a self-provided vector not given is gone.
                     p.drop = {
                         n
-                        for n, vc in self._config.vectors.items()
-                        if vc.vectorizer == "none" and n not in vecs and doc in self._slot_of[n]
+                        for n, vc in config.vectors.items()
+                        if vc.vectorizer == "none" and n not in vecs and doc in slot_of[n]
                     }
                 if defer is None:  # the commit's pass: encodings made before the commit lock, if still valid
                     for name in list(vecs):
                         self._apply_encoding(p, name, (pre or {}).get((i, name)))
-                for name, vc in self._config.vectors.items():
+                for name, vc in config.vectors.items():
                     if name in vecs or vc.vectorizer != MULTI2MULTIVEC:
                         continue
                     fields = vc.image_fields
@@ -264,7 +268,7 @@ class Writes(Compaction, Reads):
                     unchanged = (
                         doc is not None
                         and all(f not in obj.properties for f in fields)
-                        and self._slot_of[name].get(doc) is not None
+                        and slot_of[name].get(doc) is not None
                     )
                     if images and not unchanged:
                         if self.vectorizer is None:
@@ -352,7 +356,9 @@ class Writes(Compaction, Reads):
         todo: list[tuple[int, str, bytes]] = []
         with self._state.read() as view:
             dims = {n: d for n, d in view.dims.items() if d is not None}
-            self._prepare(objects, mode=mode, new_props=[], dims=dims, errors=[], defer=todo)
+            # Only images are looked for here: without a vectorized vector the pass would find none.
+            if any(vc.vectorizer == MULTI2MULTIVEC for vc in view.config.vectors.values()):
+                self._prepare(objects, mode=mode, new_props=[], dims=dims, errors=[], defer=todo)
         pre: _Pre = {}
         # Self-provided multi-vectors: pooled and encoded (MUVERA, compact codes) here, holding no lock.
         for name in self._config.vectors:
@@ -461,7 +467,7 @@ class Writes(Compaction, Reads):
             try:
                 docs: list[int] = []
                 for p in items:
-                    js = json.dumps(p.props, ensure_ascii=False, separators=(",", ":"))
+                    js = p.js = json.dumps(p.props, ensure_ascii=False, separators=(",", ":"))
                     if p.doc is None:
                         cur = db.execute(
                             "INSERT INTO objects (uuid, props, created, updated) VALUES (?, ?, ?, ?)",
@@ -536,17 +542,19 @@ class Writes(Compaction, Reads):
         v = self._state.current
         recs, doc_of = fork(v.recs), fork(v.doc_of)
         bm25 = v.bm25.copy(config)
-        changes: dict[int, Rec | None] = {}
+        new_recs: dict[int, Rec] = {}
         for p in items:
             assert p.doc is not None
             old = recs.get(p.doc)
             if old is not None:
                 bm25.remove(p.doc, old.props)
-            rec = Rec(p.uuid, p.props, frozenset(p.blobs) or NO_BLOBS, p.created, p.updated)
-            recs[p.doc] = rec
-            doc_of[p.uuid] = p.doc
-            bm25.add(p.doc, p.props)
-            changes[p.doc] = rec
+            new_recs[p.doc] = Rec(
+                p.uuid, p.props, frozenset(p.blobs) or NO_BLOBS, p.created, p.updated, js=p.js
+            )
+        set_many(recs, new_recs)
+        changes: dict[int, Rec | None] = dict(new_recs)
+        set_many(doc_of, {p.uuid: p.doc for p in items if p.doc is not None})
+        bm25.add_many([(p.doc, p.props) for p in items if p.doc is not None])
         slot_of = dict(v.slot_of)
         snaps, vdims = dict(v.snaps), dict(v.dims)
         copies, tokens = dict(v.copies), dict(v.tokens)
