@@ -233,6 +233,45 @@ def measure(args: argparse.Namespace) -> None:
             th.start()
         for th in threads:
             th.join()
+    during: list[float] = []
+    imported_during = 0.0
+    if args.during_import:
+        # Queries while a writer imports more pages into this collection (batches of 8, as a client's
+        # batch would send them: MUVERA and compact codes made, segments fsynced, SQLite committed, a view
+        # published), one query at a time from this thread; afterwards the added pages are deleted again.
+        gen = Synthetic()
+        first = n_live  # the generator's next pages: new ones, unlike any stored
+        added: list[str] = []
+        rate = [0.0]
+        done = threading.Event()
+
+        def writer() -> None:
+            t_w = time.perf_counter()
+            try:
+                for a in range(0, args.during_import, 8):
+                    b = min(args.during_import, a + 8)
+                    objs = [
+                        DataObject({"n": -1 - i}, vectors={"v": gen.page(first + i)}) for i in range(a, b)
+                    ]
+                    res = c.insert_many(objs)
+                    assert not res.errors, res.errors[:1]
+                    added.extend(u for u in res.uuids if u is not None)
+            finally:
+                rate[0] = args.during_import / (time.perf_counter() - t_w)
+                done.set()
+
+        th = threading.Thread(target=writer)
+        th.start()
+        j = 0
+        while not done.is_set():
+            dt, _ = run(queries[j % n_q])
+            if not done.is_set():  # only queries that ran entirely during the import
+                during.append(dt)
+            j += 1
+        th.join()
+        imported_during = rate[0]
+        for u in added:
+            c.delete(u)
     end = status()
     t = time.perf_counter()
     s.close()  # saves the compact copy's cache
@@ -269,6 +308,9 @@ def measure(args: argparse.Namespace) -> None:
         "reopen_s": reopen_s,
         "cold_open_s": cold_s,
         "queries": n_q,
+        "p50_during": statistics.median(during) * 1e3 if during else None,
+        "queries_during": len(during),
+        "import_rate_during": imported_during,
     }
     print("RESULT " + json.dumps(out), flush=True)
 
@@ -308,6 +350,8 @@ def run_config(
     ]
     if args.cold_cache:
         cmd.append("--cold-cache")
+    if args.during_import:
+        cmd += ["--during-import", str(args.during_import)]
     if no_prefetch:
         cmd.append("--no-prefetch")
     if parse(config)[1] != "none" and not getattr(args, "cold_done", False):
@@ -336,6 +380,13 @@ def report(label: str, r: dict[str, Any], extra: dict[str, float]) -> None:
         f"import {extra['import_pages_per_s']:6.1f} pages/s | open {r['open_s']:.1f} s{reopen} | {load()}",
         flush=True,
     )
+    if r.get("p50_during") is not None:
+        print(
+            f"{'':22s} during an import ({r['import_rate_during']:.1f} pages/s into this collection): "
+            f"p50 {r['p50_during']:.1f} ms over {r['queries_during']} queries = "
+            f"{r['p50_during'] / r['p50_1']:.2f}x idle (target <= 2x)",
+            flush=True,
+        )
 
 
 def main() -> None:
@@ -353,6 +404,13 @@ def main() -> None:
     ap.add_argument("--keep", action="store_true", help="keep the store (re-used by the next run)")
     ap.add_argument("--cold-cache", action="store_true", help="originals evicted before every query")
     ap.add_argument("--no-prefetch", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument(
+        "--during-import",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also time queries while N more pages are imported into the collection (then deleted)",
+    )
     # internal: measuring one configuration in a fresh process
     ap.add_argument("--measure", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--name", default=NAME, help=argparse.SUPPRESS)
