@@ -59,6 +59,10 @@ CREATE TABLE IF NOT EXISTS layouts (
 """
 
 
+#: the size SQLite cuts the WAL file back to when it restarts it (a quarter of the checkpoint threshold)
+WAL_SIZE_LIMIT = 1 << 20
+
+
 def connect(path: Path) -> sqlite3.Connection:
     """A connection in WAL mode with durable commits (``synchronous=FULL``): a commit that returned
     survives a crash of the process or of the machine."""
@@ -66,6 +70,10 @@ def connect(path: Path) -> sqlite3.Connection:
     con.execute("PRAGMA journal_mode=WAL")
     con.execute("PRAGMA synchronous=FULL")
     con.execute("PRAGMA foreign_keys=OFF")
+    # When a write restarts the WAL after a checkpoint, SQLite truncates the file to this size; without a
+    # limit it keeps its largest size for ever, and ``Published.before_begin`` (which checkpoints once the
+    # file is larger than CHECKPOINT_BYTES) would checkpoint, with an extra fsync, before every commit.
+    con.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
     con.executescript(SCHEMA_SQL)
     return con
 

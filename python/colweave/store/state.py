@@ -56,6 +56,8 @@ class CollectionState:
     #: Answer filters by the reference predicate over every object (the benchmark's "before").
     _scan_filters: bool = False
     _refs: Collections | None = None  # the store: where the targets of references are looked up
+    #: Weaviate's auto-schema: unknown properties of an object are added (else they are its error)
+    auto_schema: bool = True
 
     @property
     def _view(self) -> View:

@@ -73,8 +73,17 @@ def _connect_catalog(path: Path) -> sqlite3.Connection:
 
 
 class Store:
-    def __init__(self, data_dir: str | os.PathLike[str], *, vectorizer: Vectorizer | None = None) -> None:
+    def __init__(
+        self,
+        data_dir: str | os.PathLike[str],
+        *,
+        vectorizer: Vectorizer | None = None,
+        auto_schema: bool = True,
+    ) -> None:
+        """``auto_schema`` (Weaviate's AUTOSCHEMA_ENABLED, on by default): an object's unknown properties
+        are added to its collection with the type their values imply; off, they are the object's error."""
         self.data_dir = Path(data_dir)
+        self.auto_schema = auto_schema
         self.root = self.data_dir / "collections"
         self.root.mkdir(parents=True, exist_ok=True)
         # One process at a time: segments are appended without coordination between processes.
@@ -246,6 +255,7 @@ class Store:
                 shutil.rmtree(tmp, ignore_errors=True)
                 raise
             coll = Collection(final, self.vectorizer)
+            coll.auto_schema = self.auto_schema
             coll.references_from(self)
             self._open[name] = coll
             return coll
@@ -289,6 +299,7 @@ class Store:
                     raise NotFoundError(f"collection {name!r} does not exist")
                 with storage_errors(f"opening collection {name}"):  # SQLite may need its -shm file
                     coll = Collection(path, self.vectorizer)
+                    coll.auto_schema = self.auto_schema
                     coll.references_from(self)
                 self._open[name] = coll
             return coll

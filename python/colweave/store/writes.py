@@ -203,9 +203,17 @@ class Writes(Compaction, Reads):
                                 f"property {key!r}: collides with property {other!r} "
                                 "(property names must differ other than by case)"
                             )
+                        if value is None:
+                            continue  # a null is no value (Weaviate drops it before looking the name up)
+                        if not self.auto_schema:
+                            raise ObjectError(
+                                f"no such prop with name '{key[:1].lower() + key[1:]}' found in class "
+                                f"'{self.name}' in the schema. Check your schema files for which "
+                                "properties in this class are available"
+                            )
                         t = infer_data_type(value)
                         if t is None:
-                            continue  # null or empty: nothing to infer, nothing to store
+                            continue  # empty: nothing to infer, nothing to store
                         try:
                             prop = Property.create(key, t)
                         except SchemaError as e:
