@@ -48,7 +48,8 @@ def test_unknown_properties_are_the_objects_errors_without_auto_schema(strict: A
         vector_config=Configure.Vectors.self_provided(),
     )
     ret = c.data.insert_many(_objects())
-    assert ret.has_errors and sorted(ret.errors) == [0, 2]
+    assert ret.has_errors
+    assert sorted(ret.errors) == [0, 2]
     # Weaviate's message, with the name as the schema would hold it (first letter lower-cased)
     assert ret.errors[0].message.startswith("no such prop with name 'wrong_name' found in class 'Strict'")
     assert "'otherThing'" in ret.errors[2].message
