@@ -41,10 +41,12 @@ from colweave.store.references import (
     resolve_references,
 )
 from colweave.store.results import SearchResult
-from colweave.store.schema import BEACON_PREFIX, REFERENCE, CollectionConfig, lowercase_first
+from colweave.store.schema import BEACON_PREFIX, MULTI2MULTIVEC, REFERENCE, CollectionConfig, lowercase_first
 
 log = logging.getLogger("colweave.weaviate")
 DEFAULT_LIMIT = 10
+# The largest batch Weaviate's batch stream asks its clients for (its backoff messages range 100..1000).
+STREAM_BATCH_MAX = 1000
 # The fields of a SearchRequest that are a search (a request with none of them fetches objects).
 _SEARCHES = ("near_text", "near_vector", "hybrid_search", "bm25_search", "near_object", "near_image")
 # A referenced object's metadata: its times (the client asks for them; Weaviate always has them).
@@ -1107,6 +1109,11 @@ class WeaviateServicer(weaviate_pb2_grpc.WeaviateServicer):
             await out.put(R(results=res))
 
         protocol_error: list[str] = []
+        # The batch size asked of the client: the vectorizer's until the data shows what is imported, then
+        # Weaviate's largest (1000) while no collection named in it vectorizes: small batches of plain
+        # objects would make the import one commit (and fsync) per few dozen objects.
+        sent_size = [await self._stream_batch_size([], {})]
+        vectorizes: dict[str, bool] = {}  # collection name -> whether its objects are vectorized
 
         async def reader() -> None:
             started = False
@@ -1120,7 +1127,7 @@ class WeaviateServicer(weaviate_pb2_grpc.WeaviateServicer):
                         if not started:
                             started = True
                             await out.put(R(started=R.Started()))
-                            await out.put(R(backoff=R.Backoff(batch_size=self._stream_batch_size())))
+                            await out.put(R(backoff=R.Backoff(batch_size=sent_size[0])))
                     elif kind == "data":
                         if self.state.stopping:
                             # Not acknowledged: the client keeps these and resends them after reconnecting.
@@ -1137,6 +1144,10 @@ class WeaviateServicer(weaviate_pb2_grpc.WeaviateServicer):
                                 )
                             )
                         )
+                        size = await self._stream_batch_size(objs, vectorizes)
+                        if size != sent_size[0]:
+                            sent_size[0] = size
+                            await out.put(R(backoff=R.Backoff(batch_size=size)))
                         await window.acquire()
                         t = asyncio.create_task(handle(objs, refs))
                         pending.add(t)
@@ -1165,9 +1176,26 @@ class WeaviateServicer(weaviate_pb2_grpc.WeaviateServicer):
                 time.perf_counter() - t0
             )
 
-    def _stream_batch_size(self) -> int:
+    async def _stream_batch_size(
+        self, objects: list[batch_pb2.BatchObject], vectorizes: dict[str, bool]
+    ) -> int:
+        """The batch size for a stream whose last data message held ``objects``: the vectorizer's batch
+        size while nothing is known or while a collection named there vectorizes (a batch of pages is a
+        model call), else 1000 (the largest Weaviate's own stream asks for). ``vectorizes`` keeps the
+        answer per collection name for the stream's life."""
         svc = self.state.embedding
-        return max(8, 4 * svc.cfg.max_batch_images) if svc is not None else 100
+        small = max(8, 4 * svc.cfg.max_batch_images) if svc is not None else 100
+        if not objects or svc is None:
+            return small
+        for name in {o.collection for o in objects}:
+            if name not in vectorizes:
+                coll = await self.ops.run(self.ops.store.find_collection, name) if name else None
+                vectorizes[name] = coll is not None and any(
+                    v.vectorizer == MULTI2MULTIVEC for v in coll.config.vectors.values()
+                )
+            if vectorizes[name]:
+                return small
+        return STREAM_BATCH_MAX
 
 
 def _from_beacon(r: batch_pb2.BatchReference) -> str:
