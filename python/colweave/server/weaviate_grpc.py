@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import functools
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -512,16 +511,20 @@ class WeaviateServicer(weaviate_pb2_grpc.WeaviateServicer):
         async def heavy(
             fn: Callable[..., list[SearchResult]], *args: Any, **kwargs: Any
         ) -> list[SearchResult]:
-            """The search; with a group-by, its grouping (into ``groups``) over the same view, and no
-            results: a vector search groups its ``offset + limit`` nearest objects and then pages the
-            groups, a keyword or hybrid search groups its page of results (store/group_by.py)."""
+            """The search, without the objects expired (store/ttl.py); with a group-by, its grouping (into
+            ``groups``) over the same view, and no results: a vector search groups its ``offset + limit``
+            nearest objects and then pages the groups, a keyword or hybrid search groups its page of
+            results (store/group_by.py)."""
             if spec is None:
-                return await self.ops.heavy(fn, *args, **kwargs)
+                return await self.ops.heavy(lambda: coll.unexpired(fn(*args, **kwargs)))
             by_distance = fn.__name__ not in ("hybrid", "bm25")
             if by_distance:
                 kwargs = {**kwargs, "limit": kwargs["limit"] + kwargs["offset"], "offset": 0}
             found = await self.ops.heavy(
-                coll.search_grouped, functools.partial(fn, *args, **kwargs), spec, by_distance=by_distance
+                coll.search_grouped,
+                lambda: coll.unexpired(fn(*args, **kwargs)),
+                spec,
+                by_distance=by_distance,
             )
             groups.extend(found[req.offset : req.offset + limit] if by_distance else found)
             return []

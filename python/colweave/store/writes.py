@@ -40,7 +40,6 @@ from colweave.store.objects import (
     BatchResult,
     DataObject,
     Rec,
-    ms_now,
     parse_uuid,
     rollback,
 )
@@ -157,7 +156,7 @@ class Writes(Compaction, Reads):
         are vectorized here, taking what ``pre`` holds for them; with ``defer`` they are only listed
         there (the pass before the commit lock)."""
         out: list[_Prepared] = []
-        now = ms_now()
+        now = int(self.clock() * 1000)
         pending: dict[str, Property] = {p.name: p for p in new_props}
         to_vectorize: list[tuple[_Prepared, str, bytes]] = []
         for i, obj in enumerate(objects):
