@@ -184,3 +184,13 @@ def test_updates_follow_weaviates_rules(store: Any, clock: Clock) -> None:
     assert "objectTtlConfig" not in c.config.to_weaviate()
     assert [r.uuid for r in c.unexpired(c.fetch_objects())] == [u]
     assert store.delete_expired() == 0
+
+
+def test_a_later_differently_cased_key_overrides_fields_as_weaviates_json_decoding_does(store: Any) -> None:
+    """The client's config update sends the new fields as "objectTTLConfig" after the "objectTtlConfig" it
+    read (client 4.23): Weaviate decodes both into one struct, the later key's fields winning."""
+    c = store.create_collection(_schema({"enabled": True, "deleteOn": "due", "defaultTtl": 3600}))
+    body = c.config.to_weaviate()
+    body["objectTTLConfig"] = {"enabled": True, "deleteOn": "ranged", "filterExpiredObjects": True}
+    ttl = c.config.updated(body).to_weaviate()["objectTtlConfig"]
+    assert ttl == {"enabled": True, "deleteOn": "ranged", "defaultTtl": 3600, "filterExpiredObjects": True}

@@ -811,7 +811,17 @@ class CollectionConfig:
         inverted = InvertedIndexConfig.from_weaviate(d.get("invertedIndexConfig"))
         from colweave.store import ttl as object_ttl  # ttl.py reads the schema's types
 
-        raw_ttl = d.get("objectTtlConfig", d.get("objectTTLConfig"))
+        # Go's JSON decoding, which Weaviate reads a class with, matches keys case-insensitively and decodes
+        # each one it meets into the same struct: a later key's fields override an earlier one's, the others
+        # stay. The client's update sends "objectTTLConfig" after the "objectTtlConfig" it read.
+        raw_ttl: Any = None
+        for key, value in d.items():
+            if key.lower() != "objectttlconfig" or value is None:
+                continue
+            if not isinstance(value, dict) or not isinstance(raw_ttl, dict | None):
+                raw_ttl = value
+                continue
+            raw_ttl = {**(raw_ttl or {}), **{k: v for k, v in value.items() if v is not None}}
         ttl = object_ttl.parse(raw_ttl, props, inverted.extra, updating=bool(d.get(_UPDATING)))
         if ttl is not None:
             extra[object_ttl.KEY] = ttl
