@@ -194,3 +194,17 @@ def test_a_later_differently_cased_key_overrides_fields_as_weaviates_json_decodi
     body["objectTTLConfig"] = {"enabled": True, "deleteOn": "ranged", "filterExpiredObjects": True}
     ttl = c.config.updated(body).to_weaviate()["objectTtlConfig"]
     assert ttl == {"enabled": True, "deleteOn": "ranged", "defaultTtl": 3600, "filterExpiredObjects": True}
+
+
+def test_the_sweep_opens_only_collections_with_a_time_to_live(tmp_path: Path, clock: Clock) -> None:
+    s = Store(tmp_path / "data", clock=clock)
+    s.create_collection(_schema({"enabled": True, "deleteOn": "_creationTimeUnix", "defaultTtl": 60}))
+    s.create_collection({"class": "Plain", "properties": [{"name": "n", "dataType": ["int"]}]})
+    s.get_collection("Expiring").insert({"n": 1})
+    s.get_collection("Plain").insert({"n": 1})
+    s.close()
+    s = Store(tmp_path / "data", clock=clock)
+    assert s.delete_expired(now=T0 + 61) == 1  # found though no one opened it since the restart
+    assert set(s._open) == {"Expiring"}
+    assert len(s.get_collection("Plain")) == 1
+    s.close()

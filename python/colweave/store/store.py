@@ -188,10 +188,29 @@ class Store:
         store's clock); returns how many. One durable write per collection that had any."""
         total = 0
         for name in self.list_collections():
-            coll = self.find_collection(name)
+            with self._lock:
+                coll = self._open.get(name)
+                if coll is None and not self._stored_ttl(name):
+                    continue  # not opened for this: a collection without a time-to-live stays closed
+            coll = coll or self.find_collection(name)
             if coll is not None and coll.config.extra.get("objectTtlConfig"):
                 total += coll.delete_expired(now)
         return total
+
+    def _stored_ttl(self, name: str) -> bool:
+        """Whether the stored config of the (unopened) collection ``name`` has a time-to-live."""
+        folder = self._folder(name)
+        if folder is None or not (folder / "objects.sqlite").is_file():
+            return False
+        try:
+            con = sqlite3.connect(f"file:{folder / 'objects.sqlite'}?mode=ro", uri=True)
+            try:
+                row = con.execute("SELECT value FROM meta WHERE key = 'config'").fetchone()
+            finally:
+                con.close()
+            return row is not None and bool(json.loads(row[0]).get("objectTtlConfig"))
+        except (sqlite3.Error, ValueError, AttributeError):
+            return False
 
     def start_expiry(self, interval_s: float) -> None:
         """Runs ``delete_expired`` every ``interval_s`` seconds on a thread of its own until ``close``."""
