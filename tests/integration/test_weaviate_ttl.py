@@ -113,3 +113,24 @@ def test_expired_objects_are_left_out_of_searches_and_deleted_in_the_background(
         time.sleep(0.02)
     assert len(c) == 2
     assert {o.uuid for o in c.query.fetch_objects().objects} == keep
+
+
+def test_a_write_whose_object_is_deleted_before_it_is_read_back_still_answers_200(
+    served: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sweep (or any delete) may remove an object between its write and the read of its reply: the
+    write succeeded, so the reply is the object as written (it was a 500 from an assertion)."""
+    s, client = served
+    c = client.collections.create("Raced", properties=[Property(name="word", data_type=DataType.TEXT)])
+    coll = s.server.state.store.get_collection("Raced")
+    real_get = type(coll).get
+
+    def deleted_first(self: Any, uuid: Any, *args: Any, **kwargs: Any) -> Any:
+        self.delete(uuid)  # what a concurrent delete does between the write and the read
+        return real_get(self, uuid, *args, **kwargs)
+
+    monkeypatch.setattr(type(coll), "get", deleted_first)
+    u = c.data.insert({"word": "w"})
+    assert u is not None
+    monkeypatch.setattr(type(coll), "get", real_get)
+    assert not c.data.exists(u)
