@@ -134,7 +134,7 @@ def _serve(args: argparse.Namespace) -> int:
         )
 
     def open_store() -> Store:
-        return Store(cfg.data_dir)
+        return Store(cfg.data_dir, auto_schema=not cfg.no_auto_schema)
 
     server = ColweaveServer(cfg, load_model, store_factory=None if cfg.no_store else open_store)
     return asyncio.run(server.run())

@@ -54,14 +54,14 @@ def test_module_config_in_a_raw_class_is_refused(served) -> None:
     assert r.status_code == 422
     assert "module 'generative-dummy' is not available" in r.json()["error"][0]["message"]
     assert not client.collections.exists("Raw")
-    # Object expiry is another feature colweave does not have: refused, not silently dropped.
+    # An object time-to-live Weaviate refuses (below its 60 s minimum) is refused with its message.
     ttl = {
         "class": "Raw",
-        "objectTtlConfig": {"enabled": True, "defaultTtl": 60, "deleteOn": "_creationTimeUnix"},
+        "objectTtlConfig": {"enabled": True, "defaultTtl": 30, "deleteOn": "_creationTimeUnix"},
     }
     r = httpx.post(f"{s.http}/v1/schema", json=ttl, timeout=10)
     assert r.status_code == 422
-    assert "time-to-live" in r.text
+    assert 'defaultTtl value too small for "deleteOn"="_creationTimeUnix"' in r.json()["error"][0]["message"]
     assert not client.collections.exists("Raw")
 
 

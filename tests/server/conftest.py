@@ -110,7 +110,9 @@ def start_server(encoder: Any, **overrides: Any) -> RunningServer:
         shutdown_grace_s=5.0,
         **overrides,
     )
-    store_factory = None if cfg.no_store else (lambda: Store(cfg.data_dir))
+    store_factory = (
+        None if cfg.no_store else (lambda: Store(cfg.data_dir, auto_schema=not cfg.no_auto_schema))
+    )
     server = ColweaveServer(cfg, lambda: encoder, store_factory=store_factory, warm=False)
     loop = asyncio.new_event_loop()
     result: dict[str, int] = {}

@@ -187,6 +187,8 @@ class ColweaveServer:
                 # be the one error, before minutes of model loading.
                 self.state.store = await loop.run_in_executor(None, self._store_factory)
                 self.ops.attach(self.state.store)
+                if hasattr(self.state.store, "start_expiry"):
+                    self.state.store.start_expiry(self.cfg.ttl_sweep_s)
             model = await loop.run_in_executor(None, self._model_factory)
             if self._warm:
                 await loop.run_in_executor(None, warm_up, model)

@@ -38,6 +38,8 @@ class ServerConfig:
     model_name: str = ""
     data_dir: Path = field(default_factory=default_data_dir)
     no_store: bool = False
+    no_auto_schema: bool = False
+    ttl_sweep_s: float = 60.0
     host: str = "127.0.0.1"
     http_port: int = 8080
     grpc_port: int = 50051
@@ -113,6 +115,17 @@ FLAGS: tuple[_Flag, ...] = (
     ),
     _Flag("data_dir", "data directory of the embedded store", kind=Path),
     _Flag("no_store", "serve embeddings only (no Weaviate collections)", boolean=True),
+    _Flag(
+        "no_auto_schema",
+        "refuse an object's unknown properties instead of adding them to its collection (Weaviate's "
+        "AUTOSCHEMA_ENABLED=false)",
+        boolean=True,
+    ),
+    _Flag(
+        "ttl_sweep_s",
+        "seconds between the deletions of expired objects (collections with objectTtlConfig)",
+        kind=float,
+    ),
     _Flag("host", "address to bind both ports to"),
     _Flag("http_port", "REST port (Weaviate REST, /v1/embeddings/embed, health, metrics)", kind=int),
     _Flag("grpc_port", "gRPC port (weaviate.v1, colweave.v1, grpc.health.v1, reflection)", kind=int),
@@ -296,7 +309,7 @@ def validate(cfg: ServerConfig) -> None:
     for name in ("max_connections",):
         if getattr(cfg, name) < 1:
             raise ValueError(f"--{name.replace('_', '-')} must be at least 1")
-    for name in ("header_timeout_s", "keep_alive_s", "grpc_idle_s"):
+    for name in ("header_timeout_s", "keep_alive_s", "grpc_idle_s", "ttl_sweep_s"):
         if not getattr(cfg, name) > 0:
             raise ValueError(f"--{name.replace('_', '-')} must be positive")
     if cfg.max_wait_ms < 0:

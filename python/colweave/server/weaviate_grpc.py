@@ -31,6 +31,7 @@ from colweave.server.weaviate_ops import WeaviateOps
 from colweave.store import aggregate as agg
 from colweave.store import filters as F
 from colweave.store.errors import StoreError
+from colweave.store.group_by import Group, GroupBy
 from colweave.store.objects import DataObject
 from colweave.store.references import (
     MAX_REFERENCE_DEPTH,
@@ -39,10 +40,14 @@ from colweave.store.references import (
     resolve_references,
 )
 from colweave.store.results import SearchResult
-from colweave.store.schema import BEACON_PREFIX, REFERENCE, CollectionConfig, lowercase_first
+from colweave.store.schema import BEACON_PREFIX, MULTI2MULTIVEC, REFERENCE, CollectionConfig, lowercase_first
 
 log = logging.getLogger("colweave.weaviate")
 DEFAULT_LIMIT = 10
+# The largest batch Weaviate's batch stream asks its clients for (its backoff messages range 100..1000).
+STREAM_BATCH_MAX = 1000
+# The fields of a SearchRequest that are a search (a request with none of them fetches objects).
+_SEARCHES = ("near_text", "near_vector", "hybrid_search", "bm25_search", "near_object", "near_image")
 # A referenced object's metadata: its times (the client asks for them; Weaviate always has them).
 _REF_METADATA = search_get_pb2.MetadataRequest(creation_time_unix=True, last_update_time_unix=True)
 
@@ -451,10 +456,19 @@ class WeaviateServicer(weaviate_pb2_grpc.WeaviateServicer):
         t0 = time.perf_counter()
         if req.tenant:
             raise ValidationError("multi-tenancy is not supported by this server")
-        if req.HasField("group_by") or req.HasField("generative") or req.HasField("rerank"):
-            raise ValidationError("group-by, generative and rerank are not supported by this server")
-        searches = ("near_text", "near_vector", "hybrid_search", "bm25_search", "near_object", "near_image")
-        if len(req.sort_by) and any(req.HasField(k) for k in searches):
+        if req.HasField("generative") or req.HasField("rerank"):
+            raise ValidationError("generative and rerank are not supported by this server")
+        spec: GroupBy | None = None
+        if req.HasField("group_by"):
+            gb = req.group_by
+            if len(gb.path) != 1:
+                raise ValidationError(f"groupby path can only have one entry, received [{' '.join(gb.path)}]")
+            if not any(req.HasField(k) for k in _SEARCHES):
+                raise ValidationError(
+                    "group_by needs a search: near_vector, near_text, near_object, near_image, hybrid or bm25"
+                )
+            spec = GroupBy(lowercase_first(gb.path[0]), gb.number_of_groups, gb.objects_per_group)
+        if len(req.sort_by) and any(req.HasField(k) for k in _SEARCHES):
             raise ValidationError("sorting cannot be combined with search")  # Weaviate's words
         if any(len(s.path) != 1 for s in req.sort_by):
             raise ValidationError(
@@ -484,6 +498,8 @@ class WeaviateServicer(weaviate_pb2_grpc.WeaviateServicer):
             if not req.properties.return_all_nonref_properties:
                 props = [lowercase_first(p) for p in req.properties.non_ref_properties]
             ref_queries = _ref_queries(req.properties.ref_properties)
+        if spec is not None and props is not None and spec.prop not in props:
+            props.append(spec.prop)  # Weaviate returns the grouped-by property whether asked for or not
         if filters is not None:
             filters = await self.ops.resolve_filter(coll.config, filters)
         common: dict[str, Any] = {
@@ -494,13 +510,36 @@ class WeaviateServicer(weaviate_pb2_grpc.WeaviateServicer):
             "include_vector": include_vector,
         }
         autocut = req.autocut or None
+        groups: list[Group] = []
+
+        async def heavy(
+            fn: Callable[..., list[SearchResult]], *args: Any, **kwargs: Any
+        ) -> list[SearchResult]:
+            """The search, without the objects expired (store/ttl.py); with a group-by, its grouping (into
+            ``groups``) over the same view, and no results: a vector search groups its ``offset + limit``
+            nearest objects and then pages the groups, a keyword or hybrid search groups its page of
+            results (store/group_by.py)."""
+            if spec is None:
+                return await self.ops.heavy(lambda: coll.unexpired(fn(*args, **kwargs)))
+            by_distance = fn.__name__ not in ("hybrid", "bm25")
+            if by_distance:
+                kwargs = {**kwargs, "limit": kwargs["limit"] + kwargs["offset"], "offset": 0}
+            found = await self.ops.heavy(
+                coll.search_grouped,
+                lambda: coll.unexpired(fn(*args, **kwargs)),
+                spec,
+                by_distance=by_distance,
+            )
+            groups.extend(found[req.offset : req.offset + limit] if by_distance else found)
+            return []
+
         results: list[SearchResult]
         qv: np.ndarray | None
         target: str | None
         if req.HasField("near_text"):
             nt = req.near_text
             target, qv = await self.ops.query_vector(cfg, _target_vector(nt), " ".join(nt.query))
-            results = await self.ops.heavy(
+            results = await heavy(
                 coll.near_vector,
                 qv,
                 target_vector=target,
@@ -511,7 +550,7 @@ class WeaviateServicer(weaviate_pb2_grpc.WeaviateServicer):
         elif req.HasField("near_image"):
             ni = req.near_image
             target, qv = await self.ops.image_query_vector(cfg, _target_vector(ni), ni.image)
-            results = await self.ops.heavy(
+            results = await heavy(
                 coll.near_vector,
                 qv,
                 target_vector=target,
@@ -522,7 +561,7 @@ class WeaviateServicer(weaviate_pb2_grpc.WeaviateServicer):
         elif req.HasField("near_object"):
             no = req.near_object
             oid = guards.uuid_str(no.id, "near_object.id")
-            results = await self.ops.heavy(
+            results = await heavy(
                 coll.near_object,
                 oid,
                 target_vector=_target_vector(no),
@@ -535,7 +574,7 @@ class WeaviateServicer(weaviate_pb2_grpc.WeaviateServicer):
             legs, combination, weights = _vector_legs(nv, cfg, "near_vector")
             limits = _threshold(nv, "near_vector")
             if len(legs) == 1:
-                results = await self.ops.heavy(
+                results = await heavy(
                     coll.near_vector,
                     legs[0][1],
                     target_vector=legs[0][0],
@@ -546,7 +585,7 @@ class WeaviateServicer(weaviate_pb2_grpc.WeaviateServicer):
             else:
                 if limits["certainty"] is not None:
                     raise ValidationError("multiple target vectors are not supported with certainty")
-                results = await self.ops.heavy(
+                results = await heavy(
                     coll.near_vectors,
                     legs,
                     combination=combination,
@@ -556,12 +595,12 @@ class WeaviateServicer(weaviate_pb2_grpc.WeaviateServicer):
                     **common,
                 )
         elif req.HasField("hybrid_search"):
-            results = await self.ops.heavy(
+            results = await heavy(
                 coll.hybrid, **(await self._hybrid_kwargs(req.hybrid_search, cfg)), autocut=autocut, **common
             )
         elif req.HasField("bm25_search"):
             b = req.bm25_search
-            results = await self.ops.heavy(
+            results = await heavy(
                 coll.bm25,
                 b.query,
                 query_properties=_query_properties(b.properties),
@@ -583,12 +622,14 @@ class WeaviateServicer(weaviate_pb2_grpc.WeaviateServicer):
             )
         else:
             extra = {"sort": sort} if sort is not None else {}
-            results = await self.ops.heavy(
+            results = await heavy(
                 coll.fetch_objects,
                 after=after,
                 **extra,
                 **{k: v for k, v in common.items()},
             )
+        if spec is not None:
+            results = [h for g in groups for h in g.hits]
         refs: list[dict[str, list[Referenced]]] | None = None
         if ref_queries:
             refs = await self.ops.heavy(resolve_references, self.ops.store, cfg, results, ref_queries)
@@ -614,7 +655,25 @@ class WeaviateServicer(weaviate_pb2_grpc.WeaviateServicer):
                 for i, r in enumerate(results)
             ]
         )
-        return search_get_pb2.SearchReply(took=time.perf_counter() - t0, results=built)
+        if spec is None:
+            return search_get_pb2.SearchReply(took=time.perf_counter() - t0, results=built)
+        # A group's hits carry only their id, vectors and distance (Weaviate's group hits have no more).
+        hit_md = search_get_pb2.MetadataRequest(vector=md.vector, vectors=md.vectors, distance=md.distance)
+        reply = search_get_pb2.SearchReply(took=time.perf_counter() - t0)
+        i = 0
+        for g in groups:
+            out = reply.group_by_results.add(
+                name=g.name,
+                min_distance=g.min_distance,
+                max_distance=g.max_distance,
+                number_of_objects=len(g.hits),
+            )
+            for h in g.hits:
+                hit = out.objects.add()
+                hit.CopyFrom(built[i])
+                hit.metadata.CopyFrom(self._metadata(h, hit_md, legacy))
+                i += 1
+        return reply
 
     def _properties(
         self,
@@ -1057,6 +1116,11 @@ class WeaviateServicer(weaviate_pb2_grpc.WeaviateServicer):
             await out.put(R(results=res))
 
         protocol_error: list[str] = []
+        # The batch size asked of the client: the vectorizer's until the data shows what is imported, then
+        # Weaviate's largest (1000) while no collection named in it vectorizes: small batches of plain
+        # objects would make the import one commit (and fsync) per few dozen objects.
+        sent_size = [await self._stream_batch_size([], {})]
+        vectorizes: dict[str, bool] = {}  # collection name -> whether its objects are vectorized
 
         async def reader() -> None:
             started = False
@@ -1070,7 +1134,7 @@ class WeaviateServicer(weaviate_pb2_grpc.WeaviateServicer):
                         if not started:
                             started = True
                             await out.put(R(started=R.Started()))
-                            await out.put(R(backoff=R.Backoff(batch_size=self._stream_batch_size())))
+                            await out.put(R(backoff=R.Backoff(batch_size=sent_size[0])))
                     elif kind == "data":
                         if self.state.stopping:
                             # Not acknowledged: the client keeps these and resends them after reconnecting.
@@ -1087,6 +1151,10 @@ class WeaviateServicer(weaviate_pb2_grpc.WeaviateServicer):
                                 )
                             )
                         )
+                        size = await self._stream_batch_size(objs, vectorizes)
+                        if size != sent_size[0]:
+                            sent_size[0] = size
+                            await out.put(R(backoff=R.Backoff(batch_size=size)))
                         await window.acquire()
                         t = asyncio.create_task(handle(objs, refs))
                         pending.add(t)
@@ -1115,9 +1183,26 @@ class WeaviateServicer(weaviate_pb2_grpc.WeaviateServicer):
                 time.perf_counter() - t0
             )
 
-    def _stream_batch_size(self) -> int:
+    async def _stream_batch_size(
+        self, objects: list[batch_pb2.BatchObject], vectorizes: dict[str, bool]
+    ) -> int:
+        """The batch size for a stream whose last data message held ``objects``: the vectorizer's batch
+        size while nothing is known or while a collection named there vectorizes (a batch of pages is a
+        model call), else 1000 (the largest Weaviate's own stream asks for). ``vectorizes`` keeps the
+        answer per collection name for the stream's life."""
         svc = self.state.embedding
-        return max(8, 4 * svc.cfg.max_batch_images) if svc is not None else 100
+        small = max(8, 4 * svc.cfg.max_batch_images) if svc is not None else 100
+        if not objects or svc is None:
+            return small
+        for name in {o.collection for o in objects}:
+            if name not in vectorizes:
+                coll = await self.ops.run(self.ops.store.find_collection, name) if name else None
+                vectorizes[name] = coll is not None and any(
+                    v.vectorizer == MULTI2MULTIVEC for v in coll.config.vectors.values()
+                )
+            if vectorizes[name]:
+                return small
+        return STREAM_BATCH_MAX
 
 
 def _from_beacon(r: batch_pb2.BatchReference) -> str:

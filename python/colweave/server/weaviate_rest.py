@@ -65,6 +65,13 @@ def reference_names(coll: Any) -> frozenset[str]:
     return frozenset(p.name for p in coll.config.properties if p.is_reference)
 
 
+def _written(uuid: str, obj: DataObject) -> StoredObject:
+    """The object as written, for the reply to a write whose object another request (a delete, the
+    time-to-live sweep) removed before it could be read back: the write itself succeeded."""
+    now = dt.datetime.now(dt.timezone.utc)
+    return StoredObject(uuid, dict(obj.properties), now, now)
+
+
 def object_json(
     collection: str,
     obj: StoredObject | SearchResult,
@@ -276,8 +283,7 @@ def routes(state: ServerState, ops: WeaviateOps) -> list[Route]:
         name, obj = data_object(await read_json(request), "object")
         u = await ops.write_one(name, obj, "insert")
         coll = await ops.run(ops.store.collection, name)
-        stored = await ops.run(coll.get, u)
-        assert stored is not None
+        stored = await ops.run(coll.get, u) or _written(u, obj)
         return ORJSONResponse(object_json(coll.name, stored, False, refs=reference_names(coll)))
 
     async def _get(request: Request) -> tuple[Any, StoredObject | None]:
@@ -310,8 +316,7 @@ def routes(state: ServerState, ops: WeaviateOps) -> list[Route]:
         name, obj = data_object(body, "object", uuid=oid)
         await ops.write_one(name, obj, "replace")
         coll = await ops.run(ops.store.collection, name)
-        stored = await ops.run(coll.get, oid)
-        assert stored is not None
+        stored = await ops.run(coll.get, oid) or _written(oid, obj)
         return ORJSONResponse(object_json(coll.name, stored, False, refs=reference_names(coll)))
 
     async def objects_merge(request: Request) -> Response:

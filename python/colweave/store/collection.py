@@ -36,6 +36,7 @@ from colweave.store.errors import (
 )
 from colweave.store.explaining import Explaining
 from colweave.store.filter_index import FilterIndex
+from colweave.store.group_by import Grouping
 from colweave.store.objects import (
     NO_BLOBS,
     Rec,
@@ -51,13 +52,14 @@ from colweave.store.schema import (
     Property,
 )
 from colweave.store.segments import VectorSegment
+from colweave.store.ttl import Expiring
 from colweave.store.vector_search import MAX_QUERY_TOKENS, muvera_pool
 from colweave.store.writes import Writes
 
 __all__ = ["MAX_QUERY_TOKENS", "QUERY_MAXIMUM_RESULTS", "Collection", "muvera_pool"]
 
 
-class Collection(ReferenceWrites, Writes, Aggregating, Explaining):
+class Collection(ReferenceWrites, Writes, Aggregating, Explaining, Grouping, Expiring):
     """One collection (see the module docstring). Its parts live in ``writes`` (with ``compaction``),
     ``reads``, ``vector_search``, ``keyword`` (BM25 and hybrid), ``aggregate`` and ``explaining``, over
     ``state``."""

@@ -20,7 +20,7 @@ from typing import Any
 from colweave.store.cow import fork
 from colweave.store.errors import NotFoundError, ObjectError, SchemaError, storage_errors
 from colweave.store.filter_index import merged_filters
-from colweave.store.objects import Rec, ms_now, parse_uuid, rollback
+from colweave.store.objects import Rec, parse_uuid, rollback
 from colweave.store.references import Collections, split_beacon
 from colweave.store.schema import Property, reference_beacon
 from colweave.store.state import CollectionState
@@ -75,7 +75,7 @@ class ReferenceWrites(CollectionState):
         """Commits new property values of existing objects (doc -> props) and publishes them."""
         if not changes:
             return
-        now = ms_now()
+        now = int(self.clock() * 1000)
         db = self._db
         with storage_errors(f"writing references of {self.name}"):
             self._state.before_begin()

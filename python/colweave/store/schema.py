@@ -825,16 +825,29 @@ class CollectionConfig:
                 extra[k] = _merge(extra[k], d[k])
         if extra["multiTenancyConfig"].get("enabled"):
             raise SchemaError("multiTenancyConfig.enabled: multi-tenancy is not supported")
-        for key in ("objectTtlConfig", "objectTTLConfig"):
-            ttl = d.get(key)
-            if isinstance(ttl, dict) and ttl.get("enabled"):
-                raise SchemaError(f"{key}.enabled: object expiry (time-to-live) is not supported")
+        inverted = InvertedIndexConfig.from_weaviate(d.get("invertedIndexConfig"))
+        from colweave.store import ttl as object_ttl  # ttl.py reads the schema's types
+
+        # Go's JSON decoding, which Weaviate reads a class with, matches keys case-insensitively and decodes
+        # each one it meets into the same struct: a later key's fields override an earlier one's, the others
+        # stay. The client's update sends "objectTTLConfig" after the "objectTtlConfig" it read.
+        raw_ttl: Any = None
+        for key, value in d.items():
+            if key.lower() != "objectttlconfig" or value is None:
+                continue
+            if not isinstance(value, dict) or not isinstance(raw_ttl, dict | None):
+                raw_ttl = value
+                continue
+            raw_ttl = {**(raw_ttl or {}), **{k: v for k, v in value.items() if v is not None}}
+        ttl = object_ttl.parse(raw_ttl, props, inverted.extra, updating=bool(d.get(_UPDATING)))
+        if ttl is not None:
+            extra[object_ttl.KEY] = ttl
         desc = d.get("description")
         return cls(
             name=name,
             properties=props,
             vectors=vectors,
-            inverted_index=InvertedIndexConfig.from_weaviate(d.get("invertedIndexConfig")),
+            inverted_index=inverted,
             description=desc if isinstance(desc, str) else None,
             extra=extra,
         )
@@ -862,6 +875,11 @@ class CollectionConfig:
             for key in ("bm25", "stopwords"):
                 if inv.get(key) is None:
                     inv[key] = current[key]
+        if self.inverted_index.extra.get("indexTimestamps"):  # immutable: the update keeps it
+            body.setdefault("invertedIndexConfig", {})
+            if isinstance(body["invertedIndexConfig"], dict):
+                body["invertedIndexConfig"].setdefault("indexTimestamps", True)
+        body[_UPDATING] = True
         new = CollectionConfig.from_weaviate(body)
         self._check_properties_update(new)
         self._check_vectors_update(new)
@@ -1012,6 +1030,10 @@ class CollectionConfig:
         out["invertedIndexConfig"] = self.inverted_index.to_weaviate()
         out.update(copy.deepcopy(self.extra))
         return out
+
+
+# A key ``updated`` puts in the body it parses: Weaviate checks a time-to-live config differently on update.
+_UPDATING = "\x00updating"
 
 
 def _go(v: Any) -> str:

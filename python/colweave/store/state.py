@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +57,10 @@ class CollectionState:
     #: Answer filters by the reference predicate over every object (the benchmark's "before").
     _scan_filters: bool = False
     _refs: Collections | None = None  # the store: where the targets of references are looked up
+    #: Weaviate's auto-schema: unknown properties of an object are added (else they are its error)
+    auto_schema: bool = True
+    #: the time (seconds since the epoch): the objects' creation and update times, their expiry (ttl.py)
+    clock: Callable[[], float] = staticmethod(time.time)
 
     @property
     def _view(self) -> View:

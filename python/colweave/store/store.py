@@ -37,7 +37,9 @@ import re
 import shutil
 import sqlite3
 import threading
+import time
 import uuid as uuidlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -85,8 +87,22 @@ def _connect_catalog(path: Path) -> sqlite3.Connection:
 
 
 class Store:
-    def __init__(self, data_dir: str | os.PathLike[str], *, vectorizer: Vectorizer | None = None) -> None:
+    def __init__(
+        self,
+        data_dir: str | os.PathLike[str],
+        *,
+        vectorizer: Vectorizer | None = None,
+        auto_schema: bool = True,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        """``auto_schema`` (Weaviate's AUTOSCHEMA_ENABLED, on by default): an object's unknown properties
+        are added to its collection with the type their values imply; off, they are the object's error.
+        ``clock`` (seconds since the epoch) is the time objects expire by (``objectTtlConfig``)."""
         self.data_dir = Path(data_dir)
+        self.auto_schema = auto_schema
+        self.clock = clock
+        self._sweeper: threading.Thread | None = None
+        self._sweep_stop = threading.Event()
         self.root = self.data_dir / "collections"
         self.root.mkdir(parents=True, exist_ok=True)
         # One process at a time: segments are appended without coordination between processes.
@@ -286,7 +302,59 @@ class Store:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    # -- time-to-live ---------------------------------------------------------------------------------
+    def delete_expired(self, now: float | None = None) -> int:
+        """Deletes, in every collection with a time-to-live, the objects expired at ``now`` (default: the
+        store's clock); returns how many. One durable write per collection that had any."""
+        total = 0
+        for name in self.list_collections():
+            with self._lock:
+                coll = self._open.get(name)
+                if coll is None and not self._stored_ttl(name):
+                    continue  # not opened for this: a collection without a time-to-live stays closed
+            coll = coll or self.find_collection(name)
+            if coll is not None and coll.config.extra.get("objectTtlConfig"):
+                total += coll.delete_expired(now)
+        return total
+
+    def _stored_ttl(self, name: str) -> bool:
+        """Whether the stored config of the (unopened) collection ``name`` has a time-to-live."""
+        folder = self._folder(name)
+        if folder is None or not (folder / "objects.sqlite").is_file():
+            return False
+        try:
+            con = sqlite3.connect(f"file:{folder / 'objects.sqlite'}?mode=ro", uri=True)
+            try:
+                row = con.execute("SELECT value FROM meta WHERE key = 'config'").fetchone()
+            finally:
+                con.close()
+            return row is not None and bool(json.loads(row[0]).get("objectTtlConfig"))
+        except (sqlite3.Error, ValueError, AttributeError):
+            return False
+
+    def start_expiry(self, interval_s: float) -> None:
+        """Runs ``delete_expired`` every ``interval_s`` seconds on a thread of its own until ``close``."""
+        if self._sweeper is not None:
+            return
+
+        def sweep() -> None:
+            while not self._sweep_stop.wait(interval_s):
+                try:
+                    n = self.delete_expired()
+                except Exception:  # a full disk, a collection deleted meanwhile: the next sweep retries
+                    log.warning("deleting expired objects failed", exc_info=True)
+                    continue
+                if n:
+                    log.info("deleted %d expired objects", n)
+
+        self._sweeper = threading.Thread(target=sweep, name="colweave-ttl", daemon=True)
+        self._sweeper.start()
+
     def close(self) -> None:
+        self._sweep_stop.set()
+        if self._sweeper is not None and self._sweeper is not threading.current_thread():
+            self._sweeper.join()
+            self._sweeper = None
         with self._lock:
             for c in self._open.values():
                 c.close()
@@ -372,6 +440,8 @@ class Store:
                 shutil.rmtree(tmp, ignore_errors=True)
                 raise
             coll = Collection(final, self.vectorizer)
+            coll.auto_schema = self.auto_schema
+            coll.clock = self.clock
             coll.references_from(self)
             self._open[name] = coll
             return coll
@@ -415,6 +485,8 @@ class Store:
                     raise NotFoundError(f"collection {name!r} does not exist")
                 with storage_errors(f"opening collection {name}"):  # SQLite may need its -shm file
                     coll = Collection(path, self.vectorizer)
+                    coll.auto_schema = self.auto_schema
+                    coll.clock = self.clock
                     coll.references_from(self)
                 self._open[name] = coll
             return coll

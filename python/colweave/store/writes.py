@@ -40,7 +40,6 @@ from colweave.store.objects import (
     BatchResult,
     DataObject,
     Rec,
-    ms_now,
     parse_uuid,
     rollback,
 )
@@ -158,7 +157,7 @@ class Writes(Compaction, Reads):
         are vectorized here, taking what ``pre`` holds for them; with ``defer`` they are only listed
         there (the pass before the commit lock)."""
         out: list[_Prepared] = []
-        now = ms_now()
+        now = int(self.clock() * 1000)
         view = self._state.view()  # one state for the whole pass (pinned, or the writer's own)
         config, doc_of, recs = view.config, view.doc_of, view.recs
         props_by_name, props_by_lower, slot_of = view.props_by_name, view.props_by_lower, view.slot_of
@@ -207,9 +206,17 @@ class Writes(Compaction, Reads):
                                 f"property {key!r}: collides with property {other!r} "
                                 "(property names must differ other than by case)"
                             )
+                        if value is None:
+                            continue  # a null is no value (Weaviate drops it before looking the name up)
+                        if not self.auto_schema:
+                            raise ObjectError(
+                                f"no such prop with name '{key[:1].lower() + key[1:]}' found in class "
+                                f"'{self.name}' in the schema. Check your schema files for which "
+                                "properties in this class are available"
+                            )
                         t = infer_data_type(value)
                         if t is None:
-                            continue  # null or empty: nothing to infer, nothing to store
+                            continue  # empty: nothing to infer, nothing to store
                         try:
                             prop = Property.create(key, t)
                         except SchemaError as e:
