@@ -13,7 +13,9 @@ in a fresh process (so resident memory is its own):
 * ``muvera``: MUVERA candidates (the float32 encodings, ``ef`` -1: 500), exact rescoring;
 * ``bq`` / ``sq`` / ``rq1`` / ``rq8`` / ``pq``: the compact copy over every page (``ef`` >= pages), the best
   ``--rescore`` rescored exactly (pq's rescore count is fixed: 20);
-* ``muvera+bq`` / ``muvera+sq``: MUVERA sign-bit candidates (500), the compact copy, exact rescoring;
+* ``muvera+bq`` / ``muvera+sq``: MUVERA candidates (500) from the int8 encodings the compact copy holds,
+  then the compact copy, then exact rescoring;
+* a suffix ``@N`` sets the rescoreLimit, ``/efN`` the MUVERA pool (``ef``), e.g. ``muvera+bq@256/ef1000``;
 * ``pool2`` / ``pool3`` (+ ``+bq`` / ``+muvera+bq``): token pooling at import (x2, x3) on the first
   ``--pool-pages`` pages, its own collections; the truth is exact MaxSim on the unpooled pages.
 
@@ -79,8 +81,9 @@ def quantizer(name: str, rescore: int) -> dict[str, Any]:
 
 
 def parse(config: str) -> tuple[bool, str]:
-    """``muvera+bq`` -> (MUVERA used, quantizer); a ``@N`` suffix (rescoreLimit) is read by set_config."""
-    parts = config.split("@")[0].split("+")
+    """``muvera+bq`` -> (MUVERA used, quantizer); the suffixes ``@N`` (rescoreLimit) and ``/efN`` (the
+    MUVERA pool, ``ef``) are read by set_config."""
+    parts = config.split("/")[0].split("@")[0].split("+")
     muvera = "muvera" in parts
     q = [p for p in parts if p not in ("muvera", "exact") and not p.startswith("pool")]
     return muvera, q[0] if q else "none"
@@ -101,6 +104,7 @@ def collection_config(name: str, pool: int) -> CollectionConfig:
 def set_config(data: Path, name: str, config: str, rescore: int, n_pages: int) -> None:
     """Sets ``config`` on the collection with a class update (ef and the quantizer)."""
     muvera, q = parse(config)
+    config, _, ef = config.partition("/ef")
     if "@" in config:
         rescore = int(config.split("@")[1])
     with Store(data) as s:
@@ -113,7 +117,7 @@ def set_config(data: Path, name: str, config: str, rescore: int, n_pages: int) -
             if step == "on":
                 for key, val in quantizer(q, rescore).items():
                     idx[key].update(val)
-            idx["ef"] = -1 if muvera else max(n_pages, 1)
+            idx["ef"] = (int(ef) if ef else -1) if muvera else max(n_pages, 1)
             c.update_config(c.config.updated(body))
 
 

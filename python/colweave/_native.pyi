@@ -19,6 +19,8 @@ __all__ = [
     "dense_distances",
     "dense_topk",
     "fde_topk",
+    "fde_topk_int8",
+    "fde_isas",
     "fuse",
     "int8_isas",
     "maxsim",
@@ -145,6 +147,26 @@ def fde_topk(
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
     """The ``k`` rows of ``fdes`` with the largest dot product with ``query``, best first, ties to the
     lower index; ``allowed[i] != 0`` keeps row ``i``."""
+
+_FdeIsaName = Literal["portable", "avx2"]
+
+def fde_topk_int8(
+    query: npt.NDArray[np.int8],
+    query_scale: float,
+    codes: npt.NDArray[np.int8],
+    scales: npt.NDArray[np.float32],
+    k: int,
+    *,
+    allowed: npt.NDArray[np.uint8] | None = None,
+    threads: int | None = None,
+    isa: _FdeIsaName | None = None,
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
+    """The ``k`` int8 encodings (``codes`` ``(n, d)`` in [-127, 127], one scale each) with the largest
+    score ``(float32(q · row) * scale_row) * query_scale``, best first, ties to the lower index;
+    ``allowed[i] != 0`` keeps row ``i``."""
+
+def fde_isas() -> list[_FdeIsaName]:
+    """The int8 encodings scan's paths on this CPU, slowest first."""
 
 _Metric = Literal["cosine", "dot", "l2-squared", "manhattan", "hamming"]
 

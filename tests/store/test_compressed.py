@@ -63,6 +63,16 @@ def ref_compact_score(kind: str, q: np.ndarray, d: np.ndarray) -> float:
     return float((m * qs).astype(np.float64).sum())
 
 
+def ref_fde_int8_scores(qf: np.ndarray, fdes: np.ndarray, cands: list[int]) -> dict[int, float]:
+    """Scores of MUVERA encodings on their int8 codes: the integer dot product, then
+    ``(float32(dot) * scale_row) * scale_query`` in float32, as the store's copy scores them."""
+    qc, qs = ref_int8(qf[None, :])
+    dc, ds = ref_int8(fdes)
+    dots = (dc @ qc[0]).astype(np.float32)
+    sc = (dots * ds) * qs[0]
+    return {i: float(sc[i]) for i in cands}
+
+
 def exact(q: np.ndarray, d: np.ndarray) -> float:
     return float((np.asarray(q, np.float64) @ np.asarray(d, np.float64).T).max(axis=1).sum())
 
@@ -87,10 +97,12 @@ def ref_search(
     fde_pool: int | None = None,
     muvera: MuveraConfig | None = None,
     fde_pages: list[np.ndarray] | None = None,
+    fde_int8: bool | None = None,
 ) -> list[tuple[int, float]]:
     """Reference pipeline over ``pages`` (stored fp16 rows, in slot order): MUVERA candidates
-    (``fde_pool``; the encodings are made from the normalised float32 rows ``fde_pages``, as written), then
-    the best ``max(rescore, k)`` by compact MaxSim, then exact MaxSim (distance)."""
+    (``fde_pool``; the encodings are made from the normalised float32 rows ``fde_pages``, as written, and
+    scored on their int8 codes when there is a compact copy, ``fde_int8`` defaulting to ``kind is not
+    None``), then the best ``max(rescore, k)`` by compact MaxSim, then exact MaxSim (distance)."""
     qn = unit(q)
     cands = list(range(len(pages))) if allowed is None else sorted(allowed)
     if fde_pool is not None and muvera is not None and fde_pool < len(cands):
@@ -106,7 +118,10 @@ def ref_search(
         offs = np.zeros(len(pages) + 1, np.int64)
         np.cumsum([len(p) for p in pages], out=offs[1:])
         fdes = muvera_encode(np.concatenate(f32), offs, is_query=False, **kw)
-        fs = {i: float(qf.astype(np.float64) @ fdes[i].astype(np.float64)) for i in cands}
+        if fde_int8 if fde_int8 is not None else kind is not None:
+            fs = ref_fde_int8_scores(qf, fdes, cands)
+        else:
+            fs = {i: float(qf.astype(np.float64) @ fdes[i].astype(np.float64)) for i in cands}
         cands = sorted(ranked(fs, fde_pool))
     if kind is not None and max(rescore, k) < len(cands):
         cs = {i: ref_compact_score(kind, qn, pages[i]) for i in cands}
@@ -335,6 +350,29 @@ def test_muvera_then_compact_then_exact_equals_reference(store: Store, name: str
     for _ in range(5):
         q = raw[int(rng.integers(80))][:6] + 0.3 * rng.standard_normal((6, DIM)).astype(np.float32)
         assert_same(got(c, q, 5), ref_search(kind, q, st, 5, 7, fde_pool=20, muvera=mu, fde_pages=raw))
+
+
+@pytest.mark.parametrize("name", ["bq", "sq"])
+def test_muvera_candidates_are_chosen_on_the_int8_encodings(store: Store, name: str) -> None:
+    """With a compact copy, the MUVERA pool comes from the int8 codes of the encodings (a quarter of the
+    float32 bytes to scan), not from the float32 encodings: with the limit equal to ``ef`` and every
+    candidate rescored, the results are exactly the pool, so the two choices are told apart."""
+    part = {next(iter(QUANTIZERS[name][0])): {"enabled": True, "rescoreLimit": 64}}
+    kind = QUANTIZERS[name][1]
+    c = make(store, vector_config(part, muvera=True, extra_index={"ef": 20}))
+    raw = pages(120, seed=11)
+    fill(c, raw)
+    st = [stored(v) for v in raw]
+    rng = np.random.default_rng(12)
+    mu = c.config.vectors["v"].muvera
+    differs = 0
+    for _ in range(30):
+        q = raw[int(rng.integers(120))][:4] + 0.5 * rng.standard_normal((4, DIM)).astype(np.float32)
+        want = ref_search(kind, q, st, 20, 64, fde_pool=20, muvera=mu, fde_pages=raw)
+        assert_same(got(c, q, 20), want)
+        f32 = ref_search(kind, q, st, 20, 64, fde_pool=20, muvera=mu, fde_pages=raw, fde_int8=False)
+        differs += {i for i, _ in want} != {i for i, _ in f32}
+    assert differs > 0  # the queries do tell int8 from float32 candidates apart
 
 
 def test_codes_follow_replacements_deletes_compaction_and_reopen(tmp_path: Path) -> None:

@@ -346,3 +346,71 @@ def test_bad_arguments_raise_clear_errors() -> None:
     for fn, arg in cases:
         with pytest.raises(_native.InvalidArgumentError, match=f"^{arg}: "):
             fn()
+
+
+# -- int8 MUVERA encodings -------------------------------------------------------------------------------
+
+FDE_ISAS = _native.fde_isas()
+
+
+@pytest.mark.parametrize("isa", FDE_ISAS)
+@given(
+    n=st.integers(0, 600),
+    dim=st.integers(1, 300),
+    k=st.integers(0, 700),
+    use_allowed=st.booleans(),
+    threads=st.sampled_from([None, 1, 3]),
+    seed=st.integers(0, 2**32 - 1),
+)
+@settings(max_examples=60, deadline=None)
+def test_fde_topk_int8_equals_integer_reference(isa, n, dim, k, use_allowed, threads, seed) -> None:
+    rng = np.random.default_rng(seed)
+    codes = rng.integers(-127, 128, (n, dim), dtype=np.int8)
+    if n and seed % 4 == 0:
+        codes[: n // 2] = codes[n // 2 : 2 * (n // 2)]  # equal rows: ties go to the lower index
+    q = rng.integers(-127, 128, dim, dtype=np.int8)
+    if seed % 5 == 0:
+        q[:], codes[:] = -127, -127  # extreme codes: the byte products at their limit
+    qs = np.float32(rng.uniform(0, 0.02))
+    scales = rng.uniform(0, 0.02, n).astype(np.float32)
+    allowed = rng.integers(0, 2, n, dtype=np.uint8) if use_allowed else None
+    ref = ((codes.astype(np.int64) @ q.astype(np.int64)).astype(np.float32) * scales) * qs
+    pool = [i for i in range(n) if allowed is None or allowed[i]]
+    want = ranked(ref, pool)[:k]
+    idx, sc = _native.fde_topk_int8(q, float(qs), codes, scales, k, allowed=allowed, threads=threads, isa=isa)
+    assert idx.tolist() == want
+    np.testing.assert_array_equal(sc, ref[want])
+
+
+def test_fde_topk_int8_keeps_the_float32_order_on_muvera_encodings() -> None:
+    """The int8 codes of real MUVERA encodings choose nearly the pool the float32 encodings choose."""
+    rng = np.random.default_rng(3)
+    lens = rng.integers(20, 60, 2000)
+    tok = rng.standard_normal((int(lens.sum()), 32)).astype(np.float32)
+    tok /= np.linalg.norm(tok, axis=1, keepdims=True)
+    fdes = _native.muvera_encode(tok, offsets_of(list(lens)), is_query=False)
+    q = tok[:8] + 0.3 * rng.standard_normal((8, 32)).astype(np.float32)
+    qf = _native.muvera_encode(q, np.array([0, 8], np.int64), is_query=True)[0]
+    f32, _ = _native.fde_topk(qf, fdes, 100)
+    codes, scales = _native.quantize_int8(fdes)
+    qc, qsc = _native.quantize_int8(qf[None, :])
+    i8, _ = _native.fde_topk_int8(qc[0], float(qsc[0]), codes, scales, 100)
+    assert len(set(f32.tolist()) & set(i8.tolist())) >= 90
+
+
+def test_fde_topk_int8_rejects_bad_arguments() -> None:
+    q, c, s = np.zeros(4, np.int8), np.zeros((3, 4), np.int8), np.ones(3, np.float32)
+    with pytest.raises(ValueError, match="columns"):
+        _native.fde_topk_int8(q, 1.0, np.zeros((3, 5), np.int8), s, 1)
+    with pytest.raises(ValueError, match="scales"):
+        _native.fde_topk_int8(q, 1.0, c, np.ones(2, np.float32), 1)
+    with pytest.raises(ValueError, match="allowed"):
+        _native.fde_topk_int8(q, 1.0, c, s, 1, allowed=np.ones(2, np.uint8))
+    with pytest.raises(ValueError, match="int8"):
+        _native.fde_topk_int8(q.astype(np.float32), 1.0, c, s, 1)
+    with pytest.raises(ValueError, match="query_scale"):
+        _native.fde_topk_int8(q, float("nan"), c, s, 1)
+    with pytest.raises(ValueError, match="k"):
+        _native.fde_topk_int8(q, 1.0, c, s, -1)
+    with pytest.raises(ValueError, match="isa"):
+        _native.fde_topk_int8(q, 1.0, c, s, 1, isa="sse9")

@@ -24,8 +24,9 @@ quantizer     compact copy kept in memory           candidates rescored exactly 
 
 At least ``limit`` candidates are always rescored, so the final order and the distances are exact MaxSim
 (``distance = -MaxSim``) over the candidates. With MUVERA on as well: MUVERA candidates first (the
-index's ``ef`` pool, from the float32 encodings; their sign bits lost too much recall), then the compact
-copy, then exact rescoring.
+index's ``ef`` pool), scored on int8 codes of the encodings that the compact copy holds (2.5 KB per page
+at the default 2,560 values instead of 10 KB of float32 read per query; the same pool recall as float32
+at 100,000 pages, where their sign bits lost too much), then the compact copy, then exact rescoring.
 """
 
 from __future__ import annotations

@@ -2,7 +2,9 @@
 ``compression.py``) for candidate scoring, and the candidate pipeline that ends in exact fp16 MaxSim.
 
 The copy holds one code row per row of the vector segment, dead rows included, so the segment's slot
-offsets address it too (MUVERA's encodings stay in their float32 file, scanned as before). It
+offsets address it too. When the index has MUVERA as well, the copy also holds the encodings compressed
+(int8 codes and one float32 scale per slot, ``_native.fde_topk_int8``): the first stage then scans a
+quarter of the float32 file's bytes, and the float32 file is only read to build the copy. It
 lives in memory: loaded when the collection opens (from the cache a clean close saved, plus the rows
 committed since, encoded from the memory-mapped segment; or all of it from the segment when a config update
 turns a quantizer on), grown when a write publishes (the codes are made before the commit lock, with the
@@ -40,11 +42,14 @@ BUILD_CHUNK_ROWS = 1 << 16
 
 @dataclass(frozen=True)
 class Codes:
-    """Codes of some token rows: ``bits`` (binary) or ``int8`` + ``scales`` (int8)."""
+    """Codes of some token rows: ``bits`` (binary) or ``int8`` + ``scales`` (int8); and, in a copy of a
+    MUVERA index, ``fde`` + ``fde_scales``: the int8 MUVERA encodings of the slots those rows belong to."""
 
     bits: U64 | None = None
     int8: npt.NDArray[np.int8] | None = None
     scales: F32 | None = None
+    fde: npt.NDArray[np.int8] | None = None
+    fde_scales: F32 | None = None
 
     def __len__(self) -> int:
         a = self.bits if self.bits is not None else self.int8
@@ -66,17 +71,36 @@ def encode(kind: str, rows: npt.NDArray[np.generic], stored: str = "float16") ->
     return Codes(int8=codes, scales=scales)
 
 
-def concat(kind: str, parts: list[Codes], dim: int) -> Codes:
+def encode_fdes(fdes: npt.NDArray[np.generic]) -> tuple[npt.NDArray[np.int8], F32]:
+    """The int8 codes and scales of float32 MUVERA encodings (``(n, fde_dim)``), as the copy holds them."""
+    m = np.ascontiguousarray(fdes, np.float32)
+    if len(m) == 0:
+        return np.zeros((0, m.shape[1]), np.int8), np.zeros(0, np.float32)
+    codes, scales = _native.quantize_int8(m)
+    return codes, scales
+
+
+def concat(kind: str, parts: list[Codes], dim: int, fde_dim: int | None = None) -> Codes:
+    fde: dict[str, npt.NDArray[np.generic]] = {}
+    if fde_dim is not None:
+        fde["fde"] = np.concatenate(
+            [p.fde for p in parts if p.fde is not None] or [np.zeros((0, fde_dim), np.int8)]
+        )
+        fde["fde_scales"] = np.concatenate(
+            [p.fde_scales for p in parts if p.fde_scales is not None] or [np.zeros(0, np.float32)]
+        )
     if kind == "binary":
         words = (dim + 63) // 64
         return Codes(
             bits=np.concatenate(
                 [p.bits for p in parts if p.bits is not None] or [np.zeros((0, words), np.uint64)]
-            )
+            ),
+            **fde,  # type: ignore[arg-type]
         )
     return Codes(
         int8=np.concatenate([p.int8 for p in parts if p.int8 is not None] or [np.zeros((0, dim), np.int8)]),
         scales=np.concatenate([p.scales for p in parts if p.scales is not None] or [np.zeros(0, np.float32)]),
+        **fde,  # type: ignore[arg-type]
     )
 
 
@@ -119,6 +143,17 @@ class CopyView:
     dim: int
     codes: Codes
 
+    def fde_topk(self, query_fde: F32, k: int, allowed: npt.NDArray[np.uint8] | None) -> I64:
+        """The ``k`` best slots by the int8 MUVERA encodings (the query encoding quantised alike), best
+        first; ``allowed`` (one byte per slot) keeps only the slots marked 1."""
+        assert self.codes.fde is not None
+        assert self.codes.fde_scales is not None
+        qc, qs = _native.quantize_int8(np.ascontiguousarray(query_fde, np.float32)[None, :])
+        idx, _ = _native.fde_topk_int8(
+            qc[0], float(qs[0]), self.codes.fde, self.codes.fde_scales, k, allowed=allowed
+        )
+        return idx
+
     def topk(self, query: F32, offsets: I64, k: int, candidates: I64) -> I64:
         """The ``k`` best slots among ``candidates`` by MaxSim on the codes (the query quantised alike)."""
         if self.kind == "binary":
@@ -142,13 +177,16 @@ class CompactCopy:
     under the collection's commit lock. Readers score with a :meth:`view` a published view holds; the copy
     only grows at its end, so such a view keeps the codes of exactly its own rows."""
 
-    def __init__(self, kind: str, dim: int) -> None:
+    def __init__(self, kind: str, dim: int, fde_dim: int | None = None) -> None:
         self.kind = kind
         self.dim = dim
+        self.fde_dim = fde_dim  # the MUVERA encodings' size when the copy holds them, else None
         words = (dim + 63) // 64
         self._bits = _Grow((words,), np.uint64) if kind == "binary" else None
         self._int8 = _Grow((dim,), np.int8) if kind == "int8" else None
         self._scales = _Grow((), np.float32) if kind == "int8" else None
+        self._fde = _Grow((fde_dim,), np.int8) if fde_dim is not None else None
+        self._fde_scales = _Grow((), np.float32) if fde_dim is not None else None
 
     @property
     def rows(self) -> int:
@@ -157,14 +195,28 @@ class CompactCopy:
         return g.n
 
     @property
+    def slots(self) -> int:
+        """The slots whose MUVERA encodings the copy holds (0 without them)."""
+        return self._fde.n if self._fde is not None else 0
+
+    def _grows(self) -> tuple[_Grow | None, ...]:
+        return (self._bits, self._int8, self._scales, self._fde, self._fde_scales)
+
+    @property
     def nbytes(self) -> int:
         """Bytes of the codes held (not of the buffers' spare capacity)."""
-        return sum(g.view().nbytes for g in (self._bits, self._int8, self._scales) if g is not None)
+        return sum(g.view().nbytes for g in self._grows() if g is not None)
 
     def append(self, codes: Codes) -> None:
-        """Adds the codes of rows appended to the segment."""
+        """Adds the codes of rows appended to the segment (and of their slots' encodings)."""
         if codes.kind != self.kind:
             raise ValueError(f"codes of kind {codes.kind} for a {self.kind} copy")
+        if self._fde is not None:
+            assert self._fde_scales is not None
+            if codes.fde is None or codes.fde_scales is None:
+                raise ValueError("codes without MUVERA encodings for a copy that holds them")
+            self._fde.extend(codes.fde)
+            self._fde_scales.extend(codes.fde_scales)
         if self._bits is not None:
             assert codes.bits is not None
             self._bits.extend(codes.bits)
@@ -177,47 +229,85 @@ class CompactCopy:
             self._scales.extend(codes.scales)
 
     def view(self) -> CopyView:
+        fde: dict[str, npt.NDArray[np.generic]] = {}
+        if self._fde is not None:
+            assert self._fde_scales is not None
+            fde = {"fde": self._fde.view(), "fde_scales": self._fde_scales.view()}
         if self._bits is not None:
-            codes = Codes(bits=self._bits.view())  # type: ignore[arg-type]
+            codes = Codes(bits=self._bits.view(), **fde)  # type: ignore[arg-type]
         else:
             assert self._int8 is not None
             assert self._scales is not None
-            codes = Codes(int8=self._int8.view(), scales=self._scales.view())  # type: ignore[arg-type]
+            codes = Codes(int8=self._int8.view(), scales=self._scales.view(), **fde)  # type: ignore[arg-type]
         return CopyView(self.kind, self.dim, codes)
 
     @classmethod
-    def build(cls, kind: str, snap: Snapshot, dim: int) -> CompactCopy:
-        """The copy of every row of a segment's snapshot, encoded chunk by chunk."""
-        c = cls(kind, dim)
-        c._encode_rows(snap, 0)
+    def build(cls, kind: str, snap: Snapshot, dim: int, fde_dim: int | None = None) -> CompactCopy:
+        """The copy of every row (and slot encoding) of a segment's snapshot, encoded chunk by chunk."""
+        c = cls(kind, dim, fde_dim)
+        c._encode_rows(snap, 0, 0)
         return c
 
-    def _encode_rows(self, snap: Snapshot, start: int) -> None:
-        """Appends the codes of the snapshot's rows from ``start`` on (buffers sized once)."""
+    def _encode_rows(self, snap: Snapshot, start: int, start_slot: int) -> None:
+        """Appends the codes of the snapshot's rows from ``start`` on, and of its slots' MUVERA encodings
+        from ``start_slot`` on when the copy holds them (buffers sized once)."""
         rows = snap.rows
         for g in (self._bits, self._int8, self._scales):
             if g is not None:
                 g.reserve(len(rows))
+        fdes = snap.fdes if self._fde is not None else None
+        if fdes is not None:
+            for g in (self._fde, self._fde_scales):
+                assert g is not None
+                g.reserve(len(fdes))
+        empty = encode_fdes(np.zeros((0, self.fde_dim or 0), np.float32))
         for a in range(start, len(rows), BUILD_CHUNK_ROWS):
             chunk = np.asarray(rows[a : a + BUILD_CHUNK_ROWS])
-            self.append(encode(self.kind, chunk, str(chunk.dtype)))
+            c = encode(self.kind, chunk, str(chunk.dtype))
+            if self._fde is not None:  # the encodings come below, slot by slot
+                c = Codes(c.bits, c.int8, c.scales, *empty)
+            self.append(c)
             _release(snap, a, a + len(chunk))
+        if fdes is not None:
+            assert self._fde is not None
+            assert self._fde_scales is not None
+            per = max(1, BUILD_CHUNK_ROWS * 128 // max(1, self.fde_dim or 1))  # ~32 MB of float32 at a time
+            for a in range(start_slot, len(fdes), per):
+                codes, scales = encode_fdes(np.asarray(fdes[a : a + per]))
+                self._fde.extend(codes)
+                self._fde_scales.extend(scales)
+            _release_fdes(fdes)
 
     def compacted(self, snap: Snapshot) -> CompactCopy:
-        """The copy of a segment compacted from ``snap``: the live slots' rows, in order."""
-        out = CompactCopy(self.kind, self.dim)
+        """The copy of a segment compacted from ``snap``: the live slots' rows (and encodings), in order."""
+        out = CompactCopy(self.kind, self.dim, self.fde_dim)
         view = self.view()
         parts: list[Codes] = []
         for s in snap.live:
             a, b = int(snap.offsets[s]), int(snap.offsets[s + 1])
+            fde: dict[str, npt.NDArray[np.generic]] = {}
+            if view.codes.fde is not None:
+                assert view.codes.fde_scales is not None
+                fde = {"fde": view.codes.fde[s : s + 1], "fde_scales": view.codes.fde_scales[s : s + 1]}
             if view.codes.bits is not None:
-                parts.append(Codes(bits=view.codes.bits[a:b]))
+                parts.append(Codes(bits=view.codes.bits[a:b], **fde))  # type: ignore[arg-type]
             else:
                 assert view.codes.int8 is not None
                 assert view.codes.scales is not None
-                parts.append(Codes(int8=view.codes.int8[a:b], scales=view.codes.scales[a:b]))
-        out.append(concat(self.kind, parts, self.dim))
+                parts.append(
+                    Codes(int8=view.codes.int8[a:b], scales=view.codes.scales[a:b], **fde)  # type: ignore[arg-type]
+                )
+        out.append(concat(self.kind, parts, self.dim, self.fde_dim))
         return out
+
+
+def _release_fdes(fdes: npt.NDArray[np.generic]) -> None:
+    """Drops a memory-mapped encodings file's pages from this process's resident memory (they stay in the
+    page cache): once the copy holds the int8 codes, searches never read the float32 file."""
+    mm = getattr(fdes, "_mmap", None)
+    if isinstance(mm, mmap.mmap) and len(mm):
+        with contextlib.suppress(OSError, ValueError):
+            mm.madvise(mmap.MADV_DONTNEED)
 
 
 def gather_exact(query: F32, snap: Snapshot, cands: I64, k: int, *, prefetch: bool = True) -> tuple[I64, F32]:
@@ -302,9 +392,10 @@ def build_copies(
         cur = None
         if kind is not None and seg.dim is not None:
             snap = seg.snapshot()
-            cur = load_copy(seg, kind, snap) if cached else None
+            fde_dim = seg.fde_dim if seg.muvera.enabled else None
+            cur = load_copy(seg, kind, snap, fde_dim) if cached else None
             if cur is None:
-                cur = CompactCopy.build(kind, snap, seg.dim)
+                cur = CompactCopy.build(kind, snap, seg.dim, fde_dim)
         if cur is not None:
             out[name] = cur
     return out
@@ -317,7 +408,7 @@ def build_copies(
 # only the rows committed since (after a kill -9: since the last clean close) from the segment. The cache
 # is never the commit point: a missing, stale, foreign or damaged file just means encoding from the rows.
 
-_MAGIC = b"colweave-copy 3\n"
+_MAGIC = b"colweave-copy 4\n"
 _HEADER = 4096
 
 
@@ -326,13 +417,19 @@ def cache_path(seg: VectorSegment, kind: str) -> Path:
 
 
 def _arrays(copy: CompactCopy) -> list[npt.NDArray[np.generic]]:
-    return [g.view() for g in (copy._bits, copy._int8, copy._scales) if g is not None]
+    return [g.view() for g in copy._grows() if g is not None]
 
 
 def save_copy(seg: VectorSegment, copy: CompactCopy) -> None:
     """Writes ``copy`` to its cache file (a temporary file fsync'ed, then renamed over the old one)."""
     path = cache_path(seg, copy.kind)
-    head = {"kind": copy.kind, "dim": copy.dim, "rows": copy.rows}
+    head = {
+        "kind": copy.kind,
+        "dim": copy.dim,
+        "rows": copy.rows,
+        "fde_dim": copy.fde_dim,
+        "slots": copy.slots,
+    }
     blob = _MAGIC + json.dumps(head).encode()
     tmp = path.with_suffix(".copy.tmp")
     with open(tmp, "wb") as f:
@@ -345,9 +442,11 @@ def save_copy(seg: VectorSegment, copy: CompactCopy) -> None:
     fsync_dir(seg.dir)
 
 
-def load_copy(seg: VectorSegment, kind: str, snap: Snapshot) -> CompactCopy | None:
-    """The cached copy of ``seg``'s current generation, extended with the rows committed since it was
-    saved; None when there is no usable cache. Removes the caches of other generations and kinds."""
+def load_copy(
+    seg: VectorSegment, kind: str, snap: Snapshot, fde_dim: int | None = None
+) -> CompactCopy | None:
+    """The cached copy of ``seg``'s current generation, extended with the rows (and slots) committed since
+    it was saved; None when there is no usable cache. Removes the caches of other generations and kinds."""
     keep = cache_path(seg, kind)
     for p in seg.dir.glob(f"{seg.name}.*.copy*"):
         if p != keep:
@@ -360,11 +459,22 @@ def load_copy(seg: VectorSegment, kind: str, snap: Snapshot) -> CompactCopy | No
             if not raw.startswith(_MAGIC):
                 return None
             head = json.loads(raw[len(_MAGIC) :].rstrip(b"\n").decode())
-            rows = int(head["rows"])
-            if (head["kind"], head["dim"]) != (kind, seg.dim) or rows > len(snap.rows):
+            rows, slots = int(head["rows"]), int(head["slots"])
+            if (head["kind"], head["dim"], head["fde_dim"]) != (kind, seg.dim, fde_dim) or rows > len(
+                snap.rows
+            ):
                 return None
-            c = CompactCopy(kind, seg.dim)
-            for g, n in ((c._bits, rows), (c._int8, rows), (c._scales, rows)):
+            if fde_dim is not None and (snap.fdes is None or slots > len(snap.fdes)):
+                return None
+            c = CompactCopy(kind, seg.dim, fde_dim)
+            parts = (
+                (c._bits, rows),
+                (c._int8, rows),
+                (c._scales, rows),
+                (c._fde, slots),
+                (c._fde_scales, slots),
+            )
+            for g, n in parts:
                 if g is None:
                     continue
                 width = int(np.prod(g.buf.shape[1:], dtype=np.int64))
@@ -374,7 +484,7 @@ def load_copy(seg: VectorSegment, kind: str, snap: Snapshot) -> CompactCopy | No
                 g.buf, g.n = arr.reshape(n, *g.buf.shape[1:]), n
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    c._encode_rows(snap, rows)  # the rows committed since the copy was saved
+    c._encode_rows(snap, rows, slots)  # the rows (and slots) committed since the copy was saved
     return c
 
 

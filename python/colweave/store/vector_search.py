@@ -64,9 +64,12 @@ class VectorSearch(Reads):
             ef = muvera_pool(vc.index_extra, k)
             if ef < len(cands):
                 qf = muvera_encode(vc.muvera, [query], is_query=True)[0]
-                mask = np.zeros(len(snap.slot_doc), np.uint8)
+                mask = np.zeros(len(snap.slot_doc), np.uint8)  # the live (and allowed) slots
                 mask[cands] = 1
-                cands, _ = _native.fde_topk(qf, snap.fdes, ef, allowed=mask)
+                if view is not None and view.codes.fde is not None:  # the int8 encodings the copy holds
+                    cands = view.fde_topk(qf, ef, mask)
+                else:
+                    cands, _ = _native.fde_topk(qf, snap.fdes, ef, allowed=mask)
                 if view is None:  # the candidates' originals, read from disk together if they must be
                     will_need(snap, cands)
         if view is not None:

@@ -9,7 +9,7 @@ import contextlib
 import json
 import uuid as uuidlib
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -19,7 +19,7 @@ from colweave import _native
 from colweave.layout import PageLayout
 from colweave.store import layouts as layout_rows
 from colweave.store.compaction import Compaction
-from colweave.store.copies import Codes, CompactCopy, concat, encode
+from colweave.store.copies import Codes, CompactCopy, concat, encode, encode_fdes
 from colweave.store.cow import CowMap, fork, set_many
 from colweave.store.errors import (
     NotFoundError,
@@ -411,7 +411,11 @@ class Writes(Compaction, Reads):
             vectors, original = self._for_distance(name, pooled), len(m)
         fde = muvera_encode(vc.muvera, [vectors], is_query=False)[0] if vc.muvera.enabled else None
         kind = vc.compression.kind
-        return _Encoded(m, vectors, fde, encode(kind, vectors, self.vector_dtype) if kind else None, original)
+        codes = encode(kind, vectors, self.vector_dtype) if kind else None
+        if codes is not None and fde is not None:  # the copy holds the encoding compressed too
+            fc, fs = encode_fdes(fde[None, :])
+            codes = replace(codes, fde=fc, fde_scales=fs)
+        return _Encoded(m, vectors, fde, codes, original)
 
     def _apply_encoding(self, p: _Prepared, name: str, made: _Made | None) -> None:
         """Replaces ``p``'s checked multi-vector ``name`` by what is stored for it: the encoding made before
@@ -451,23 +455,31 @@ class Writes(Compaction, Reads):
                 if not batch:
                     continue
                 fdes = None
-                if seg.muvera.enabled and all(name in p.fdes for p in batch):
-                    fdes = np.stack([p.fdes[name] for p in batch])
+                if seg.muvera.enabled:
+                    if all(name in p.fdes for p in batch):
+                        fdes = np.stack([p.fdes[name] for p in batch])
+                    else:  # what the segment would make: the copy's encoding codes need it too
+                        fdes = muvera_encode(seg.muvera, [p.vectors[name] for p in batch], is_query=False)
                 placed[name], rollbacks[name] = seg.append([p.vectors[name] for p in batch], fdes)
                 owners[name] = batch
                 cc = self._copies.get(name)
                 kind = self._config.vectors[name].compression.kind
                 if cc is None and kind is not None:  # the vector's first rows: its copy starts empty
                     assert seg.rows == 0, (name, seg.rows)
-                    cc = new_copies[name] = CompactCopy(kind, dims[name])
+                    fde_dim = seg.fde_dim if seg.muvera.enabled else None
+                    cc = new_copies[name] = CompactCopy(kind, dims[name], fde_dim)
                 if cc is not None:  # the compact copy's codes, made before the commit lock when still valid
-                    parts = [
-                        p.codes[name]
-                        if name in p.codes and p.codes[name].kind == cc.kind
-                        else encode(cc.kind, p.vectors[name], self.vector_dtype)
-                        for p in batch
-                    ]
-                    copied[name] = concat(cc.kind, parts, cc.dim)
+                    parts = []
+                    for i, p in enumerate(batch):
+                        c = p.codes.get(name)
+                        if c is None or c.kind != cc.kind:
+                            c = encode(cc.kind, p.vectors[name], self.vector_dtype)
+                        if cc.fde_dim is not None and c.fde is None:
+                            assert fdes is not None
+                            fc, fs = encode_fdes(fdes[i : i + 1])
+                            c = replace(c, fde=fc, fde_scales=fs)
+                        parts.append(c)
+                    copied[name] = concat(cc.kind, parts, cc.dim, cc.fde_dim)
             db = self._db
             self._state.before_begin()
             db.execute("BEGIN IMMEDIATE")

@@ -8,6 +8,7 @@ use colweave_kernels::dense::{self, DenseOptions, Metric, Rows};
 use colweave_kernels::fusion::{Fusion, Leg};
 use colweave_kernels::muvera::{Muvera, MuveraParams, Side};
 use colweave_kernels::quant::binary::{self as bq, BinaryIsa, BinaryOptions};
+use colweave_kernels::quant::fde::{self as qfde, FdeIsa, FdeOptions};
 use colweave_kernels::quant::int8::{self as sq, Int8Isa, Int8Options};
 use colweave_kernels::quant::KernelIsa;
 use colweave_kernels::tokenpool;
@@ -744,6 +745,48 @@ fn maxsim_int8_topk<'py>(
     Ok((idx.into_pyarray(py), scores.into_pyarray(py)))
 }
 
+/// fde_topk_int8(query, query_scale, codes, scales, k, *, allowed=None, threads=None, isa=None)
+/// -> (indices, scores): the int8 encodings scan (see `quant::fde`).
+#[pyfunction]
+#[pyo3(signature = (query, query_scale, codes, scales, k, *, allowed=None, threads=None, isa=None))]
+#[allow(clippy::too_many_arguments)] // mirrors the Python signature
+fn fde_topk_int8<'py>(
+    py: Python<'py>,
+    query: &Bound<'py, PyAny>,
+    query_scale: f32,
+    codes: &Bound<'py, PyAny>,
+    scales: &Bound<'py, PyAny>,
+    #[pyo3(from_py_with = k_arg)] k: i64,
+    allowed: Option<Bound<'py, PyAny>>,
+    #[pyo3(from_py_with = threads_opt)] threads: Option<i64>,
+    isa: Option<&str>,
+) -> PyResult<TopK<'py>> {
+    let k = nonneg_k(k)?;
+    let q = vec1::<i8>(py, query, "query", "int8")?;
+    let table = mat2::<i8>(py, codes, "codes", "int8")?;
+    if table.cols != q.len() {
+        return Err(invalid("codes", format!("has {} columns, but query has {} values", table.cols, q.len())));
+    }
+    if !query_scale.is_finite() {
+        return Err(invalid("query_scale", format!("must be finite, got {query_scale}")));
+    }
+    let sc = Vec1::<f32>::new(py, scales, "scales", "float32")?;
+    let allowed: Option<Vec<u8>> = allowed.map(|a| vec1::<u8>(py, &a, "allowed", "uint8")).transpose()?;
+    let threads = threads_arg(threads)?;
+    let isa = isa.map(FdeIsa::from_name).transpose().map_err(to_py)?;
+    let opts = FdeOptions { threads, isa };
+    let (c, s) = (table.data(), sc.data());
+    let top = py.detach(|| qfde::fde_topk_int8(&q, query_scale, c, s, k, allowed.as_deref(), opts)).map_err(to_py)?;
+    let (idx, scores): (Vec<i64>, Vec<f32>) = top.into_iter().map(|(i, s)| (i as i64, s)).unzip();
+    Ok((idx.into_pyarray(py), scores.into_pyarray(py)))
+}
+
+/// The int8 encodings scan's paths on this CPU, slowest first.
+#[pyfunction]
+fn fde_isas() -> Vec<&'static str> {
+    FdeIsa::available().into_iter().map(FdeIsa::name).collect()
+}
+
 /// The binary kernel's paths on this CPU, slowest first.
 #[pyfunction]
 fn binary_isas() -> Vec<&'static str> {
@@ -908,6 +951,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(bm25_topk, m)?)?;
     m.add_function(wrap_pyfunction!(muvera_encode, m)?)?;
     m.add_function(wrap_pyfunction!(fde_topk, m)?)?;
+    m.add_function(wrap_pyfunction!(fde_topk_int8, m)?)?;
+    m.add_function(wrap_pyfunction!(fde_isas, m)?)?;
     m.add_function(wrap_pyfunction!(dense_distances, m)?)?;
     m.add_function(wrap_pyfunction!(dense_topk, m)?)?;
     m.add_function(wrap_pyfunction!(available_isas, m)?)?;

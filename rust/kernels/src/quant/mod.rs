@@ -17,6 +17,7 @@
 //! ([`crate::maxsim_topk`] with `candidates`).
 
 pub mod binary;
+pub mod fde;
 pub mod int8;
 
 use crate::error::{KernelError, Result};
