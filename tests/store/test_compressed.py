@@ -746,16 +746,20 @@ class _RecordingMap:
 
 
 @pytest.mark.parametrize("dim", [4, 128])
-def test_rescoring_reads_every_candidate_ahead_and_equals_exact_maxsim(tmp_path: Path, dim: int) -> None:
-    """Exact rescoring from the memory-mapped segment (``copies.gather_exact``) first asks the kernel to
-    read every candidate's pages at once (``MADV_WILLNEED``): the ranges it advises cover each
-    candidate's bytes (partial pages at both ends included), adjacent candidates share one request,
-    nothing past the map is asked for (``will_need`` asks the same for MUVERA's candidates); and its
-    top-k equals float64 MaxSim over the candidates in numpy (ties to the lower slot), with or without
-    the reads ahead."""
+def test_rescoring_reads_every_candidate_ahead_and_equals_exact_maxsim(
+    tmp_path: Path, dim: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Exact rescoring (``copies.gather_exact``) first asks for the reads of every candidate's rows at once
+    (``POSIX_FADV_WILLNEED`` on the segment file): the ranges cover each candidate's bytes, adjacent
+    candidates share one request, nothing past the file is asked for; then it reads the rows with
+    ``preadv`` and never touches the memory map (no page of the originals enters the process).
+    ``will_need`` asks the map for MUVERA's candidates (page-aligned ranges covering every candidate).
+    Its top-k equals float64 MaxSim over the candidates in numpy (ties to the lower slot), read either way."""
     import dataclasses
     import mmap
+    import os
 
+    from colweave.store import copies
     from colweave.store.copies import gather_exact, will_need
     from colweave.store.segments import VectorSegment
 
@@ -765,29 +769,48 @@ def test_rescoring_reads_every_candidate_ahead_and_equals_exact_maxsim(tmp_path:
     placed, _ = seg.append(mats)
     seg.publish(placed, list(range(60)))
     snap = seg.snapshot()
+    assert snap.file is not None
+    size = os.path.getsize(seg.vec_path())
     rows16 = [m.astype(np.float16).astype(np.float64) for m in mats]
     row = dim * 2
+    advised: list[tuple[int, int, int, int]] = []
+    real = os.posix_fadvise
+
+    def spy_fadvise(fd: int, off: int, n: int, advice: int) -> None:
+        advised.append((fd, off, n, advice))
+        real(fd, off, n, advice)
+
+    monkeypatch.setattr(copies.os, "posix_fadvise", spy_fadvise)
     for trial in range(20):
         cands = np.sort(rng.choice(60, int(rng.integers(1, 25)), replace=False)).astype(np.int64)
         if trial == 0:
-            cands = np.arange(50, 60, dtype=np.int64)  # adjacent, and the segment's last page
+            cands = np.arange(50, 60, dtype=np.int64)  # adjacent, and the segment's last rows
         q = rng.standard_normal((5, dim)).astype(np.float32)
         rec = _RecordingMap(snap.mm)
-        spy = dataclasses.replace(snap, mm=rec)
-        idx, scores = gather_exact(q, spy, cands, 7)
-        ahead = [(s, n) for o, s, n in rec.calls if o == mmap.MADV_WILLNEED]
-        assert 0 < len(ahead) <= len(cands)
+        advised.clear()
+        idx, scores = gather_exact(q, dataclasses.replace(snap, mm=rec), cands, 7)
+        assert rec.calls == []  # the map is not read, so nothing to drop either
+        ahead = [
+            (off, n) for fd, off, n, adv in advised if fd == snap.file.fd and adv == os.POSIX_FADV_WILLNEED
+        ]
+        assert 0 < len(ahead) == len(advised) <= len(cands)
         if trial == 0:
-            assert len(ahead) == 1  # ten adjacent pages: one request
-        for s, n in ahead:
-            assert s % mmap.PAGESIZE == 0
-            assert s + n <= len(snap.mm)
+            assert len(ahead) == 1  # ten adjacent candidates: one request
+        for off, n in ahead:
+            assert off + n <= size
         for c in cands.tolist():
             a, b = int(snap.offsets[c]) * row, int(snap.offsets[c + 1]) * row
-            assert any(s <= a and b <= s + n for s, n in ahead), (c, a, b, ahead)
+            assert any(off <= a and b <= off + n for off, n in ahead), (c, a, b, ahead)
         alone = _RecordingMap(snap.mm)  # what MUVERA's candidates ask for before an exact search
         will_need(dataclasses.replace(snap, mm=alone), cands[::-1].copy())
-        assert [(s, n) for _, s, n in alone.calls] == ahead
+        assert alone.calls
+        assert all(o == mmap.MADV_WILLNEED for o, _, _ in alone.calls)
+        for _o, s0, n in alone.calls:
+            assert s0 % mmap.PAGESIZE == 0
+            assert s0 + n <= len(snap.mm)
+        for c in cands.tolist():
+            a, b = int(snap.offsets[c]) * row, int(snap.offsets[c + 1]) * row
+            assert any(s0 <= a and b <= s0 + n for _, s0, n in alone.calls), (c, a, b, alone.calls)
         ref = [float((q.astype(np.float64) @ rows16[c].T).max(axis=1).sum()) for c in cands.tolist()]
         order = sorted(range(len(cands)), key=lambda i: (-ref[i], int(cands[i])))[:7]
         assert idx.tolist() == [int(cands[i]) for i in order]

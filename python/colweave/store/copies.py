@@ -312,26 +312,59 @@ def _release_fdes(fdes: npt.NDArray[np.generic]) -> None:
 
 def gather_exact(query: F32, snap: Snapshot, cands: I64, k: int, *, prefetch: bool = True) -> tuple[I64, F32]:
     """The ``k`` best of ``cands`` (slots) by exact MaxSim on the segment's rows. The candidates' rows are
-    copied out of the memory map, which then drops those pages from this process (``MADV_DONTNEED``; they
-    stay in the page cache), so rescoring never grows the resident memory with the originals. Before the
-    copy, the reads of every candidate's pages are issued at once (``MADV_WILLNEED``): rows that are not
-    in the page cache come from the disk in parallel rather than one page fault after another
-    (``prefetch=False``: without it, for the benchmark)."""
+    read from the segment file into one buffer (``_read_rows``: the reads of every candidate asked for at
+    once, so rows not in the page cache come from the disk in parallel, then ``preadv``), so rescoring
+    never grows the resident memory with the originals. ``prefetch=False`` (for the benchmark): the rows
+    are copied out of the memory map one page fault after another, each candidate's pages dropped from
+    this process afterwards (``MADV_DONTNEED``; they stay in the page cache)."""
     cands = np.sort(np.asarray(cands, np.int64))  # ties go to the lower slot, as in a full scan
     if len(cands) == 0:
         return cands, np.zeros(0, np.float32)
     starts, ends = snap.offsets[cands], snap.offsets[cands + 1]
-    if prefetch:
+    if prefetch and snap.file is None:
         _will_need(snap, starts, ends)
     lens = ends - starts
     offs = np.zeros(len(cands) + 1, np.int64)
     np.cumsum(lens, out=offs[1:])
     buf = np.empty((int(offs[-1]), snap.rows.shape[1]), snap.rows.dtype)
-    for i, (a, b) in enumerate(zip(starts.tolist(), ends.tolist(), strict=True)):
-        buf[offs[i] : offs[i + 1]] = snap.rows[a:b]
-        _release(snap, a, b)
+    if prefetch and snap.file is not None:
+        _read_rows(snap, snap.file.fd, starts, ends, buf, offs)
+    else:
+        for i, (a, b) in enumerate(zip(starts.tolist(), ends.tolist(), strict=True)):
+            buf[offs[i] : offs[i + 1]] = snap.rows[a:b]
+            _release(snap, a, b)
     idx, scores = _native.maxsim_topk(query, buf, offs, min(k, len(cands)))
     return cands[idx], scores
+
+
+def _read_rows(
+    snap: Snapshot, fd: int, starts: I64, ends: I64, buf: npt.NDArray[np.generic], offs: I64
+) -> None:
+    """Copies rows ``[starts[i], ends[i])`` (ascending) of the segment file into ``buf[offs[i]:offs[i+1]]``
+    with ``preadv``: the reads of every range are first asked for together (``POSIX_FADV_WILLNEED``,
+    adjacent ranges as one), and the rows never enter this process's mapping, so nothing needs dropping
+    (twice as fast as copying from the map when the pages are cached: no page faults, no ``madvise``)."""
+    row = snap.rows.shape[1] * snap.rows.dtype.itemsize
+    lo = hi = -1
+    for a, b in zip(starts.tolist(), ends.tolist(), strict=True):
+        if b <= a:
+            continue
+        if a * row <= hi:
+            hi = max(hi, b * row)
+            continue
+        if hi > lo:
+            os.posix_fadvise(fd, lo, hi - lo, os.POSIX_FADV_WILLNEED)
+        lo, hi = a * row, b * row
+    if hi > lo:
+        os.posix_fadvise(fd, lo, hi - lo, os.POSIX_FADV_WILLNEED)
+    for i, (a, b) in enumerate(zip(starts.tolist(), ends.tolist(), strict=True)):
+        if b <= a:
+            continue
+        part = buf[offs[i] : offs[i + 1]]
+        # a short read cannot happen for committed rows; copy from the map then
+        if os.preadv(fd, [memoryview(part.data)], a * row) != part.nbytes:
+            part[:] = snap.rows[a:b]
+            _release(snap, a, b)
 
 
 _PAGE = mmap.PAGESIZE

@@ -147,6 +147,18 @@ class _Ints:
         return self._a[: self._n].copy()
 
 
+class ReadFd:
+    """A read-only file descriptor of a segment file, closed when the last snapshot holding it goes (a
+    compacted generation's file stays readable by the snapshots made before the switch)."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+
+    def __del__(self) -> None:
+        with contextlib.suppress(OSError):
+            os.close(self.fd)
+
+
 @dataclass(frozen=True)
 class Snapshot:
     """An immutable view for readers: rows, offsets over all slots, the object (doc) of each slot
@@ -158,6 +170,7 @@ class Snapshot:
     live: I64
     fdes: F32 | None
     mm: mmap.mmap | None = None  # the map under ``rows`` (its pages can be dropped after a read)
+    file: ReadFd | None = None  # the rows' file, for reads that copy rows out (``copies.gather_exact``)
 
     def doc_to_slot(self) -> dict[int, int]:
         return {int(self.slot_doc[s]): int(s) for s in self.live}
@@ -317,11 +330,10 @@ class VectorSegment:
             n = len(self._starts)
             rows: npt.NDArray[np.float16] | F32
             mm: mmap.mmap | None = None
+            file: ReadFd | None = None
             if self._rows:
-                with open(self.vec_path(), "rb") as f:
-                    mm = mmap.mmap(
-                        f.fileno(), self._rows * dim * self.dtype.itemsize, access=mmap.ACCESS_READ
-                    )
+                file = ReadFd(os.open(self.vec_path(), os.O_RDONLY | getattr(os, "O_CLOEXEC", 0)))
+                mm = mmap.mmap(file.fd, self._rows * dim * self.dtype.itemsize, access=mmap.ACCESS_READ)
                 rows = np.frombuffer(mm, dtype=self.dtype).reshape(self._rows, dim)
             else:
                 rows = np.zeros((0, dim), self.dtype)
@@ -338,7 +350,7 @@ class VectorSegment:
                     if n
                     else np.zeros((0, self.fde_dim), np.float32)
                 )
-            self._snap = Snapshot(rows, offsets, slot_doc, live, fdes, mm)
+            self._snap = Snapshot(rows, offsets, slot_doc, live, fdes, mm, file)
             return self._snap
 
     def dead_rows(self) -> int:
