@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import importlib.util
+import logging
 import warnings
 from pathlib import Path
 from typing import Any
@@ -109,13 +110,23 @@ def test_same_query_alone_and_in_a_padded_batch(encoder: Encoder) -> None:
     assert float(np.abs(alone - batched).max()) <= 1e-5
 
 
-def test_int8_is_close_to_fp32(meta: dict[str, Any], ref: dict[str, np.ndarray]) -> None:
-    enc = Encoder(INT8, device="cpu", threads=1)
+def test_int8_is_close_to_fp32(
+    meta: dict[str, Any], ref: dict[str, np.ndarray], caplog: pytest.LogCaptureFixture
+) -> None:
+    """onnxruntime's int8 export stays within cosine 0.99 of fp32 where the CPU has VNNI dot products;
+    without them (AVX2 only: its kernels saturate 16-bit sums; measured 0.966 on an AMD Zen 3) it stays
+    above 0.95 and the Encoder warns at load."""
+    from colweave.model.session import int8_dot_products
+
+    with caplog.at_level(logging.WARNING, logger="colweave.model"):
+        enc = Encoder(INT8, device="cpu", threads=1)
     assert enc.info["quantize"] == "int8"
+    vnni = int8_dot_products()
+    assert any("has no VNNI" in r.getMessage() for r in caplog.records) is not vnni
     names, images = _image_inputs(meta)
     for name, emb in zip(names[:4], enc.embed_images(images[:4]), strict=True):
         cos = (emb * ref[f"image/{name}/embeddings"]).sum(axis=1)
-        assert float(cos.mean()) >= 0.99, name
+        assert float(cos.mean()) >= (0.99 if vnni else 0.95), name
 
 
 def test_accepts_every_input_form(encoder: Encoder, ref: dict[str, np.ndarray]) -> None:
