@@ -118,7 +118,7 @@ def main() -> None:
         )
     e, i = statistics.median(enc_rates), statistics.median(ingest_rates)
     ratio = statistics.median(i_ / e_ for i_, e_ in zip(ingest_rates, enc_rates, strict=True))
-    cpu = next(
+    cpu_name = next(
         (
             line.split(":", 1)[1].strip()
             for line in Path("/proc/cpuinfo").read_text().splitlines()
@@ -126,7 +126,7 @@ def main() -> None:
         ),
         "unknown CPU",
     )
-    print(f"CPU: {cpu}, {os.cpu_count()} CPUs; ISA: {cpu_isa_summary()}; {args.threads} threads")
+    print(f"CPU: {cpu_name}, {os.cpu_count()} CPUs; ISA: {cpu_isa_summary()}; {args.threads} threads")
     print(
         f"load average {os.getloadavg()[0]:.2f} (1 min): cores shared with other processes; the ratio is "
         "what this run measures"
