@@ -259,24 +259,8 @@ pub fn fde_topk(
             return Err(KernelError::invalid("allowed", format!("has {} entries for {n} encodings", a.len())));
         }
     }
-    let threads = threads.unwrap_or_else(pool::default_threads).max(1);
-    const CHUNK: usize = 256;
-    let parts: Vec<Vec<(usize, f32)>> = pool::pool(threads).install(|| {
-        fdes.par_chunks(CHUNK * d)
-            .enumerate()
-            .map(|(c, block)| {
-                let items: Vec<(usize, f32)> = block
-                    .chunks_exact(d)
-                    .enumerate()
-                    .map(|(j, row)| (c * CHUNK + j, row))
-                    .filter(|(i, _)| allowed.is_none_or(|a| a[*i] != 0))
-                    .map(|(i, row)| (i, dot(query, row)))
-                    .collect();
-                topk::topk(items, k)
-            })
-            .collect()
-    });
-    Ok(topk::topk(parts.into_iter().flatten().collect(), k))
+    let threads = threads.unwrap_or_else(pool::default_threads);
+    Ok(topk::scan_rows(fdes, d, k, allowed, threads, 256, |_, row| dot(query, row)))
 }
 
 #[cfg(test)]

@@ -27,9 +27,66 @@ pub fn topk(mut items: Vec<(usize, f32)>, k: usize) -> Vec<(usize, f32)> {
     items
 }
 
+/// The `k` best rows of a row-major table (`rows.len() / d` rows of `d` elements), each scored by
+/// `score(index, row)`, best first as [`topk`] orders them; `allowed`, when given, keeps only rows `i` with
+/// `allowed[i] != 0` (its length is the caller's to check). The rows are scanned in chunks of `chunk`
+/// rows on `threads` threads of the shared pool, each chunk keeping its own `k` best.
+pub fn scan_rows<T: Sync>(
+    rows: &[T],
+    d: usize,
+    k: usize,
+    allowed: Option<&[u8]>,
+    threads: usize,
+    chunk: usize,
+    score: impl Fn(usize, &[T]) -> f32 + Sync,
+) -> Vec<(usize, f32)> {
+    use rayon::prelude::*;
+    if k == 0 || d == 0 || rows.is_empty() {
+        return Vec::new();
+    }
+    let chunk = chunk.max(1);
+    let parts: Vec<Vec<(usize, f32)>> = crate::pool::pool(threads.max(1)).install(|| {
+        rows.par_chunks(chunk * d)
+            .enumerate()
+            .map(|(c, block)| {
+                let items: Vec<(usize, f32)> = block
+                    .chunks_exact(d)
+                    .enumerate()
+                    .map(|(j, row)| (c * chunk + j, row))
+                    .filter(|(i, _)| allowed.is_none_or(|a| a[*i] != 0))
+                    .map(|(i, row)| (i, score(i, row)))
+                    .collect();
+                topk(items, k)
+            })
+            .collect()
+    });
+    topk(parts.into_iter().flatten().collect(), k)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn scan_rows_equals_scoring_everything_then_topk() {
+        let (n, d) = (1000usize, 3usize);
+        let rows: Vec<f32> = (0..n * d).map(|i| ((i * 7919) % 101) as f32 - 50.0).collect();
+        let allowed: Vec<u8> = (0..n).map(|i| (i % 3 != 0) as u8).collect();
+        let score = |_: usize, r: &[f32]| r[0] - 0.5 * r[1] + r[2] * r[2];
+        for (mask, chunk, threads) in [(None, 64, 1), (Some(&allowed[..]), 7, 2), (None, 5000, 2)] {
+            let all: Vec<(usize, f32)> = rows
+                .chunks_exact(d)
+                .enumerate()
+                .filter(|(i, _)| mask.is_none_or(|a: &[u8]| a[*i] != 0))
+                .map(|(i, r)| (i, score(i, r)))
+                .collect();
+            for k in [1usize, 10, 333, 2000] {
+                assert_eq!(scan_rows(&rows, d, k, mask, threads, chunk, score), topk(all.clone(), k));
+            }
+        }
+        assert!(scan_rows(&rows, d, 0, None, 1, 64, score).is_empty());
+        assert!(scan_rows::<f32>(&[], d, 5, None, 1, 64, score).is_empty());
+    }
 
     #[test]
     fn orders_by_score_then_index() {
