@@ -148,7 +148,7 @@ def fde_topk(
     """The ``k`` rows of ``fdes`` with the largest dot product with ``query``, best first, ties to the
     lower index; ``allowed[i] != 0`` keeps row ``i``."""
 
-_FdeIsaName = Literal["portable", "avx2"]
+_FdeIsaName = Literal["portable", "avx2", "avx512vnni"]
 
 def fde_topk_int8(
     query: npt.NDArray[np.int8],
