@@ -147,7 +147,9 @@ mod x86 {
             a0 = _mm512_dpbusd_epi32(a0, y0, x0);
             i += 64;
         }
-        _mm512_reduce_add_epi32(_mm512_add_epi32(a0, a1)) - 128 * qsum
+        // The offset sum may pass i32 for long encodings; wrapping arithmetic then still gives the exact
+        // dot product whenever that fits in an i32 (what every path assumes).
+        _mm512_reduce_add_epi32(_mm512_add_epi32(a0, a1)).wrapping_sub(128 * qsum)
     }
 }
 
@@ -294,13 +296,18 @@ mod tests {
 
     #[test]
     fn extreme_codes_are_exact() {
-        let d = 4096;
-        let q: Vec<i8> = (0..d).map(|i| if i % 3 == 0 { -127 } else { 127 }).collect();
-        let row: Vec<i8> = (0..d).map(|i| if i % 5 == 0 { 127 } else { -127 }).collect();
-        let want = reference(&q, 1.0, &row, &[1.0]);
-        for isa in FdeIsa::available() {
-            let got = fde_scores_int8(&q, 1.0, &row, &[1.0], FdeOptions { threads: Some(1), isa: Some(isa) });
-            assert_eq!(got.unwrap(), want, "{isa:?}");
+        // 100,000: the VNNI path's offset sum passes i32, the dot product does not
+        for d in [4096usize, 100_000] {
+            let q: Vec<i8> = (0..d).map(|i| if i % 3 == 0 { -127 } else { 127 }).collect();
+            let row: Vec<i8> = (0..d).map(|i| if i % 5 == 0 { 127 } else { -127 }).collect();
+            let same: Vec<i8> = vec![127; d];
+            for (q, row) in [(&q, &row), (&same, &same)] {
+                let want = reference(q, 1.0, row, &[1.0]);
+                for isa in FdeIsa::available() {
+                    let opts = FdeOptions { threads: Some(1), isa: Some(isa) };
+                    assert_eq!(fde_scores_int8(q, 1.0, row, &[1.0], opts).unwrap(), want, "{isa:?} d={d}");
+                }
+            }
         }
     }
 
