@@ -136,6 +136,23 @@ needs_int8_units = pytest.mark.skipif(
 )
 
 
+@pytest.mark.skipif(
+    not (HAVE_OV and session_mod.openvino_int8_supported()),
+    reason="OpenVINO's int8-weight kernels need AVX-512",
+)
+def test_every_int8_load_on_two_threads_encodes_right() -> None:
+    """OpenVINO 2026.4 compiled wrong int8 vision graphs in THROUGHPUT mode (several streams) in about 3 of
+    10 loads on a 2-core Xeon with AMX; each load here must match onnxruntime fp32."""
+    from colweave.model import quality
+
+    ref = Encoder(SPLIT, device="cpu", runtime="onnxruntime", precision="fp32")._probe()
+    worst = []
+    for _ in range(8):
+        enc = Encoder(SPLIT, device="cpu", threads=2, runtime="openvino", precision="int8")
+        worst.append(quality.min_cosine(enc._probe(), ref))
+    assert min(worst) >= MIN_COSINE, worst
+
+
 @needs_int8_units
 def test_auto_with_int8_units_is_int8_checked_on_the_model_and_cached(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path

@@ -301,12 +301,16 @@ class Encoder:
             self.layout = "split"
             t = self._proc.image.tile_size
             # OpenVINO: tiles one per request over several streams (``run_each``), so the graph is
-            # compiled for exactly one tile.
+            # compiled for exactly one tile. Not for int8: OpenVINO 2026.4's CPU plugin compiles wrong
+            # vision graphs with int8-compressed weights in THROUGHPUT mode now and then (3 of 10 loads of
+            # the tiny model on a 2-core Xeon with AMX: per-token cosine to fp32 -0.34..0.37, the same
+            # for the session's lifetime; LATENCY mode 10 of 10 right), so int8 runs tiles one stream.
+            streams = not (self._settings.runtime == "openvino" and self._settings.precision == "int8")
             self._vision = create_session(
                 path / "vision.onnx",
                 self._settings,
                 static_inputs={"pixel_values": [1, 3, t, t]},
-                throughput=True,
+                throughput=streams,
             )
             self._tile_streams = int(getattr(self._vision, "streams", 0))
             self._text = create_session(path / "text.onnx", self._settings)
